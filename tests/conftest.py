@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+
+def tiny_gpt_neo(vocab_size: int = 37, hidden: int = 16, layers: int = 2, positions: int = 64, seed: int = 0,
+                 dtype=torch.float64):
+    """A randomly initialised GPT-Neo small enough for exact reference checks."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    torch.manual_seed(seed)
+    config = GPTNeoConfig(
+        vocab_size=vocab_size, hidden_size=hidden, num_layers=layers, num_heads=2,
+        attention_types=[[["global"], layers]], intermediate_size=4 * hidden,
+        max_position_embeddings=positions, window_size=positions, bos_token_id=0, eos_token_id=0,
+        pad_token_id=None,
+    )
+    return GPTNeoForCausalLM(config).to(dtype).eval()
+
+
+def memorising_model(x: torch.Tensor, vocab_size: int, steps: int = 150, seed: int = 0, **kw):
+    """A tiny GPT-Neo trained on ``x`` until it partly memorises it (float64)."""
+    model = tiny_gpt_neo(vocab_size=vocab_size, seed=seed, **kw).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def smoke_testbed():
+    from unlearnkit import testbed
+
+    return testbed.build("smoke", progress=False)

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+
+from unlearnkit import results
+from unlearnkit.cache import atomic_directory, config_hash, write_json_atomic
+
+
+def test_atomic_directory_appears_only_on_success(tmp_path):
+    final = tmp_path / "entry"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(final) as tmp:
+            (tmp / "half.bin").write_bytes(b"x")
+            raise RuntimeError("crash mid-write")
+    assert not final.exists() and not list(tmp_path.iterdir())
+    with atomic_directory(final) as tmp:
+        (tmp / "done.bin").write_bytes(b"y")
+    assert (final / "done.bin").read_bytes() == b"y"
+
+
+def test_config_hash_is_order_independent():
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_cached_computes_once_and_recovers_from_corrupt_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNKIT_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": 42}
+
+    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
+    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
+    assert len(calls) == 1
+    results.record_path("demo", {"x": 1}).write_text("{truncated")
+    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
+    assert len(calls) == 2
+
+
+def test_write_json_atomic_roundtrip(tmp_path):
+    write_json_atomic(tmp_path / "a" / "r.json", {"k": [1, 2]})
+    assert json.loads((tmp_path / "a" / "r.json").read_text()) == {"k": [1, 2]}
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["r.json"]

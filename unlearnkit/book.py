@@ -1,0 +1,125 @@
+"""Build the book: execute every chapter with papermill, then render with Jupyter Book.
+
+``python -m unlearnkit.book --profile cpu`` (what ``make book`` runs):
+
+1. reads ``_toc.yml`` and ``profiles/<profile>.yaml`` (parameters under ``all:`` go to every
+   chapter, those under a chapter's name only to it);
+2. executes each chapter notebook with papermill into ``_build/src/`` (Markdown pages are
+   copied), recording its execution time — results of finished experiments come from the
+   results cache, so a re-run is fast and an interrupted build resumes;
+3. writes ``_build/src/book/_timings.json`` and runs ``jupyter-book build`` on
+   ``_build/src`` with execution off and warnings as errors, giving ``_build/html``.
+
+It orchestrates only; chapters call the library for all their logic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Chapter files named in ``_toc.yml``, in order, without extension."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def source_of(name: str, root: Path = ROOT) -> Path:
+    for ext in (".ipynb", ".md"):
+        if (root / f"{name}{ext}").is_file():
+            return root / f"{name}{ext}"
+    raise FileNotFoundError(f"_toc.yml names {name!r} but neither {name}.ipynb nor {name}.md exists")
+
+
+def load_profile(profile: str, root: Path = ROOT) -> dict:
+    path = root / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
+        raise FileNotFoundError(f"unknown profile {profile!r}: {path} does not exist (known: {known})")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def chapter_parameters(profile: dict, chapter: str) -> dict:
+    stem = Path(chapter).name
+    return {**profile.get("all", {}), **profile.get(stem, {}), "profile_name": profile.get("name", "")}
+
+
+def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | None = None) -> dict[str, float]:
+    """Execute the chapters into ``out`` (a copy of the book's sources); return seconds per chapter."""
+    import papermill
+
+    profile = load_profile(profile_name, root) | {"name": profile_name}
+    timings: dict[str, float] = {}
+    for name in toc_files(root):
+        src = source_of(name, root)
+        dst = out / src.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.suffix == ".md":
+            shutil.copy2(src, dst)
+            continue
+        if only and Path(name).name not in only:
+            continue
+        start = time.perf_counter()
+        print(f"[book] executing {src.relative_to(root)} (profile {profile_name})", flush=True)
+        papermill.execute_notebook(
+            str(src), str(dst), parameters=chapter_parameters(profile, name), kernel_name="python3",
+            cwd=str(root), progress_bar=False, request_save_on_cell_execute=False,
+        )
+        timings[name] = time.perf_counter() - start
+    return timings
+
+
+def build(profile_name: str = "cpu", root: Path = ROOT) -> Path:
+    out = root / "_build" / "src"
+    for f in ("_config.yml", "_toc.yml"):
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f, out / f)
+    start = time.perf_counter()
+    timings = execute(profile_name, out, root)
+    (out / "book").mkdir(parents=True, exist_ok=True)
+    (out / "book" / "_timings.json").write_text(json.dumps({"profile": profile_name, "seconds": timings}, indent=2))
+    subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(out), "--path-output", str(root), "-W", "-n",
+         "--keep-going"],
+        check=True,
+    )
+    total = time.perf_counter() - start
+    print("\n[book] chapter execution times (profile %s)" % profile_name)
+    for name, sec in timings.items():
+        print(f"  {name:<40s} {sec:8.1f} s")
+    print(f"  {'total (execute + render)':<40s} {total:8.1f} s")
+    html = root / "_build" / "html" / "index.html"
+    print(f"[book] {html}")
+    return html
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Execute the chapters with papermill and build the book.")
+    parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, gpu)")
+    args = parser.parse_args(argv)
+    build(args.profile)
+
+
+if __name__ == "__main__":
+    main()

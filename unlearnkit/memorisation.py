@@ -1,0 +1,58 @@
+"""The memorisation report of a model: MA / EL_n per forget set, held-out thresholds, perplexity.
+
+This is what the book's introduction shows for the testbed (and, in the gpu profile, for
+GPT-Neo): how strongly each forget set is memorised compared with sequences the model never
+saw, and how good a language model it is on held-out text.  It composes
+:mod:`unlearnkit.metrics`; it defines no metric of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import data, metrics, results
+
+
+def perplexity_texts(name: str, count: int | None, seed: int = 0) -> list[str]:
+    """Held-out texts for perplexity: ``"pile"`` (Pile sample) or ``"wikitext"`` (raw validation
+    chunks), subsampled to ``count`` documents with a fixed seed (``None``: all)."""
+    if name == "pile":
+        texts = [str(t) for t in data.pile_sample()["text"]]
+    elif name == "wikitext":
+        texts = data.wikitext_raw_chunks()
+    else:
+        raise ValueError(f"unknown perplexity set {name!r}; choose 'pile' or 'wikitext'")
+    if count is not None and count < len(texts):
+        idx = np.sort(np.random.default_rng(seed).choice(len(texts), size=count, replace=False))
+        texts = [texts[i] for i in idx]
+    return texts
+
+
+def memorisation_report(model, tokenizer, forget_sets: dict[str, torch.Tensor], heldout: torch.Tensor,
+                        n: int = 10, ppl_docs: int | None = 200, model_key: str = "",
+                        progress: bool = True) -> dict:
+    """MA/EL per forget set, thresholds from ``heldout``, and Pile/WikiText perplexity.
+
+    Cached in the results store under ``model_key`` (e.g. the testbed's recipe hash or a hub
+    id); pass ``model_key=""`` to always recompute.
+    """
+    config = {"model": model_key, "n": n, "ppl_docs": ppl_docs, "heldout": len(heldout),
+              "forget_sets": sorted(forget_sets)}
+
+    def compute() -> dict:
+        rows = []
+        for name, ids in forget_sets.items():
+            ma = metrics.memorization_accuracy(model, ids)
+            el = metrics.extraction_likelihood(model, ids, n=n, progress=progress)
+            rows.append({"forget_set": name, "ma": ma.mean().item(), "el": el.mean().item(),
+                         "ma_per_sequence": ma.tolist(), "el_per_sequence": el.tolist()})
+        th = metrics.forgetting_thresholds(model, heldout, n=n, source="TDEC validation rows")
+        ppl = {k: metrics.perplexity(model, tokenizer, perplexity_texts(k, ppl_docs), progress=progress)
+               for k in ("pile", "wikitext")}
+        return {"forget_sets": rows, "thresholds": {"ma": th.ma, "el": th.el, "n": n, "source": th.source},
+                "perplexity": ppl}
+
+    if not model_key:
+        return compute()
+    return results.cached("memorisation", config, compute)
