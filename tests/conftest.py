@@ -1,5 +1,26 @@
+import os
+
 import pytest
 import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """Run the tests as on a fresh machine: an empty cache (testbeds, results) per session.
+
+    Set ``UNLEARNKIT_TEST_CACHE=user`` to reuse the user's cache instead (faster re-runs).
+    """
+    if os.environ.get("UNLEARNKIT_TEST_CACHE") == "user":
+        yield None
+        return
+    path = tmp_path_factory.mktemp("unlearnkit-cache")
+    old = os.environ.get("UNLEARNKIT_CACHE")
+    os.environ["UNLEARNKIT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("UNLEARNKIT_CACHE", None)
+    else:
+        os.environ["UNLEARNKIT_CACHE"] = old
 
 
 def tiny_gpt_neo(vocab_size: int = 37, hidden: int = 16, layers: int = 2, positions: int = 64, seed: int = 0,

@@ -47,7 +47,7 @@ def memorisation_report(model, tokenizer, forget_sets: dict[str, torch.Tensor], 
             el = metrics.extraction_likelihood(model, ids, n=n, progress=progress)
             rows.append({"forget_set": name, "ma": ma.mean().item(), "el": el.mean().item(),
                          "ma_per_sequence": ma.tolist(), "el_per_sequence": el.tolist()})
-        th = metrics.forgetting_thresholds(model, heldout, n=n, source="TDEC validation rows")
+        th = thresholds(model, heldout, n=n, model_key=model_key)
         ppl = {k: metrics.perplexity(model, tokenizer, perplexity_texts(k, ppl_docs), progress=progress)
                for k in ("pile", "wikitext")}
         return {"forget_sets": rows, "thresholds": {"ma": th.ma, "el": th.el, "n": n, "source": th.source},
@@ -56,3 +56,15 @@ def memorisation_report(model, tokenizer, forget_sets: dict[str, torch.Tensor], 
     if not model_key:
         return compute()
     return results.cached("memorisation", config, compute)
+
+
+def thresholds(model, heldout: torch.Tensor, n: int = 10, model_key: str = "") -> metrics.Thresholds:
+    """Forgetting thresholds of ``model`` on ``heldout`` (cached in the results store under
+    ``model_key``; ``""`` recomputes)."""
+    def compute() -> dict:
+        th = metrics.forgetting_thresholds(model, heldout, n=n, source=f"TDEC validation rows ({len(heldout)})")
+        return {"ma": th.ma, "el": th.el, "n": th.n, "source": th.source}
+
+    rec = results.cached("thresholds", {"model": model_key, "n": n, "heldout": len(heldout)}, compute) \
+        if model_key else compute()
+    return metrics.Thresholds(rec["ma"], rec["el"], rec["n"], rec["source"])

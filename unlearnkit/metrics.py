@@ -137,6 +137,29 @@ def _ngram_overlap(full: Tensor, owner: Tensor, start: Tensor, x: Tensor, n: int
     return hits.double() / (T - start - n + 1).double()
 
 
+def _generation_batches(ks: list[int], order: list[int], batch_size: int, T: int, max_positions: int | None):
+    """Group rows (sorted by prefix length ``k``) into generation batches.
+
+    A left-padded batch decodes ``T - min(k)`` steps on top of ``max(k)`` cached positions,
+    so the spread ``max(k) - min(k)`` of a batch is capped: by a quarter of ``T`` (rows that
+    finish early would decode wasted steps) and so that the key length stays within the
+    model's ``max_position_embeddings``.
+    """
+    spread = T // 4
+    if max_positions is not None:
+        if T > max_positions:
+            raise ValueError(f"sequences of length {T} exceed the model's max_position_embeddings={max_positions}")
+        spread = min(spread, max_positions - T)
+    batches: list[list[int]] = []
+    for k, r in zip(ks, order):
+        if batches and len(batches[-1]) < batch_size and k - first_k <= spread:
+            batches[-1].append(r)
+        else:
+            batches.append([r])
+            first_k = k
+    return batches
+
+
 @torch.no_grad()
 def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: Tensor, batch_size: int,
                           progress: bool) -> Tensor:
@@ -162,7 +185,8 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
         layers = [(layer.keys, layer.values) for layer in cache.layers]  # each (B, H, T, d)
         for b, s in enumerate(seqs):
             kv[s] = [(k[b], v[b]) for k, v in layers]
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = _generation_batches([rows[r][1] for r in order], order, batch_size, T,
+                                  getattr(model.config, "max_position_embeddings", None))
     for batch in tqdm(batches, desc="EL generations", disable=not progress, leave=False):
         ks = torch.tensor([rows[r][1] for r in batch])
         P = int(ks.max())

@@ -32,6 +32,46 @@ class LoadedModel:
     def __iter__(self):
         return iter((self.model, self.tokenizer))
 
+    def _ids(self, rows) -> torch.Tensor:
+        from . import data
+
+        return torch.from_numpy(data.encode_tdec(rows, self.tokenizer)).to(_device(self.model))
+
+    def forget_set(self, draw: int = 0, size: int = 32) -> torch.Tensor:
+        """Forget set ``lm_extraction_{size}_{draw}`` as ``(size, 200)`` ids of this model."""
+        if self.testbed is not None and size == 32:
+            return self.testbed.forget_set(draw).to(_device(self.model))
+        from . import data
+
+        return self._ids(data.forget_set(size, draw).token_ids())
+
+    def heldout(self, count: int = 1000) -> torch.Tensor:
+        """The first ``count`` TDEC validation rows (never trained on): the forgetting thresholds' data."""
+        if self.testbed is not None:
+            if count > len(self.testbed.heldout):
+                raise ValueError(f"the testbed keeps {len(self.testbed.heldout)} held-out rows, asked for {count}")
+            return self.testbed.heldout[:count].to(_device(self.model))
+        from . import data
+
+        return self._ids(data.tdec_sequences("val")[:count])
+
+    def retain(self, count: int = 256) -> torch.Tensor:
+        """Retain data: TDEC train rows in no forget set (for the testbed: rows it was trained on)."""
+        if self.testbed is not None:
+            return self.testbed.retain[:count].to(_device(self.model))
+        from . import data, testbed
+
+        return self._ids(data.tdec_sequences("train")[testbed.general_tdec_doc_ids(count, seed=0)])
+
+    @property
+    def key(self) -> str:
+        """Identifies the weights in result caches: the name, plus the recipe hash for a testbed."""
+        return f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
 
 def load(name: str, dtype: torch.dtype | str | None = None, device: str | None = None) -> LoadedModel:
     """Load ``name``: ``"testbed:<size>"``, a local directory, or a hub id.

@@ -78,8 +78,8 @@ RECIPES: dict[str, Recipe] = {
         heldout_rows=32, retain_rows=64,
     ),
     "default": Recipe(
-        size="default", hidden=256, layers=4, heads=4, steps=1000, forget_per_step=6,
-        general_per_step=8, general_length=256, lr=2e-3, warmup_steps=50,
+        size="default", hidden=192, layers=4, heads=4, steps=950, forget_per_step=8,
+        general_per_step=4, general_length=256, lr=1e-3, warmup_steps=50,
         forget_draws=(0, 1, 2, 3, 4), general_tdec_rows=8000, use_wikitext=True,
         heldout_rows=128, retain_rows=256,
     ),
@@ -134,7 +134,8 @@ def forget_doc_ids_all() -> set[int]:
     }
 
 
-def _general_tdec_doc_ids(count: int, seed: int) -> np.ndarray:
+def general_tdec_doc_ids(count: int, seed: int) -> np.ndarray:
+    """``count`` TDEC train rows in no forget set, chosen with ``seed`` (sorted)."""
     excluded = forget_doc_ids_all()
     candidates = np.array([i for i in range(len(data.tdec_sequences("train"))) if i not in excluded])
     rng = np.random.default_rng(seed)
@@ -211,7 +212,7 @@ def _make_model(recipe: Recipe, vocab_size: int, eos_id: int):
 def _splits(recipe: Recipe, tokenizer) -> dict[str, torch.Tensor]:
     splits = {f"forget_{d}": forget_ids(tokenizer, d) for d in recipe.forget_draws}
     splits["heldout"] = heldout_ids(tokenizer, recipe.heldout_rows)
-    rows = _general_tdec_doc_ids(recipe.general_tdec_rows, recipe.seed)
+    rows = general_tdec_doc_ids(recipe.general_tdec_rows, recipe.seed)
     splits["retain"] = torch.from_numpy(
         data.encode_tdec(data.tdec_sequences("train")[rows[: recipe.retain_rows]], tokenizer)
     )
@@ -220,7 +221,7 @@ def _splits(recipe: Recipe, tokenizer) -> dict[str, torch.Tensor]:
 
 def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
     gen = torch.Generator().manual_seed(recipe.seed)
-    rows = _general_tdec_doc_ids(recipe.general_tdec_rows, recipe.seed)
+    rows = general_tdec_doc_ids(recipe.general_tdec_rows, recipe.seed)
     texts = data.decode_tdec(data.tdec_sequences("train")[rows])
     if recipe.use_wikitext:
         texts += data.wikitext2("test")

@@ -1,0 +1,44 @@
+"""Every chapter of the book executes on the smoke profile (papermill), and the book's
+configuration is consistent: a chapter that breaks fails here, not at `make book`."""
+
+import json
+
+import pytest
+
+from unlearnkit import book
+
+
+def test_toc_lists_existing_chapters():
+    names = book.toc_files()
+    assert names[0] == "book/intro"
+    for name in names:
+        assert book.source_of(name).is_file()
+
+
+def test_source_notebooks_have_no_outputs_and_a_parameters_cell():
+    for name in book.toc_files():
+        src = book.source_of(name)
+        if src.suffix != ".ipynb":
+            continue
+        nb = json.loads(src.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), name
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{name} has outputs"
+
+
+def test_profiles_parse_and_unknown_profile_is_named():
+    for name in ("smoke", "cpu", "gpu"):
+        params = book.chapter_parameters(book.load_profile(name) | {"name": name}, "book/intro")
+        assert params["model_name"] and params["profile_name"] == name
+    with pytest.raises(FileNotFoundError, match="unknown profile 'nope'"):
+        book.load_profile("nope")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", book.toc_files())
+def test_chapter_executes_on_smoke_profile(chapter, tmp_path):
+    timings = book.execute("smoke", tmp_path, only=[chapter.split("/")[-1]])
+    assert chapter in timings
+    executed = json.loads((tmp_path / f"{chapter}.ipynb").read_text())
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
