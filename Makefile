@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_losses.py
+	$(PY) benchmarks/bench_fila.py
+	$(PY) benchmarks/bench_trainer.py
 
 clean:
 	rm -rf _build

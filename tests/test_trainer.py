@@ -1,0 +1,145 @@
+"""The unlearning loop on a tiny memorising GPT-Neo: criterion, records, determinism,
+LoRA/FILA, saving, FLOPs against torch's counter, and clear errors before training."""
+
+import copy
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from conftest import memorising_model, tiny_gpt_neo
+from unlearnkit import flops, losses, metrics, trainer
+
+V = 37
+
+
+@pytest.fixture(scope="module")
+def setup():
+    g = torch.Generator().manual_seed(0)
+    forget = torch.randint(1, V, (6, 24), generator=g)
+    retain = torch.randint(1, V, (12, 24), generator=g)
+    model = memorising_model(torch.cat([forget, retain]), V, steps=200)
+    # fixed thresholds: on a 37-token toy vocabulary held-out EL is 0 (computing thresholds
+    # from held-out data is tested in test_metrics.py)
+    th = metrics.Thresholds(ma=0.15, el=0.05, n=4, source="test")
+    return model, forget, retain, th
+
+
+def run(setup, **kw):
+    model, forget, retain, th = setup
+    args = dict(method="gd", lr=1e-2, max_epochs=25, thresholds=th, micro_batch=4, progress=False)
+    return trainer.unlearn(model, forget, retain, **(args | kw))
+
+
+def test_model_memorises_before_unlearning(setup):
+    model, forget, _, th = setup
+    assert metrics.memorization_accuracy(model, forget).mean() > th.ma + 0.3
+
+
+def test_gradient_ascent_meets_the_criterion_and_records_it(setup, tmp_path):
+    model, forget, _, th = setup
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = run(setup, method="ga", record_path=tmp_path / "run.json")
+    rec = result.record
+    assert rec["status"] == "forgotten" and result.succeeded
+    assert rec["epochs"] == rec["epochs_run"] == len(rec["history"])
+    assert rec["final_ma"] < th.ma and rec["final_el"] < th.el
+    # EL is computed exactly when the MA test passes, and the stop is at the first success
+    for h in rec["history"]:
+        assert (h["el"] is not None) == (h["ma"] < th.ma)
+    assert all(not th.met(h["ma"], h["el"]) for h in rec["history"][:-1] if h["el"] is not None)
+    assert rec["trainable_share"] == 1.0 and rec["train_flops"] > 0
+    assert json.loads((tmp_path / "run.json").read_text()) == rec
+    # the model passed in is untouched
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert metrics.memorization_accuracy(result.model, forget).mean().item() == pytest.approx(rec["final_ma"])
+
+
+def test_failed_run_is_recorded_not_dropped(setup):
+    rec = run(setup, lr=1e-6, max_epochs=2).record
+    assert rec["status"] == "max_epochs" and rec["epochs"] is None and rec["epochs_run"] == 2
+
+
+def test_runs_are_deterministic_for_a_seed(setup):
+    a = run(setup, max_epochs=3, seed=5).record
+    b = run(setup, max_epochs=3, seed=5).record
+    keys = ("loss", "forget_nll", "retain_nll", "ma", "el")
+    assert [[h[k] for k in keys] for h in a["history"]] == [[h[k] for k in keys] for h in b["history"]]
+    c = run(setup, max_epochs=3, seed=6).record
+    assert [h["retain_nll"] for h in c["history"]] != [h["retain_nll"] for h in a["history"]]
+
+
+def test_non_finite_loss_stops_with_a_reason(setup, monkeypatch):
+    def explode(model, batch):
+        return losses.Loss(losses.nll(model(input_ids=batch.forget["input_ids"]).logits,
+                                      batch.forget["labels"]) * float("nan"))
+
+    monkeypatch.setitem(losses.OBJECTIVES, "explode", losses.Objective("explode", explode, needs_retain=False))
+    rec = run(setup, method="explode").record
+    assert rec["status"] == "non_finite_loss" and rec["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("init", ["random", "fila", "pissa"])
+def test_lora_runs_merge_into_a_plain_model(setup, init, tmp_path):
+    model, forget, retain, th = setup
+    dtype = torch.float32 if init == "pissa" else torch.float64  # peft's PiSSA refuses float64
+    model = copy.deepcopy(model).to(dtype)
+    result = run((model, forget, retain, th), method="ihl", lora=trainer.LoraSettings(rank=2, init=init),
+                 max_epochs=2, save_dir=tmp_path / "model")
+    rec = result.record
+    assert 0 < rec["trainable_share"] < 0.5
+    assert type(result.model).__name__ == "GPTNeoForCausalLM"
+    assert (rec["setup_flops"] > 0) == (init == "fila")
+    from transformers import GPTNeoForCausalLM
+
+    loaded = GPTNeoForCausalLM.from_pretrained(tmp_path / "model", dtype=dtype)
+    assert torch.allclose(loaded(input_ids=forget).logits, result.model(input_ids=forget).logits, atol=1e-5)
+    assert rec["saved_to"] == str(tmp_path / "model")
+
+
+def test_fila_start_equals_the_original_model(setup):
+    model, forget, _, _ = setup
+    rec = run(setup, method="ihl", lora="fila", lr=0.0, max_epochs=1).record
+    assert rec["history"][0]["ma"] == pytest.approx(metrics.memorization_accuracy(model, forget).mean().item())
+
+
+def test_bad_input_fails_before_training(setup):
+    model, forget, retain, th = setup
+    with pytest.raises(ValueError, match="unknown objective 'gx'"):
+        trainer.unlearn(model, forget, retain, method="gx", thresholds=th)
+    with pytest.raises(ValueError, match="thresholds are required"):
+        trainer.unlearn(model, forget, retain)
+    with pytest.raises(ValueError, match="non-empty"):
+        trainer.unlearn(model, forget[:0], retain, thresholds=th)
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        trainer.unlearn(model, torch.ones(2, 100, dtype=torch.long), retain, thresholds=th)
+    with pytest.raises(ValueError, match="'gd' needs a retain set"):
+        trainer.unlearn(model, forget, None, method="gd", thresholds=th)
+    with pytest.raises(ValueError, match="unknown target module group.*valid"):
+        trainer.unlearn(model, forget, retain, lora={"targets": ["mlp"]}, thresholds=th)
+    with pytest.raises(ValueError, match="unknown LoRA init"):
+        trainer.unlearn(model, forget, retain, lora={"init": "svd"}, thresholds=th)
+
+
+def counted_flops(model, x, retain_too=False):
+    with FlopCounterMode(display=False) as counter:
+        loss = model(input_ids=x, labels=x).loss
+        if retain_too:
+            loss = loss + model(input_ids=x, labels=x).loss
+        loss.backward()
+    model.zero_grad()
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_analytic_flops_match_torch_flop_counter(lora):
+    model = tiny_gpt_neo(hidden=32, layers=2, positions=64)
+    x = torch.randint(1, V, (4, 48))
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "c_fc", "c_proj"]))
+    analytic = flops.flop_model(model).train_step(4, 48)
+    counted = counted_flops(model, x)
+    assert analytic == pytest.approx(counted, rel=0.10)

@@ -1,0 +1,85 @@
+"""Command line: ``unlearnkit unlearn …`` runs one unlearning job; ``unlearnkit testbed`` builds one.
+
+    unlearnkit unlearn --model testbed:default --draw 0 --method ihl --lora fila --out run.json
+    unlearnkit unlearn --profile gpu --method gd --lr 5e-5          # GPT-Neo 125M from the hub
+
+Parameters come from ``profiles/<profile>.yaml`` (``all:`` and ``unlearn:`` sections) and are
+overridden by the flags.  Thresholds are measured on the model's held-out TDEC rows (cached).
+The record is printed as JSON and written to ``--out`` when given.  This module parses
+arguments and calls the library; it holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DEFAULTS = {"model_name": "testbed:default", "heldout_rows": 128, "retain_rows": 256, "max_epochs": 20,
+            "lr_full": 5e-5, "lr_lora": 2e-4, "rank": 16, "targets": ["q", "v", "ffn"], "n": 10}
+
+
+def _profile(name: str | None) -> dict:
+    if not name:
+        return dict(DEFAULTS)
+    from .book import load_profile
+
+    prof = load_profile(name)
+    return DEFAULTS | prof.get("all", {}) | prof.get("unlearn", {})
+
+
+def unlearn_main(args) -> int:
+    from . import memorisation, models, trainer
+
+    p = _profile(args.profile)
+    name = args.model or p["model_name"]
+    loaded = models.load(name)
+    forget = loaded.forget_set(args.draw, args.size)
+    heldout = loaded.heldout(args.heldout_rows or p["heldout_rows"])
+    th = memorisation.thresholds(loaded.model, heldout, n=p["n"], model_key=loaded.key)
+    lora = None
+    if args.lora != "none":
+        lora = trainer.LoraSettings(rank=args.rank or p["rank"], init="random" if args.lora == "lora" else args.lora,
+                                    targets=tuple(args.targets.split(",") if args.targets else p["targets"]))
+    lr = args.lr if args.lr is not None else (p["lr_lora"] if lora else p["lr_full"])
+    run = trainer.unlearn(loaded.model, forget, loaded.retain(p["retain_rows"]), method=args.method, lora=lora,
+                          lr=lr, max_epochs=args.max_epochs or p["max_epochs"], thresholds=th, seed=args.seed,
+                          save_dir=args.save_dir, record_path=args.out,
+                          tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"})
+    rec = {k: v for k, v in run.record.items() if k != "history"}
+    print(json.dumps(rec, indent=2))
+    return 0 if run.succeeded else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="unlearnkit", description="Knowledge unlearning for LLMs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    u = sub.add_parser("unlearn", help="run one unlearning job and print its record")
+    u.add_argument("--profile", help="profiles/<name>.yaml to take defaults from (smoke, cpu, gpu)")
+    u.add_argument("--model", help="testbed:<size>, a hub id or a local path (default: the profile's)")
+    u.add_argument("--draw", type=int, default=0, help="forget set lm_extraction_<size>_<draw> (0..4)")
+    u.add_argument("--size", type=int, default=32, help="forget set size (1, 4, 8, 32, 128)")
+    u.add_argument("--method", default="gd", help="objective: ga, gd, ihl, ihl_only, kl, npo, yao3")
+    u.add_argument("--lora", default="none", choices=["none", "lora", "fila", "pissa"])
+    u.add_argument("--rank", type=int)
+    u.add_argument("--targets", help="comma-separated LoRA target groups: q,k,v,o,ffn")
+    u.add_argument("--lr", type=float)
+    u.add_argument("--max-epochs", type=int)
+    u.add_argument("--heldout-rows", type=int)
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--out", help="write the JSON record here (atomically)")
+    u.add_argument("--save-dir", help="save the unlearned (merged) model here, in safetensors")
+    t = sub.add_parser("testbed", help="build (or load) a testbed and print where it is cached")
+    t.add_argument("--size", default="default")
+    args = parser.parse_args(argv)
+    if args.command == "unlearn":
+        return unlearn_main(args)
+    from . import testbed
+
+    tb = testbed.build(args.size)
+    print(f"testbed {args.size} at {tb.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
