@@ -48,6 +48,30 @@ def test_ihl_gradient_equals_closed_form():
     assert torch.allclose(logits.grad, ihl_gradient_closed_form(logits, labels), atol=1e-12)
 
 
+def ihl_through_autograd(logits, labels):
+    """IHL from plain differentiable tensor operations (no custom backward)."""
+    lg, lb = logits[:, :-1], labels[:, 1:]
+    mask = lb != IGNORE
+    p = torch.softmax(lg, -1)
+    target = lb.masked_fill(~mask, 0).unsqueeze(-1)
+    p_true = p.gather(-1, target).squeeze(-1)
+    p_other = p.scatter(-1, target, -1.0).max(-1).values
+    return (torch.clamp(1 + p_true - p_other, min=0) * mask).sum() / mask.sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ihl_custom_backward_equals_autograd_through_plain_ops(seed):
+    logits, labels = random_case(B=2, T=9, V=13, seed=seed)
+    value = inverted_hinge_loss(logits, labels)
+    value.backward()
+    reference = logits.detach().clone().requires_grad_()
+    expected = ihl_through_autograd(reference, labels)
+    expected.backward()
+    assert value.item() == pytest.approx(expected.item(), abs=1e-12)
+    assert torch.allclose(logits.grad, reference.grad, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda y: inverted_hinge_loss(y, labels), (logits.detach().clone().requires_grad_(),))
+
+
 def test_ga_gradient_equals_closed_form():
     logits, labels = random_case(seed=1)
     (-losses.nll(logits, labels)).backward()

@@ -16,7 +16,6 @@ It orchestrates only; chapters call the library for all their logic.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+from .cache import write_json_atomic
+from .provenance import TIMINGS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,6 +73,7 @@ def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | N
 
     profile = load_profile(profile_name, root) | {"name": profile_name}
     timings: dict[str, float] = {}
+    timings_path = out / "book" / TIMINGS_FILE
     for name in toc_files(root):
         src = source_of(name, root)
         dst = out / src.relative_to(root)
@@ -82,11 +85,15 @@ def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | N
             continue
         start = time.perf_counter()
         print(f"[book] executing {src.relative_to(root)} (profile {profile_name})", flush=True)
+        params = chapter_parameters(profile, name)
+        if "timings_path" in src.read_text():  # the provenance page reads the times so far
+            params["timings_path"] = str(timings_path)
         papermill.execute_notebook(
-            str(src), str(dst), parameters=chapter_parameters(profile, name), kernel_name="python3",
+            str(src), str(dst), parameters=params, kernel_name="python3",
             cwd=str(root), progress_bar=False, request_save_on_cell_execute=False,
         )
         timings[name] = time.perf_counter() - start
+        write_json_atomic(timings_path, {"profile": profile_name, "seconds": timings})
     return timings
 
 
@@ -97,8 +104,6 @@ def build(profile_name: str = "cpu", root: Path = ROOT) -> Path:
         shutil.copy2(root / f, out / f)
     start = time.perf_counter()
     timings = execute(profile_name, out, root)
-    (out / "book").mkdir(parents=True, exist_ok=True)
-    (out / "book" / "_timings.json").write_text(json.dumps({"profile": profile_name, "seconds": timings}, indent=2))
     subprocess.run(
         [str(Path(sys.executable).parent / "jupyter-book"), "build", str(out), "--path-output", str(root), "-W", "-n",
          "--keep-going"],

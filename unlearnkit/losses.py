@@ -65,6 +65,38 @@ def nll(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
     return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lb.reshape(-1), ignore_index=ignore_index)
 
 
+class _InvertedHinge(torch.autograd.Function):
+    """Per-token IHL with its closed-form gradient (Cha et al., appendix A) as the backward.
+
+    Forward keeps only per-token scalars (log-normaliser, p(x_t), p(v*), v*) besides the
+    logits autograd already holds; backward builds the ``(N, V)`` gradient in one tensor.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, weight):  # logits (N, V), target (N,), weight (N,)
+        lse = torch.logsumexp(logits, dim=-1)
+        y_true = logits.gather(-1, target[:, None]).squeeze(-1)
+        top2, idx2 = logits.topk(2, dim=-1)  # the best other token is top-1 unless top-1 is the target
+        first_is_target = idx2[:, 0] == target
+        y_other = torch.where(first_is_target, top2[:, 1], top2[:, 0])
+        v_star = torch.where(first_is_target, idx2[:, 1], idx2[:, 0])
+        p_true, p_other = torch.exp(y_true - lse), torch.exp(y_other - lse)
+        value = torch.clamp(1 + p_true - p_other, min=0)
+        ctx.save_for_backward(logits, target, weight, lse, p_true, p_other, v_star, value)
+        return (value * weight).sum()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        logits, target, weight, lse, p_true, p_other, v_star, value = ctx.saved_tensors
+        scale = grad_out * weight * (value > 0)  # the hinge's flat side has no gradient
+        grad = torch.exp(logits - lse[:, None])  # p(v), the one full-vocabulary tensor
+        grad.mul_(((p_other - p_true) * scale)[:, None])  # other v: p(v) (p* - p_x)
+        rows = torch.arange(len(target), device=logits.device)
+        grad[rows, target] += p_true * scale  # v = x_t: p_x (p* - p_x + 1)
+        grad[rows, v_star] -= p_other * scale  # v = v*: p* (p* - p_x - 1)
+        return grad, None, None
+
+
 def inverted_hinge_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
     """Inverted Hinge Loss (Cha et al. 2024, eq. 2), mean over unmasked tokens.
 
@@ -75,23 +107,20 @@ def inverted_hinge_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNO
         logits: ``(B, T, V)``; position ``t`` predicts ``labels[:, t + 1]``.
         labels: ``(B, T)``; ``ignore_index`` marks positions without a loss.
 
-    Memory: works in log space (``p(v) = exp(y_v - logsumexp(y))``) with a top-2 over the
-    logits, so no full-vocabulary probability tensor is materialised in the forward pass.
+    Memory: no full-vocabulary probability tensor in the forward pass, one in the backward
+    (the gradient itself, from the closed form); checked against autograd through plain
+    tensor operations in ``tests/test_losses.py``.
     """
-    lg, lb = _shift(logits, labels)  # (B, T-1, V), (B, T-1)
-    mask = lb != ignore_index
-    target = lb.masked_fill(~mask, 0).unsqueeze(-1)
-    lse = torch.logsumexp(lg, dim=-1)  # (B, T-1)
-    y_true = lg.gather(-1, target).squeeze(-1)
-    top2, idx2 = lg.topk(2, dim=-1)  # the best other token is top-1 unless top-1 is the target
-    y_other = torch.where(idx2[..., 0] == target.squeeze(-1), top2[..., 1], top2[..., 0])
-    p_true = torch.exp(y_true - lse)
-    p_other = torch.exp(y_other - lse)
-    per_token = torch.clamp(1 + p_true - p_other, min=0)
+    # position t predicts labels[:, t + 1]; the last position predicts nothing (weight 0).
+    # Working on all T positions keeps `logits.reshape` a view: no copy of (B, T, V).
+    target = torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), ignore_index)], dim=1)
+    mask = target != ignore_index
     count = mask.sum()
     if count == 0:
         raise ValueError("inverted_hinge_loss: every label is ignore_index; nothing to compute")
-    return (per_token * mask).sum() / count
+    flat = logits.reshape(-1, logits.shape[-1])
+    weight = mask.reshape(-1).to(flat.dtype) / count
+    return _InvertedHinge.apply(flat, target.reshape(-1).masked_fill(~mask.reshape(-1), 0), weight)
 
 
 def masked_kl(logits: Tensor, ref_logits: Tensor, attention_mask: Tensor) -> Tensor:

@@ -62,7 +62,7 @@ def thresholds(model, heldout: torch.Tensor, n: int = 10, model_key: str = "") -
     """Forgetting thresholds of ``model`` on ``heldout`` (cached in the results store under
     ``model_key``; ``""`` recomputes)."""
     def compute() -> dict:
-        th = metrics.forgetting_thresholds(model, heldout, n=n, source=f"TDEC validation rows ({len(heldout)})")
+        th = metrics.forgetting_thresholds(model, heldout, n=n, source="TDEC validation rows")
         return {"ma": th.ma, "el": th.el, "n": th.n, "source": th.source}
 
     rec = results.cached("thresholds", {"model": model_key, "n": n, "heldout": len(heldout)}, compute) \
