@@ -14,7 +14,7 @@ def test_fast_metrics_equal_reference_on_random_model(T, n, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(1, 37, (5, T), generator=g)
     assert torch.allclose(metrics.memorization_accuracy(model, x), memorization_accuracy_ref(model, x), atol=1e-12)
-    fast = metrics.extraction_likelihood(model, x, n=n, batch_size=3)
+    fast = metrics.extraction_likelihood(model, x, n=n, batch_size=3, generation_batch_size=5)
     ref = extraction_likelihood_ref(model, x, n=n)
     assert torch.allclose(fast, ref, atol=1e-6), (fast, ref)
 
@@ -28,7 +28,7 @@ def test_fast_el_equals_reference_on_memorising_model(vocab, T, n):
     model = memorising_model(x[:4], vocab_size=vocab, steps=60)
     ma = metrics.memorization_accuracy(model, x)
     assert ma[:4].mean() > ma[4:].mean()  # the trained rows are (partly) memorised
-    fast = metrics.extraction_likelihood(model, x, n=n, batch_size=4)
+    fast = metrics.extraction_likelihood(model, x, n=n, batch_size=4, generation_batch_size=7)
     ref = extraction_likelihood_ref(model, x, n=n)
     assert torch.allclose(fast, ref, atol=1e-6), (fast, ref)
     assert 0 < fast.max() <= 1

@@ -162,7 +162,7 @@ def _generation_batches(ks: list[int], order: list[int], batch_size: int, T: int
 
 @torch.no_grad()
 def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: Tensor, batch_size: int,
-                          progress: bool) -> Tensor:
+                          progress: bool, generation_batch_size: int | None = None) -> Tensor:
     """Greedy completions ``x[s, :k] ++ generated`` of length ``T`` for each ``(s, k)`` in ``rows``.
 
     ``first[r]`` is the already known first generated token (the teacher-forced prediction
@@ -185,7 +185,7 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
         layers = [(layer.keys, layer.values) for layer in cache.layers]  # each (B, H, T, d)
         for b, s in enumerate(seqs):
             kv[s] = [(k[b], v[b]) for k, v in layers]
-    batches = _generation_batches([rows[r][1] for r in order], order, batch_size, T,
+    batches = _generation_batches([rows[r][1] for r in order], order, generation_batch_size or batch_size, T,
                                   getattr(model.config, "max_position_embeddings", None))
     for batch in tqdm(batches, desc="EL generations", disable=not progress, leave=False):
         ks = torch.tensor([rows[r][1] for r in batch])
@@ -219,14 +219,16 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
 
 @torch.no_grad()
 def extraction_likelihood(model, input_ids: Tensor, n: int = 10, batch_size: int = 64,
-                          progress: bool = False) -> Tensor:
+                          progress: bool = False, generation_batch_size: int | None = None) -> Tensor:
     """Extraction likelihood EL_n per sequence, ``(N,)`` float tensor (exact; see module doc).
 
     Args:
         model: a causal LM returning ``.logits`` and accepting ``past_key_values``.
         input_ids: ``(N, T)`` unpadded token ids with ``T >= n + 1``.
         n: n-gram size (10 in the paper).
-        batch_size: sequences per teacher-forced pass and rows per generation batch.
+        batch_size: sequences per teacher-forced pass.
+        generation_batch_size: prefixes decoded together (default: ``batch_size``; on CPU the
+            decoding is compute-bound, so larger batches do not help — measured).
         progress: show a progress bar over generation batches.
     """
     if n < 1:
@@ -245,7 +247,7 @@ def extraction_likelihood(model, input_ids: Tensor, n: int = 10, batch_size: int
     row_of = {sk: r for r, sk in enumerate(needed)}
     if needed:
         first = torch.tensor([int(preds[s, k - 1]) for s, k in needed])
-        generated = _greedy_from_prefixes(model, x, needed, first, batch_size, progress)
+        generated = _greedy_from_prefixes(model, x, needed, first, batch_size, progress, generation_batch_size)
     else:
         generated = x[:0]
     full = torch.cat([generated, x])  # rows of x stand for k = T (no divergence)
