@@ -95,14 +95,38 @@ def test_perplexity_equals_exp_mean_nll_on_short_texts():
     assert ppl == pytest.approx(math.exp(nll / count), rel=1e-6)  # HF upcasts the loss to fp32
 
 
-def test_strided_perplexity_scores_every_token_once():
+def _reference_strided_perplexity(model, tok, texts, max_length, stride):
+    """Independent reference: token j is predicted once, from the context that starts at the
+    first window reaching it (window k starts at k * stride and holds max_length tokens)."""
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for t in texts:
+            ids = tok.encode(t)
+            for j in range(1, len(ids)):
+                k = max(0, (j - max_length) // stride + 1)
+                ctx = torch.tensor([ids[k * stride:j + 1]])
+                logp = torch.log_softmax(model(input_ids=ctx).logits[0, -2], -1)
+                nll -= logp[ids[j]].item()
+                count += 1
+    return math.exp(nll / count)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_strided_batched_perplexity_matches_token_by_token_reference(batch_size):
     class Tok:
         def encode(self, text, add_special_tokens=False):
             return [1 + (ord(c) % 30) for c in text]
 
     model = tiny_gpt_neo(positions=16)
-    text = "a long text that is longer than the sixteen token context window " * 2
-    # with max_length = len, the strided result equals one full-context pass; here it
-    # differs only by the context each token sees, so it must be finite and close in scale
-    ppl = metrics.perplexity(model, Tok(), [text], max_length=16, stride=8)
-    assert 1 < ppl < 37 * 2
+    texts = ["a long text that is longer than the sixteen token context window " * 2, "short one",
+             "x" * 17, "a medium text of some forty characters.."]
+    ppl = metrics.perplexity(model, Tok(), texts, max_length=16, stride=6, batch_size=batch_size)
+    ref = _reference_strided_perplexity(model, Tok(), texts, max_length=16, stride=6)
+    assert ppl == pytest.approx(ref, rel=1e-5)
+
+
+def test_perplexity_windows_predict_every_token_once():
+    for n in range(1, 40):
+        windows = metrics.perplexity_windows(list(range(n)), max_length=8, stride=3)
+        scored = [t for w, skip in windows for t in w[skip:]]
+        assert scored == list(range(1, n))

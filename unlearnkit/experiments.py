@@ -2,7 +2,8 @@
 
 A run is named by a plain dict (:class:`RunSpec` as dict): model, forget set, method, LoRA
 settings, learning rate, epochs budget, seed, evaluation sizes.  :func:`run` executes it with
-:func:`unlearnkit.trainer.unlearn`, evaluates the unlearned model (held-out Pile perplexity)
+:func:`unlearnkit.trainer.unlearn`, evaluates the unlearned model
+(:func:`unlearnkit.downstream.evaluate`: reasoning, dialogue, Pile/WikiText perplexity)
 and stores one JSON record in the results cache keyed by a hash of the spec, so
 re-executing a chapter reuses finished runs and an interrupted grid resumes where it
 stopped.  :func:`table1` turns records into the paper's Table 1 layout.
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import memorisation, metrics, models, results, trainer
+from . import downstream, memorisation, metrics, models, results, trainer
 
-RECORD_VERSION = 1  # bump when what a record means changes
+RECORD_VERSION = 2  # bump when what a record means changes
 
 # The paper's Table 1 rows: name -> (objective, LoRA init or None)
 TABLE1_METHODS: dict[str, tuple[str, str | None]] = {
@@ -45,7 +46,7 @@ class RunSpec:
     seed: int = 0
     heldout_rows: int = 128
     retain_rows: int = 256
-    ppl_docs: int | None = 200
+    downstream: str = "cpu"  # a size preset of unlearnkit.downstream.SIZES
     n: int = 10
 
     def lora(self) -> trainer.LoraSettings | None:
@@ -64,17 +65,27 @@ def load(model_name: str) -> models.LoadedModel:
     return _LOADED[model_name]
 
 
-def before(model_name: str, heldout_rows: int = 128, ppl_docs: int | None = 200, n: int = 10) -> dict:
-    """Thresholds and Pile perplexity of the model before unlearning (cached)."""
+def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10) -> dict:
+    """The forgetting thresholds of ``model_name`` from ``heldout_rows`` held-out sequences (cached)."""
     loaded = load(model_name)
-    th = memorisation.thresholds(loaded.model, loaded.heldout(heldout_rows), n=n, model_key=loaded.key)
+    return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.heldout(heldout_rows), n=n,
+                                                      model_key=loaded.key))
 
-    def compute() -> dict:
-        texts = memorisation.perplexity_texts("pile", ppl_docs)
-        return {"pile_ppl": metrics.perplexity(loaded.model, loaded.tokenizer, texts)}
 
-    rec = results.cached("before", {"model": loaded.key, "ppl_docs": ppl_docs, "version": RECORD_VERSION}, compute)
-    return {"thresholds": dataclasses.asdict(th), **rec}
+def _evaluation(model, tokenizer, preset: str) -> dict:
+    """Downstream scores, with the three Table 1 numbers also at the top level."""
+    ds = downstream.evaluate(model, tokenizer, preset, progress=False)
+    return {"downstream": ds, "pile_ppl": ds.get("pile_ppl"), "reasoning": ds["reasoning_mean"],
+            "dialogue": ds["dialogue_mean"]}
+
+
+def before(model_name: str, heldout_rows: int = 128, downstream_preset: str = "cpu", n: int = 10) -> dict:
+    """Thresholds and downstream scores of the model before unlearning (cached)."""
+    loaded = load(model_name)
+    th = thresholds(model_name, heldout_rows, n)
+    rec = results.cached("before", {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
+                         lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset))
+    return {"thresholds": th, **rec}
 
 
 def run(spec: RunSpec, progress: bool = True) -> dict:
@@ -89,9 +100,7 @@ def run(spec: RunSpec, progress: bool = True) -> dict:
             lora=spec.lora(), lr=spec.lr, max_epochs=spec.max_epochs, thresholds=th, seed=spec.seed,
             progress=progress, tags={"forget_set": f"lm_extraction_32_{spec.draw}"},
         )
-        texts = memorisation.perplexity_texts("pile", spec.ppl_docs)
-        ppl = metrics.perplexity(result.model, loaded.tokenizer, texts)
-        return result.record | {"pile_ppl": ppl}
+        return result.record | _evaluation(result.model, loaded.tokenizer, spec.downstream)
 
     return results.cached("unlearn", config, compute)
 
@@ -113,12 +122,15 @@ def _mean_std(values: list[float]) -> str:
 def table1(records: dict[str, list[dict]], before_rec: dict, before_mem: dict | None = None) -> pd.DataFrame:
     """The paper's Table 1 layout from run records grouped by method name.
 
-    Epochs, EL10, MA and Pile PPL are mean ± std over the runs that met the criterion;
-    ``failed`` counts the runs that did not (they are never dropped silently).
+    Epochs, EL10, MA, Reasoning (mean accuracy, %), Dialogue (mean F1, %) and Pile PPL are
+    mean ± std over the runs that met the criterion; ``failed`` counts the runs that did not
+    (they are never dropped silently).
     """
     rows = [{"Method": "Before", "Params %": "–", "Epochs": "–", "failed": "–",
              "EL10 (%)": _mean_std([100 * before_mem["el"]]) if before_mem else "–",
              "MA (%)": _mean_std([100 * before_mem["ma"]]) if before_mem else "–",
+             "Reasoning": _mean_std([100 * before_rec["reasoning"]]),
+             "Dialogue": _mean_std([100 * before_rec["dialogue"]]),
              "Pile PPL": f"{before_rec['pile_ppl']:.1f}"}]
     for name, recs in records.items():
         ok = [r for r in recs if r["status"] == "forgotten"]
@@ -129,6 +141,8 @@ def table1(records: dict[str, list[dict]], before_rec: dict, before_mem: dict | 
             "failed": f"{len(recs) - len(ok)}/{len(recs)}",
             "EL10 (%)": _mean_std([100 * r["final_el"] for r in ok]),
             "MA (%)": _mean_std([100 * r["final_ma"] for r in ok]),
+            "Reasoning": _mean_std([100 * r["reasoning"] for r in ok]),
+            "Dialogue": _mean_std([100 * r["dialogue"] for r in ok]),
             "Pile PPL": _mean_std([r["pile_ppl"] for r in ok]),
         })
     return pd.DataFrame(rows).set_index("Method")

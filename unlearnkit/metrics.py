@@ -289,40 +289,61 @@ def forgetting_thresholds(model, heldout_ids: Tensor, n: int = 10, source: str =
 # ------------------------------------------------------------------- perplexity
 
 
+def perplexity_windows(token_ids: list[int], max_length: int, stride: int) -> list[tuple[list[int], int]]:
+    """The strided windows of one text: ``(window ids, tokens at the start already scored)``.
+
+    Windows start every ``stride`` tokens and are at most ``max_length`` long; each token
+    after the first is predicted exactly once, in the first window that reaches it, with
+    up to ``max_length - stride`` tokens of extra context (the Hugging Face perplexity guide).
+    """
+    if not 0 < stride < max_length:
+        raise ValueError(f"stride must be in 1..max_length-1={max_length - 1} (windows overlap), got {stride}")
+    windows, prev_end = [], 0
+    for begin in range(0, max(len(token_ids) - 1, 1), stride):
+        end = min(begin + max_length, len(token_ids))
+        skip = max(prev_end - begin, 1)  # the window's first token has no context inside it
+        if end - begin > skip:
+            windows.append((token_ids[begin:end], skip))
+        prev_end = end
+        if end == len(token_ids):
+            break
+    return windows
+
+
 @torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str], max_length: int | None = None, stride: int | None = None,
-               progress: bool = False) -> float:
+               batch_size: int = 16, progress: bool = False) -> float:
     """Token-level perplexity of ``texts``: ``exp(total NLL / predicted tokens)``.
 
     Each text is encoded separately; texts longer than the context are scored with a
-    strided window (every token predicted once, with up to ``max_length - stride`` tokens
-    of extra context), as in the Hugging Face perplexity guide.
+    strided window (:func:`perplexity_windows`).  Windows of all texts are scored in
+    batches of ``batch_size`` (right-padded, longest first).
     """
     if not texts:
         raise ValueError("perplexity needs at least one text")
     device = _device(model)
     max_length = max_length or model.config.max_position_embeddings
     stride = stride or max_length // 2
-    if not 0 < stride < max_length:
-        raise ValueError(f"stride must be in 1..max_length-1={max_length - 1} (windows overlap), got {stride}")
-    nll, count = 0.0, 0
-    for text in tqdm(texts, desc="perplexity", disable=not progress, leave=False):
-        ids = torch.tensor(tokenizer.encode(text, add_special_tokens=False), dtype=torch.long)
-        prev_end = 0
-        for begin in range(0, max(len(ids) - 1, 1), stride):
-            end = min(begin + max_length, len(ids))
-            window = ids[begin:end].view(1, -1).to(device)
-            labels = window.clone()
-            labels[:, : max(prev_end - begin, 0)] = -100  # tokens already scored
-            labels[:, 0] = -100  # the first token of a window has no context inside it
-            n_pred = int((labels[:, 1:] != -100).sum())
-            if n_pred:
-                loss = model(input_ids=window, labels=labels).loss
-                nll += loss.item() * n_pred
-                count += n_pred
-            prev_end = end
-            if end == len(ids):
-                break
-    if count == 0:
+    windows = [w for text in texts
+               for w in perplexity_windows(tokenizer.encode(text, add_special_tokens=False), max_length, stride)]
+    if not windows:
         raise ValueError("texts are too short: no token to predict")
+    windows.sort(key=lambda w: -len(w[0]))
+    nll, count = 0.0, 0
+    for i in tqdm(range(0, len(windows), batch_size), desc="perplexity", disable=not progress, leave=False):
+        batch = windows[i:i + batch_size]
+        width = len(batch[0][0])
+        ids = torch.zeros(len(batch), width, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros(len(batch), width, dtype=torch.long)
+        for row, (w, skip) in enumerate(batch):
+            ids[row, :len(w)] = torch.tensor(w)
+            labels[row, skip:len(w)] = torch.tensor(w[skip:])
+            mask[row, :len(w)] = 1
+        ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        targets = labels[:, 1:]
+        nll += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                 ignore_index=-100, reduction="sum").item()
+        count += int((targets != -100).sum())
     return math.exp(nll / count)

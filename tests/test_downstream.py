@@ -1,0 +1,119 @@
+"""Downstream evaluation: dialogue F1 and prompts by hand, local lm-eval tasks offline, and
+multiple-choice accuracy against a direct log-likelihood computation."""
+
+import json
+
+import pytest
+import torch
+
+from unlearnkit import dialogue, downstream
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The Cat, sat!", "cat sat"),
+    ("  An apple  a day\tkeeps... ", "apple day keeps"),
+    ("theatre is not 'the'", "theatre is not"),
+    ("A", ""),
+])
+def test_normalize_answer_by_hand(text, expected):
+    assert dialogue.normalize_answer(text) == expected
+
+
+@pytest.mark.parametrize("pred, ref, expected", [
+    ("the cat sat", "a cat sat down", 0.8),  # P = 2/2, R = 2/3
+    ("x x y", "x y y", 2 / 3),  # overlap counts multiplicity: min(2,1) + min(1,2) = 2
+    ("Hello, world!", "hello world", 1.0),
+    ("", "anything", 0.0),
+    ("completely different", "no overlap here", 0.0),
+])
+def test_f1_by_hand(pred, ref, expected):
+    assert dialogue.f1_score(pred, ref) == pytest.approx(expected)
+
+
+def test_prompt_alternates_speakers_and_ends_with_the_next_one():
+    assert dialogue.prompt(["hi", "hello there ", "bye"]) == "User 1: hi\nUser 2: hello there\nUser 1:"
+    assert dialogue.prompt(["a", "b", "c", "d"]).endswith("User 1: c\nUser 2:")
+    with pytest.raises(ValueError, match="two turns"):
+        dialogue.prompt(["alone"])
+
+
+def test_generation_is_cut_at_the_next_speaker_and_scored():
+    assert dialogue.cut(" fine, thanks\nUser 2: and you?") == "fine, thanks"
+    out = dialogue.process_results({"target": "fine thanks"}, [" Fine, thanks!\nUser 1: good"])
+    assert out == {"f1": 1.0}
+
+
+def test_dialogue_documents_from_file(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"text": {"1": ["x", "y", "z"], "0": ["a", "b"], "2": ["only"]}}))
+    docs = dialogue.documents(path)
+    assert docs == [{"prompt": "User 1: a\nUser 2:", "target": "b"},
+                    {"prompt": "User 1: x\nUser 2: y\nUser 1:", "target": "z"}]
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="bad.json"):
+        dialogue.documents(tmp_path / "bad.json")
+
+
+def test_unknown_task_lists_the_available_ones():
+    with pytest.raises(ValueError, match="available: lambada, hellaswag"):
+        downstream.documents("squad")
+    with pytest.raises(ValueError, match="unknown downstream size preset"):
+        downstream.sizes("huge")
+
+
+def test_missing_task_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(downstream, "TASKS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"copa\.yaml is missing; available tasks"):
+        downstream.task_config("copa", 2)
+
+
+def test_every_local_task_has_documents_in_one_schema():
+    for name in downstream.REASONING_TASKS:
+        docs = downstream.documents(name, 3, seed=1)
+        assert len(docs) == 3
+        if name == "lambada":
+            assert {"context", "continuation"} <= docs[0].keys()
+        elif name == "winogrande":
+            assert len(docs[0]["context_options"]) == 2 and docs[0]["gold"] in (0, 1)
+        else:
+            assert 0 <= docs[0]["gold"] < len(docs[0]["choices"]), name
+    for name in downstream.DIALOGUE_TASKS:
+        doc = downstream.documents(name, 2)[0]
+        assert doc["prompt"].startswith("User 1: ") and doc["target"]
+    assert downstream.documents("copa", 5, seed=3) == downstream.documents("copa", 5, seed=3)
+
+
+def test_every_local_task_scores_a_tiny_model_offline(smoke_testbed):
+    scores, docs = {}, {}
+    scores = downstream.lm_eval_scores(smoke_testbed.model, smoke_testbed.tokenizer, downstream.available_tasks(),
+                                       count=3, docs=docs)
+    assert set(scores) == set(downstream.available_tasks())
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert all(1 <= docs[n] <= 3 for n in scores)
+
+
+def _choice_logprob(model, tokenizer, context: str, continuation: str) -> float:
+    """log p(continuation | context), splitting the tokens of the whole string as lm-eval does
+    (trailing spaces of the context move to the continuation)."""
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    whole = tokenizer.encode(context + continuation, add_special_tokens=False)
+    n_ctx = len(tokenizer.encode(context, add_special_tokens=False))
+    ids = torch.tensor([whole])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), -1)
+    return sum(logp[t - 1, whole[t]].item() for t in range(n_ctx, len(whole)))
+
+
+@pytest.mark.parametrize("task, delimiter", [("copa", " "), ("mathqa", "")])
+def test_multiple_choice_accuracy_matches_direct_loglikelihood(smoke_testbed, task, delimiter):
+    model, tok = smoke_testbed.model, smoke_testbed.tokenizer
+    docs = [d for d in downstream.documents(task, 12, seed=2)
+            if len(tok.encode(d["query"] + " " + max(d["choices"], key=len))) < model.config.max_position_embeddings]
+    correct = [max(range(len(d["choices"])), key=lambda i: _choice_logprob(model, tok, d["query"],
+                                                                         delimiter + d["choices"][i])) == d["gold"]
+               for d in docs]
+    got = downstream.lm_eval_scores(model, tok, [task], count=12, seed=2)[task]
+    assert len(docs) == 12  # short enough that no context was truncated
+    assert got == pytest.approx(sum(correct) / len(correct))

@@ -1,0 +1,253 @@
+"""Downstream capability: 9 reasoning tasks and 4 dialogue tasks through lm-eval, and perplexity.
+
+Table 1's "Reasoning" (mean accuracy over LAMBADA, HellaSwag, Winogrande, COPA, ARC-Easy,
+ARC-Challenge, PIQA, MathQA, PubMedQA), "Dialogue" (mean unigram F1 over Blended Skill
+Talk, Empathetic Dialogues, Wizard of Internet, Wizard of Wikipedia) and "Pile (PPL)"
+columns come from :func:`evaluate`.
+
+Every score goes through one harness, ``lm_eval.simple_evaluate`` on the in-memory model
+(``HFLM``).  ``mode="local"`` (the default, offline) uses the task YAMLs shipped in
+``unlearnkit/lm_eval_tasks/``; their data are the copies in ``data/`` converted to one
+JSON-lines schema and subsampled with a fixed seed into the cache.  ``mode="online"`` asks
+lm-eval for its standard task names instead (a user with network access; ``limit`` then
+takes lm-eval's first documents, not a random sample).  Dialogue always uses Jang et al.'s
+validation files, which lm-eval has no standard task for.
+
+Where the local copies differ from the paper's evaluation: ARC and MathQA are test splits
+(llm-foundry's copies), MathQA has 4 options instead of 5, COPA is its 100-example
+validation set, LAMBADA is OpenAI's detokenised test set, and HellaSwag contexts are
+"activity: context" as in rowanz's text file.  Perplexity lives in
+:func:`unlearnkit.metrics.perplexity`; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import data, dialogue, memorisation, metrics
+from .cache import atomic_file, cache_root
+
+REASONING_TASKS = ("lambada", "hellaswag", "winogrande", "copa", "arc_easy", "arc_challenge", "piqa",
+                   "mathqa", "pubmedqa")
+DIALOGUE_TASKS = dialogue.DIALOGUE_TASKS
+TASKS_DIR = Path(__file__).parent / "lm_eval_tasks"
+# lm-eval's own names for the reasoning tasks (mode="online")
+ONLINE_NAMES = {"lambada": "lambada_openai", "hellaswag": "hellaswag", "winogrande": "winogrande",
+                "copa": "copa", "arc_easy": "arc_easy", "arc_challenge": "arc_challenge", "piqa": "piqa",
+                "mathqa": "mathqa", "pubmedqa": "pubmedqa"}
+PRIMARY_METRIC = {**{t: "acc" for t in REASONING_TASKS}, **{t: "f1" for t in DIALOGUE_TASKS}}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Documents per task (``None``: the whole set), subsampled with ``seed``."""
+
+    reasoning_docs: int | None = 100
+    dialogue_docs: int | None = 25
+    pile_docs: int | None = 200
+    wikitext_docs: int | None = 20
+    seed: int = 0
+
+
+# Named presets (the book's profiles name one); "cpu" keeps one evaluation of the testbed
+# near half a minute on 2 CPU cores (benchmarks/bench_downstream.py)
+SIZES = {
+    "smoke": Sizes(reasoning_docs=4, dialogue_docs=2, pile_docs=4, wikitext_docs=2),
+    "cpu": Sizes(reasoning_docs=100, dialogue_docs=25, pile_docs=200, wikitext_docs=20),
+    "full": Sizes(reasoning_docs=None, dialogue_docs=None, pile_docs=None, wikitext_docs=None),
+}
+
+
+def sizes(preset: str | Sizes) -> Sizes:
+    """A :class:`Sizes` from a preset name (``smoke``, ``cpu``, ``full``) or itself."""
+    if isinstance(preset, Sizes):
+        return preset
+    if preset not in SIZES:
+        raise ValueError(f"unknown downstream size preset {preset!r}; choose one of {sorted(SIZES)}")
+    return SIZES[preset]
+
+
+def available_tasks() -> tuple[str, ...]:
+    return REASONING_TASKS + DIALOGUE_TASKS
+
+
+def _check_names(names) -> list[str]:
+    names = list(names)
+    unknown = [n for n in names if n not in available_tasks()]
+    if unknown:
+        raise ValueError(f"unknown downstream task(s) {unknown}; available: {', '.join(available_tasks())}")
+    return names
+
+
+# ---------------------------------------------------------------- local documents
+
+
+def _jsonl(relpath: str) -> list[dict]:
+    with open(data.data_file(relpath), encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _hellaswag() -> list[dict]:
+    """rowanz's text file: blocks of 6 lines (context, gold index, 4 endings)."""
+    with bz2.open(data.data_file("reasoning_benchmarks/hellaswag_val_full.txt.bz2"), "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    docs = []
+    for i in range(0, len(lines) - 5, 6):
+        docs.append({"query": lines[i], "gold": int(lines[i + 1]), "choices": lines[i + 2:i + 6]})
+    return docs
+
+
+def _pubmedqa() -> list[dict]:
+    options = ["yes", "no", "maybe"]
+    return [{"query": d["context"], "choices": options, "gold": options.index(d["continuation"].strip())}
+            for d in _jsonl("reasoning_benchmarks/llmfoundry_pubmed_qa_labeled.jsonl")]
+
+
+def _foundry(name: str):
+    return lambda: _jsonl(f"reasoning_benchmarks/llmfoundry_{name}.jsonl")
+
+
+def _dialogue(name: str):
+    return lambda: dialogue.documents(data.data_file(f"knowledge_unlearning/validation_data/{name}.json"))
+
+
+_SOURCES = {
+    "lambada": _foundry("lambada_openai"), "hellaswag": _hellaswag, "winogrande": _foundry("winogrande"),
+    "copa": _foundry("copa"), "arc_easy": _foundry("arc_easy"), "arc_challenge": _foundry("arc_challenge"),
+    "piqa": _foundry("piqa"), "mathqa": _foundry("math_qa"), "pubmedqa": _pubmedqa,
+    **{name: _dialogue(name) for name in DIALOGUE_TASKS},
+}
+
+
+def documents(name: str, count: int | None = None, seed: int = 0) -> list[dict]:
+    """The local documents of task ``name``; ``count`` of them drawn with ``seed`` (order kept)."""
+    (name,) = _check_names([name])
+    docs = _SOURCES[name]()
+    if count is not None and count < len(docs):
+        idx = np.sort(np.random.default_rng(seed).choice(len(docs), size=count, replace=False))
+        docs = [docs[i] for i in idx]
+    return docs
+
+
+def prepared_file(name: str, count: int | None, seed: int) -> Path:
+    """The JSON-lines copy lm-eval reads for ``(name, count, seed)``, written once, atomically."""
+    path = cache_root() / "lm_eval_data" / f"{count or 'all'}-seed{seed}" / f"{name}.jsonl"
+    if not path.is_file():
+        docs = documents(name, count, seed)
+        with atomic_file(path) as tmp:
+            tmp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    return path
+
+
+def _drop_long_answers(tokenizer, max_tokens: int):
+    """A ``process_docs`` hook: keep documents whose every answer has at most ``max_tokens``
+    tokens (lm-eval cannot score an answer longer than the model's context; this matters
+    only for tiny contexts such as the testbed's 256 positions, where a few PIQA answers
+    are longer than half of it)."""
+    def fits(doc):
+        answers = doc.get("choices") or [doc.get("continuation") or ""]
+        return all(len(tokenizer.encode(" " + a, add_special_tokens=False)) <= max_tokens for a in answers)
+
+    return lambda dataset: dataset.filter(fits)
+
+
+def task_config(name: str, count: int | None = None, seed: int = 0, tokenizer=None,
+                max_answer_tokens: int | None = None) -> dict:
+    """lm-eval's config dict for local task ``name`` (its YAML, pointed at the prepared data).
+
+    With ``tokenizer`` and ``max_answer_tokens``, documents with a longer answer are left
+    out (the results' ``docs`` count says how many were scored)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    (name,) = _check_names([name])
+    yaml_path = TASKS_DIR / f"{name}.yaml"
+    if not yaml_path.is_file():
+        raise FileNotFoundError(f"task file {yaml_path} is missing; available tasks: {', '.join(available_tasks())}")
+    cfg = load_yaml(yaml_path)
+    cfg["dataset_kwargs"] = {"data_files": {"test": str(prepared_file(name, count, seed))}}
+    if tokenizer is not None and max_answer_tokens and name in REASONING_TASKS:
+        cfg["process_docs"] = _drop_long_answers(tokenizer, max_answer_tokens)
+    return cfg
+
+
+# ----------------------------------------------------------------- evaluation
+
+
+def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int = 0, mode: str = "local",
+                   batch_size: int = 32, docs: dict | None = None) -> dict[str, float]:
+    """Primary metric (accuracy or F1) per task, from one ``lm_eval.simple_evaluate`` call.
+
+    ``docs``, if given, receives the number of documents scored per task.
+    """
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    names = _check_names(names)
+    if mode not in ("local", "online"):
+        raise ValueError(f"mode must be 'local' or 'online', got {mode!r}")
+    dialogue_names = [n for n in names if n in DIALOGUE_TASKS]
+    max_answer = getattr(model.config, "max_position_embeddings", None)
+    if mode == "local":
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # local JSON files only: never wait on the network
+        tasks = [task_config(n, count, seed, tokenizer, max_answer // 2 if max_answer else None) for n in names]
+        task_names = {n: f"unlearnkit_{n}" for n in names}
+    else:
+        tasks = [ONLINE_NAMES[n] for n in names if n not in DIALOGUE_TASKS]
+        task_names = {n: ONLINE_NAMES[n] for n in names if n not in DIALOGUE_TASKS}
+    device = str(next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    scores = {}
+    try:
+        if tasks:
+            out = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=count if mode == "online" else None,
+                                          bootstrap_iters=0, log_samples=False, verbosity="WARNING")
+            for n, tname in task_names.items():
+                scores[n] = float(out["results"][tname][f"{PRIMARY_METRIC[n]},none"])
+                if docs is not None:
+                    docs[n] = int(out["n-samples"][tname]["effective"])
+        if mode == "online" and dialogue_names:
+            scores.update(lm_eval_scores(model, tokenizer, dialogue_names, count, seed, "local", batch_size, docs))
+    finally:
+        model.train(was_training)
+    return scores
+
+
+def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local", batch_size: int = 32,
+             reasoning=REASONING_TASKS, dialogue_tasks=DIALOGUE_TASKS, progress: bool = True) -> dict:
+    """Reasoning accuracy, dialogue F1 (per task and mean) and Pile/WikiText perplexity.
+
+    ``preset`` names the documents per task (:data:`SIZES`).  Returns plain floats
+    (accuracies and F1 as fractions) and the seconds each part took.
+    """
+    sizes_ = sizes(preset)
+    seconds, docs = {}, {}
+    start = time.perf_counter()
+    reason = lm_eval_scores(model, tokenizer, reasoning, sizes_.reasoning_docs, sizes_.seed, mode, batch_size, docs)
+    seconds["reasoning"] = time.perf_counter() - start
+    start = time.perf_counter()
+    dial = lm_eval_scores(model, tokenizer, dialogue_tasks, sizes_.dialogue_docs, sizes_.seed, "local", batch_size,
+                          docs)
+    seconds["dialogue"] = time.perf_counter() - start
+    start = time.perf_counter()
+    ppl = {}
+    for name, count in (("pile", sizes_.pile_docs), ("wikitext", sizes_.wikitext_docs)):
+        if count != 0:
+            texts = memorisation.perplexity_texts(name, count, seed=sizes_.seed)
+            ppl[f"{name}_ppl"] = metrics.perplexity(model, tokenizer, texts, progress=progress)
+    seconds["perplexity"] = time.perf_counter() - start
+    return {
+        "reasoning": reason, "reasoning_mean": float(np.mean(list(reason.values()))) if reason else None,
+        "dialogue": dial, "dialogue_mean": float(np.mean(list(dial.values()))) if dial else None,
+        **ppl, "docs": docs, "sizes": asdict(sizes_), "mode": mode, "seconds": seconds,
+    }
