@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: book test smoke-book bench clean venv
+.PHONY: book pdf test smoke-book bench clean venv chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) -m unlearnkit.book --profile $(PROFILE)
+
+# Headless Chromium prints the PDF; installed from Debian's packages when missing.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { echo "installing Debian's chromium for the PDF"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium; }
+
+pdf: $(STAMP) chromium
+	$(PY) -m unlearnkit.book --profile $(PROFILE) --pdf
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -3,9 +3,13 @@ configuration is consistent: a chapter that breaks fails here, not at `make book
 
 import json
 
+import yaml
+
 import pytest
 
 from unlearnkit import book
+
+ROOT = book.ROOT
 
 
 def test_toc_lists_existing_chapters():
@@ -42,3 +46,20 @@ def test_chapter_executes_on_smoke_profile(chapter, tmp_path):
     executed = json.loads((tmp_path / f"{chapter}.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+def test_mathjax_is_served_from_the_book():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    static = ROOT / config["html_static_path"][0]
+    assert (static / config["mathjax_path"]).is_file()  # equations render offline
+    assert (static / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_pdf_names_what_is_missing(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="no executed book"):
+        book.pdf(root=tmp_path)
+    (tmp_path / "_build" / "src").mkdir(parents=True)
+    (tmp_path / "_build" / "src" / "_config.yml").write_text("title: x\n")
+    monkeypatch.setattr(book.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="no headless Chromium"):
+        book.pdf(root=tmp_path)

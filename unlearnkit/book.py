@@ -10,6 +10,11 @@
 3. writes ``_build/src/book/_timings.json`` and runs ``jupyter-book build`` on
    ``_build/src`` with execution off and warnings as errors, giving ``_build/html``.
 
+``--pdf`` then builds the single-page HTML (``_build/singlehtml``) and prints it to
+``_build/pdf/unlearnkit.pdf`` with headless Chromium (``make pdf`` installs Debian's
+``chromium`` if missing).  MathJax is served from ``book/_static/mathjax`` in both, so
+equations render offline.
+
 It orchestrates only; chapters call the library for all their logic.
 """
 
@@ -97,18 +102,23 @@ def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | N
     return timings
 
 
+def _jupyter_book(src: Path, root: Path, builder: str = "html") -> None:
+    subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src), "--path-output", str(root),
+         "--builder", builder, "-W", "-n", "--keep-going"],
+        check=True,
+    )
+
+
 def build(profile_name: str = "cpu", root: Path = ROOT) -> Path:
     out = root / "_build" / "src"
     for f in ("_config.yml", "_toc.yml"):
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, out / f)
+    shutil.copytree(root / "book" / "_static", out / "book" / "_static", dirs_exist_ok=True)
     start = time.perf_counter()
     timings = execute(profile_name, out, root)
-    subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(out), "--path-output", str(root), "-W", "-n",
-         "--keep-going"],
-        check=True,
-    )
+    _jupyter_book(out, root)
     total = time.perf_counter() - start
     print("\n[book] chapter execution times (profile %s)" % profile_name)
     for name, sec in timings.items():
@@ -119,11 +129,48 @@ def build(profile_name: str = "cpu", root: Path = ROOT) -> Path:
     return html
 
 
+def find_chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise FileNotFoundError("no headless Chromium found (tried chromium, chromium-browser, google-chrome): "
+                            "`make pdf` installs Debian's chromium; or `apt-get install chromium`")
+
+
+def pdf(root: Path = ROOT) -> Path:
+    """Print the executed book (``_build/src``, from :func:`build`) to ``_build/pdf/unlearnkit.pdf``."""
+    src = root / "_build" / "src"
+    if not (src / "_config.yml").is_file():
+        raise FileNotFoundError(f"{src} holds no executed book: run `make book` (or --profile …) first")
+    chromium = find_chromium()
+    _jupyter_book(src, root, builder="singlehtml")
+    # Sphinx writes the single page as <root doc>.html (here book/intro.html) but with links
+    # relative to the output folder, so the page is printed from a copy placed there.
+    single = root / "_build" / "singlehtml"
+    page = single / "_print.html"
+    shutil.copy2(single / f"{toc_files(root)[0]}.html", page)
+    target = root / "_build" / "pdf" / "unlearnkit.pdf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part.pdf")
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    "--run-all-compositor-stages-before-draw", "--virtual-time-budget=60000",
+                    f"--print-to-pdf={tmp}", page.as_uri()], check=True, capture_output=True)
+    if not tmp.is_file() or tmp.stat().st_size == 0:
+        raise RuntimeError(f"Chromium wrote no PDF for {page}")
+    tmp.replace(target)
+    print(f"[book] {target}")
+    return target
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Execute the chapters with papermill and build the book.")
     parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, gpu)")
+    parser.add_argument("--pdf", action="store_true", help="also print the book to _build/pdf/unlearnkit.pdf")
     args = parser.parse_args(argv)
     build(args.profile)
+    if args.pdf:
+        pdf()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""Command line: ``unlearnkit unlearn …`` runs one unlearning job; ``unlearnkit testbed`` builds one.
+"""Command line: ``unlearnkit unlearn …`` runs one unlearning job; ``unlearnkit evaluate …``
+scores a model's downstream capability; ``unlearnkit testbed`` builds a testbed.
 
     unlearnkit unlearn --model testbed:default --draw 0 --method ihl --lora fila --out run.json
+    unlearnkit unlearn --draw 1 --method gd --downstream cpu   # and evaluate the unlearned model
+    unlearnkit evaluate --model testbed:default --preset cpu --tasks copa,piqa,wizard_of_wikipedia
     unlearnkit unlearn --profile gpu --method gd --lr 5e-5          # GPT-Neo 125M from the hub
 
 Parameters come from ``profiles/<profile>.yaml`` (``all:`` and ``unlearn:`` sections) and are
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 
 DEFAULTS = {"model_name": "testbed:default", "heldout_rows": 128, "retain_rows": 256, "max_epochs": 20,
@@ -47,8 +51,30 @@ def unlearn_main(args) -> int:
                           save_dir=args.save_dir, record_path=args.out,
                           tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"})
     rec = {k: v for k, v in run.record.items() if k != "history"}
+    if args.downstream:
+        from . import downstream
+        from .cache import write_json_atomic
+
+        rec["downstream"] = downstream.evaluate(run.model, loaded.tokenizer, args.downstream)
+        if args.out:
+            write_json_atomic(Path(args.out), run.record | {"downstream": rec["downstream"]})
     print(json.dumps(rec, indent=2))
     return 0 if run.succeeded else 1
+
+
+def evaluate_main(args) -> int:
+    from . import downstream, models
+    from .cache import write_json_atomic
+
+    tasks = downstream.check_tasks(args.tasks.split(",")) if args.tasks else None  # before loading a model
+    kw = {} if tasks is None else {"reasoning": [t for t in tasks if t in downstream.REASONING_TASKS],
+                                   "dialogue_tasks": [t for t in tasks if t in downstream.DIALOGUE_TASKS]}
+    loaded = models.load(args.model)
+    out = downstream.evaluate(loaded.model, loaded.tokenizer, args.preset, mode=args.mode, **kw)
+    if args.out:
+        write_json_atomic(Path(args.out), out)
+    print(json.dumps(out, indent=2))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -69,11 +95,22 @@ def main(argv=None) -> int:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--out", help="write the JSON record here (atomically)")
     u.add_argument("--save-dir", help="save the unlearned (merged) model here, in safetensors")
+    u.add_argument("--downstream", help="also evaluate reasoning/dialogue/perplexity at this size preset "
+                                        "(smoke, cpu, full)")
+    e = sub.add_parser("evaluate", help="downstream scores of a model: reasoning, dialogue, perplexity")
+    e.add_argument("--model", default="testbed:default", help="testbed:<size>, a hub id or a local path")
+    e.add_argument("--preset", default="cpu", help="documents per task: smoke, cpu or full")
+    e.add_argument("--mode", default="local", choices=["local", "online"],
+                   help="local: shipped task YAMLs and data (offline); online: lm-eval's own reasoning tasks")
+    e.add_argument("--tasks", help="comma-separated subset of the 13 tasks (default: all)")
+    e.add_argument("--out", help="write the JSON result here (atomically)")
     t = sub.add_parser("testbed", help="build (or load) a testbed and print where it is cached")
     t.add_argument("--size", default="default")
     args = parser.parse_args(argv)
     if args.command == "unlearn":
         return unlearn_main(args)
+    if args.command == "evaluate":
+        return evaluate_main(args)
     from . import testbed
 
     tb = testbed.build(args.size)

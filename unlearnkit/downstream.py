@@ -79,7 +79,7 @@ def available_tasks() -> tuple[str, ...]:
     return REASONING_TASKS + DIALOGUE_TASKS
 
 
-def _check_names(names) -> list[str]:
+def check_tasks(names) -> list[str]:
     names = list(names)
     unknown = [n for n in names if n not in available_tasks()]
     if unknown:
@@ -129,7 +129,7 @@ _SOURCES = {
 
 def documents(name: str, count: int | None = None, seed: int = 0) -> list[dict]:
     """The local documents of task ``name``; ``count`` of them drawn with ``seed`` (order kept)."""
-    (name,) = _check_names([name])
+    (name,) = check_tasks([name])
     docs = _SOURCES[name]()
     if count is not None and count < len(docs):
         idx = np.sort(np.random.default_rng(seed).choice(len(docs), size=count, replace=False))
@@ -167,7 +167,7 @@ def task_config(name: str, count: int | None = None, seed: int = 0, tokenizer=No
     out (the results' ``docs`` count says how many were scored)."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    (name,) = _check_names([name])
+    (name,) = check_tasks([name])
     yaml_path = TASKS_DIR / f"{name}.yaml"
     if not yaml_path.is_file():
         raise FileNotFoundError(f"task file {yaml_path} is missing; available tasks: {', '.join(available_tasks())}")
@@ -190,7 +190,7 @@ def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int 
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
-    names = _check_names(names)
+    names = check_tasks(names)
     if mode not in ("local", "online"):
         raise ValueError(f"mode must be 'local' or 'online', got {mode!r}")
     dialogue_names = [n for n in names if n in DIALOGUE_TASKS]

@@ -46,7 +46,7 @@ class RunSpec:
     seed: int = 0
     heldout_rows: int = 128
     retain_rows: int = 256
-    downstream: str = "cpu"  # a size preset of unlearnkit.downstream.SIZES
+    downstream: str | None = "cpu"  # a size preset of unlearnkit.downstream.SIZES; None: no evaluation
     n: int = 10
 
     def lora(self) -> trainer.LoraSettings | None:
@@ -72,8 +72,10 @@ def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10) -> dict:
                                                       model_key=loaded.key))
 
 
-def _evaluation(model, tokenizer, preset: str) -> dict:
+def _evaluation(model, tokenizer, preset: str | None) -> dict:
     """Downstream scores, with the three Table 1 numbers also at the top level."""
+    if preset is None:
+        return {"downstream": None, "pile_ppl": None, "reasoning": None, "dialogue": None}
     ds = downstream.evaluate(model, tokenizer, preset, progress=False)
     return {"downstream": ds, "pile_ppl": ds.get("pile_ppl"), "reasoning": ds["reasoning_mean"],
             "dialogue": ds["dialogue_mean"]}
