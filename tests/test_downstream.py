@@ -84,7 +84,7 @@ def test_every_local_task_has_documents_in_one_schema():
 
 
 def test_every_local_task_scores_a_tiny_model_offline(smoke_testbed):
-    scores, docs = {}, {}
+    docs = {}
     scores = downstream.lm_eval_scores(smoke_testbed.model, smoke_testbed.tokenizer, downstream.available_tasks(),
                                        count=3, docs=docs)
     assert set(scores) == set(downstream.available_tasks())
