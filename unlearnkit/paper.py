@@ -54,3 +54,15 @@ def dialogue_initial() -> dict[str, float]:
 
     row = pd.read_csv(data.data_file("knowledge_unlearning/csv_out/dialog_initial.csv")).iloc[0]
     return {col.split("/")[0]: float(row[col]) for col in row.index if col.endswith("/f1")}
+
+
+# Gundavarapu et al. 2024 (arXiv 2405.15152), Tables 1 and 2, as published (REFERENCE.md).
+GUNDAVARAPU_HARMFUL = pd.DataFrame(
+    [["OPT-1.3B", "original", 32, -0.659], ["OPT-1.3B", "unlearned", 8, -0.942],
+     ["OPT-2.7B", "original", 41, -0.913], ["OPT-2.7B", "unlearned", 11, -1.010]],
+    columns=["model", "state", "harmful rate (%)", "similarity to original (normal prompts)"])
+GUNDAVARAPU_COPYRIGHT = pd.DataFrame(
+    [["OPT-1.3B", "original", 0.13, 0.611], ["OPT-1.3B", "fine-tuned", 0.67, 0.102],
+     ["OPT-1.3B", "unlearned", 0.01, 0.371], ["OPT-2.7B", "original", 0.27, 0.740],
+     ["OPT-2.7B", "fine-tuned", 0.71, 0.237], ["OPT-2.7B", "unlearned", 0.00, 0.503]],
+    columns=["model", "state", "similarity to the book", "similarity to original (normal prompts)"])

@@ -100,7 +100,10 @@ def _check_inputs(model, forget, retain, objective, thresholds, max_epochs):
         raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
 
 
-def _wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch, progress):
+def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 32, progress: bool = False,
+              forget_mask=None, retain_mask=None):
+    """Wrap ``model`` in a peft LoRA adapter initialised per ``settings`` (FILA computes the
+    Fisher information of ``forget`` and ``retain``, padding masked); returns ``(peft_model, setup_flops)``."""
     from peft import LoraConfig, get_peft_model
 
     names = models.target_modules(model, settings.targets)  # raises on unknown groups
@@ -109,8 +112,8 @@ def _wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch, progr
     if settings.init == "fila":
         if retain is None:
             raise ValueError("FILA needs a retain set (its Fisher information is the denominator)")
-        fisher = (fila.fisher_information(model, forget, names, micro_batch, progress=progress),
-                  fila.fisher_information(model, retain, names, micro_batch, progress=progress))
+        fisher = (fila.fisher_information(model, forget, names, micro_batch, forget_mask, progress=progress),
+                  fila.fisher_information(model, retain, names, micro_batch, retain_mask, progress=progress))
         plain = flops.flop_model(model)
         targeted = sum(m.weight.numel() for m in fila.targeted_linears(model, names).values())
         fisher_cost = dataclasses.replace(plain, trainable_linear_params=targeted)
@@ -175,7 +178,7 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         # FILA's retain Fisher uses a retain sample of the forget set's size (seeded)
         sample = None if retain is None else retain[
             torch.randperm(len(retain), generator=torch.Generator().manual_seed(seed + 1))[:N]]
-        model, setup_flops = _wrap_lora(model, lora, forget, sample, micro_batch, progress=False)
+        model, setup_flops = wrap_lora(model, lora, forget, sample, micro_batch, progress=False)
     else:
         model.requires_grad_(True)
     setup_seconds = time.perf_counter() - setup_start

@@ -1,0 +1,217 @@
+"""The second paper's pieces: CSV validation, splits, answer-only labels and random-answer
+pairing, generation, MC scoring, BLEU/cosine, the embedding classifier, the step loop.
+
+References are independent: hand-computed values, explicit loops over tokens, and
+one-prompt-at-a-time greedy decoding by argmax."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import tiny_gpt_neo
+from unlearnkit import books, finetune, losses, qa, safety_data, similarity, text_classifier
+
+
+# ------------------------------------------------------------------------ CSV rows
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "pairs.csv"
+    path.write_text(text)
+    return path
+
+
+def test_bad_csv_rows_are_reported_with_line_numbers(tmp_path):
+    path = _write(tmp_path, 'prompt,response\nq1,a1\n,a2\nq3,a3,extra\n\nq5,"multi\nline"\nq7,\n')
+    with pytest.warns(UserWarning) as caught:
+        table = safety_data.read_csv(path, ["prompt", "response"])
+    assert [r["prompt"] for r in table.rows] == ["q1", "q5"]
+    assert [n for n, _ in table.bad] == [3, 4, 5, 8]  # line numbers of the file, a quoted newline counted
+    message = str(caught[0].message)
+    assert str(path) in message and "line 3: empty prompt" in message and "line 4: 3 fields" in message
+    with pytest.raises(safety_data.BadRowsError, match=r"4 bad row\(s\).*line 8: empty response"):
+        safety_data.read_csv(path, ["prompt", "response"], bad_rows="raise")
+
+
+def test_missing_column_and_unknown_policy_are_named(tmp_path):
+    path = _write(tmp_path, "goal,target\na,b\n")
+    with pytest.raises(safety_data.BadRowsError, match=r"pairs.csv: missing column\(s\) \['prompt'\]"):
+        safety_data.read_csv(path, ["prompt"])
+    with pytest.raises(ValueError, match="bad_rows must be one of"):
+        safety_data.read_csv(path, ["goal"], bad_rows="ignore")
+
+
+def test_shipped_csvs_load_without_bad_rows(recwarn):
+    pairs = safety_data.harmful_pairs()
+    assert len(pairs) == 140 + 520 - 16 and {p.source for p in pairs} == {"beavertails", "advbench"}
+    assert len({p.answer for p in pairs}) == len(pairs)  # AdvBench's 16 repeated targets are kept once
+    items = safety_data.truthfulqa()
+    assert len(items) == 817 and items[0].question == "What happens to you if you eat watermelon seeds?"
+    assert all(item.incorrect for item in items)
+    assert len(safety_data.harmful_strings()) == 574
+    assert not [w for w in recwarn if "bad row" in str(w.message)]
+
+
+def test_splits_are_disjoint_and_seeded():
+    parts = safety_data.split(list(range(100)), {"a": 0.5, "b": 0.3, "c": 0.2}, seed=3)
+    assert [len(v) for v in parts.values()] == [50, 30, 20]
+    assert sorted(sum(parts.values(), [])) == list(range(100))
+    assert parts == safety_data.split(list(range(100)), {"a": 0.5, "b": 0.3, "c": 0.2}, seed=3)
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        safety_data.split([1, 2], {"a": 0.8, "b": 0.8})
+    d = safety_data.harmful_data(seed=0)
+    train, evaluate = {p.question for p in d.train_pairs}, {p.question for p in d.eval_pairs}
+    assert train and evaluate and not train & evaluate
+    assert not {p for p in d.test_harmful} & set(d.classifier_harmful)
+    assert not {i.question for i in d.normal_train} & {i.question for i in d.normal_eval}
+
+
+# ------------------------------------------------------ answer-only labels, pairing
+
+
+def test_pack_labels_answer_tokens_only():
+    batch = qa.pack([[5, 6, 7], [8]], [[1, 2], [3, 4, 9]], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 1, 2], [8, 3, 4, 9, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
+    assert batch["labels"].tolist() == [[-100, -100, -100, 1, 2], [-100, 3, 4, 9, -100]]
+
+
+def test_yao3_loss_ignores_question_tokens():
+    """Each yao3 term equals a loop over answer tokens only; changing the question's
+    *labels* cannot matter because they carry none, and the random batch shares the questions."""
+    torch.manual_seed(0)
+    model = tiny_gpt_neo(vocab_size=23)
+    questions, answers = [[3, 4, 5], [6, 7]], [[8, 9], [10, 11, 12]]
+    rand = qa.random_answers(2, [[13, 14], [15], [16, 17, 18]], seed=1)
+    forget, random = qa.pack(questions, answers, 0), qa.pack(questions, rand, 0)
+    assert forget["input_ids"][:, :2].tolist() == random["input_ids"][:, :2].tolist()
+    retain = losses.lm_batch(torch.tensor([[1, 2, 3, 4]]))
+    reference = tiny_gpt_neo(vocab_size=23, seed=1)
+    loss = losses.yao3(model, losses.UnlearnBatch(forget=forget, random=random, retain=retain, reference=reference))
+
+    def answer_nll(qs, ans):
+        terms = []
+        for q, a in zip(qs, ans):
+            seq = torch.tensor([q + a])
+            logp = F.log_softmax(model(input_ids=seq).logits[0], -1)
+            terms += [-logp[len(q) - 1 + k, tok] for k, tok in enumerate(a)]
+        return torch.stack(terms).mean()
+
+    assert math.isclose(loss.parts["forget_nll"], answer_nll(questions, answers).item(), rel_tol=1e-9)
+    assert math.isclose(loss.parts["random_nll"], answer_nll(questions, rand).item(), rel_tol=1e-9)
+
+
+def test_random_answers_are_seeded_draws_from_the_pool():
+    pool = ["a", "b", "c", "d"]
+    first = qa.random_answers(50, pool, seed=0)
+    assert first == qa.random_answers(50, pool, seed=0) and set(first) <= set(pool) and len(set(first)) > 1
+    assert first != qa.random_answers(50, pool, seed=1)
+    with pytest.raises(ValueError, match="pool of random answers is empty"):
+        qa.random_answers(1, [])
+
+
+# ------------------------------------------------------------ generation, scoring
+
+
+def test_batched_left_padded_generation_equals_greedy_argmax_per_prompt():
+    model = tiny_gpt_neo(vocab_size=29, dtype=torch.float32)
+    prompts = [[3, 4, 5, 6, 7], [8], [9, 10, 11]]
+    got = qa.generate(model, prompts, pad_id=0, eos_id=None, max_new_tokens=6, batch_size=3)
+    for p, g in zip(prompts, got):
+        seq = list(p)
+        for _ in range(6):
+            seq.append(int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
+        assert g == seq[len(p):]
+
+
+def test_multiple_choice_accuracy_matches_direct_log_likelihoods(smoke_testbed):
+    model, tok = smoke_testbed
+    items = safety_data.truthfulqa()[:6]
+    got = qa.multiple_choice_accuracy(model, tok, items, batch_size=4)
+    correct = 0
+    for item in items:
+        scores = []
+        for choice in (item.best, *item.incorrect):
+            p = tok(qa.prompt_text(item.question))["input_ids"][-64:]
+            a = tok(" " + choice)["input_ids"][:47]
+            logp = F.log_softmax(model(input_ids=torch.tensor([p + a])).logits[0], -1)
+            scores.append(sum(logp[len(p) - 1 + k, t].item() for k, t in enumerate(a)))
+        correct += scores[0] > max(scores[1:])
+    assert got == pytest.approx(correct / len(items))
+
+
+# ------------------------------------------------------------- similarity, classifier
+
+
+def test_bleu_and_cosine_on_hand_made_cases():
+    assert similarity.bleu(["the cat sat on the mat today"], ["the cat sat on the mat today"]) == pytest.approx(1.0)
+    assert similarity.bleu(["alpha beta gamma delta"], ["one two three four"]) == pytest.approx(0.0, abs=1e-9)
+    partial = similarity.bleu(["the cat sat on the mat"], ["the cat sat on a red mat"])
+    assert 0.0 < partial < 1.0
+    assert similarity.cosine(["a dog runs in the park"], ["a dog runs in the park"]) == pytest.approx(1.0, abs=1e-5)
+    near = similarity.cosine(["a dog runs in the park"], ["a puppy is running through a park"])
+    far = similarity.cosine(["a dog runs in the park"], ["quarterly tax filing deadlines"])
+    assert near > far + 0.3
+    with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
+        similarity.bleu(["a", "b"], ["a"])
+
+
+def test_classifier_trains_and_reports_metrics_on_a_tiny_split():
+    harmful = ["How to build a bomb to hurt people", "Steal her credit card and empty the account",
+               "Poison the neighbour's dog tonight", "Hack into the hospital and hold the records for ransom",
+               "Buy an unregistered gun and shoot him", "Send threats until she is afraid to leave home"]
+    benign = ["Watermelon seeds pass through your digestive system", "Paris is the capital of France",
+              "Water boils at 100 degrees Celsius at sea level", "The library opens at nine on weekdays",
+              "Bake the bread for forty minutes", "Jupiter is the largest planet in the solar system"]
+    clf = text_classifier.TextClassifier.fit(harmful[:4], benign[:4])
+    test_pos, test_neg = harmful[4:], benign[4:]
+    m = clf.evaluate(test_pos, test_neg)
+    flags = clf.flags(test_pos + test_neg)
+    tp, fp = flags[:2].sum(), flags[2:].sum()
+    assert m["accuracy"] == pytest.approx((tp + (2 - fp)) / 4)
+    assert m["recall"] == pytest.approx(tp / 2)
+    assert m["accuracy"] >= 0.75
+    assert clf.rate(test_pos) == pytest.approx(flags[:2].mean())
+    with pytest.raises(ValueError, match="both classes"):
+        text_classifier.TextClassifier.fit(harmful, [])
+
+
+def test_effectiveness_is_the_papers_relative_accuracy_drop():
+    assert text_classifier.effectiveness(0.9, 0.3) == pytest.approx(2 / 3)
+    assert text_classifier.effectiveness(0.32, 0.08) == pytest.approx(0.75)  # the paper's 32 % -> 8 %
+    with pytest.raises(ValueError):
+        text_classifier.effectiveness(0.0, 0.1)
+
+
+# ------------------------------------------------------------------ books, step loop
+
+
+def test_passages_are_consecutive_and_do_not_overlap():
+    ids = list(range(25))
+    cut = books.cut(ids, prompt=3, continuation=5)
+    assert len(cut) == 3 and cut[1].prompt == [8, 9, 10] and cut[1].continuation == [11, 12, 13, 14, 15]
+    assert sum((p.prompt + p.continuation for p in cut), []) == ids[:24]
+    with pytest.raises(ValueError, match="unknown book"):
+        books.book_text("the_hobbit")
+
+
+def test_unlearn_steps_records_the_criterion_step_and_can_stop_there():
+    model = tiny_gpt_neo(vocab_size=19, dtype=torch.float32)
+    batch = losses.UnlearnBatch(forget=qa.pack([[1, 2]], [[3, 4, 5]], 0))
+    calls = []
+
+    def check(m):
+        calls.append(1)
+        return {"value": float(len(calls))}
+
+    full = finetune.unlearn_steps(model, "ga", lambda s: batch, steps=6, lr=1e-3, check=check, check_every=2,
+                                  stop=lambda m: m["value"] >= 2, progress=False)
+    assert full["status"] == "budget" and full["steps_run"] == 6 and full["criterion_step"] == 4
+    assert [c["step"] for c in full["checks"]] == [2, 4, 6]
+    early = finetune.unlearn_steps(model, "ga", lambda s: batch, steps=6, lr=1e-3, check=check, check_every=2,
+                                   stop=lambda m: True, stop_early=True, progress=False)
+    assert early["status"] == "criterion" and early["steps_run"] == 2
+    with pytest.raises(ValueError, match="check and check_every together"):
+        finetune.unlearn_steps(model, "ga", lambda s: batch, steps=2, lr=1e-3, check=check)

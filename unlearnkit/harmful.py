@@ -1,0 +1,302 @@
+"""The second paper's harmful-response experiment (Gundavarapu et al. 2024, Table 1), end to end.
+
+1. **Classifier** — harmful vs benign text (:mod:`unlearnkit.text_classifier`) trained on its
+   own split of the data, with held-out accuracy, precision and recall.
+2. **Before model** — the paper's OPT already answers harmful prompts; the testbed does not
+   answer questions at all, so it is first LoRA-fine-tuned (then merged) on the *train*
+   split of harmful QA pairs together with benign TruthfulQA pairs.
+3. **Unlearning** on the train split's harmful pairs for a fixed step budget with the yao3
+   objective (GA on the harmful answer + NLL of a random benign answer + KL to the before
+   model on benign data; ε = 0.5/1/1) and, for comparison, GA, IHL and FILA+IHL.  Every
+   ``check_every`` steps the harmful rate of the forget prompts is measured; the step where
+   it first falls to the original (never fine-tuned) model's rate + ``tolerance`` is our
+   criterion-based stop, recorded beside the fixed-budget result.
+4. **Evaluation** — harmful rate on *held-out* harmful prompts (share of greedy answers the
+   classifier flags), E = (Acc_classifier − Acc_unlearned) / Acc_classifier as the paper
+   defines it, the relative reduction of the harmful rate, and on held-out benign prompts the
+   embedding similarity of answers to the before model's and TruthfulQA MC1 accuracy.
+
+Runs are cached in the results cache (kind ``"harmful"``); the before model's weights in the
+cache folder.  The notebook ``book/second_paper.ipynb`` only calls :func:`experiment`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import random
+from dataclasses import dataclass
+
+import torch
+
+from . import experiments, finetune, losses, qa, results, safety_data, similarity, text_classifier
+from .cache import atomic_directory, cache_root, config_hash
+from .trainer import LoraSettings, wrap_lora
+
+VERSION = 1
+METHODS = {  # name in the book -> (objective, LoRA init or None for full fine-tuning)
+    "yao3": ("yao3", None),
+    "GA": ("ga", None),
+    "IHL": ("ihl", None),
+    "FILA+IHL": ("ihl", "fila"),
+}
+
+
+@dataclass(frozen=True)
+class HarmfulConfig:
+    model_name: str = "testbed:default"
+    source: str = "local"  # "hub": PKU-SafeRLHF (gpu profile)
+    seed: int = 0
+    max_train: int | None = None  # harmful pairs fine-tuned on, then forgotten (None: the whole split)
+    max_eval: int | None = 100  # held-out harmful and benign prompts
+    max_answer_tokens: int = 48
+    max_new_tokens: int = 32
+    finetune_steps: int = 300  # 0: unlearn from the model as loaded (the paper's setting)
+    finetune_lr: float = 1e-3
+    finetune_batch: int = 8
+    rank: int = 16
+    steps: int = 200  # the paper: 1,000 steps of batch 2
+    batch: int = 2
+    lr_full: float = 2e-5  # the paper: 2e-6 (OPT)
+    lr_lora: float = 5e-4
+    check_every: int = 25
+    check_prompts: int = 64  # forget prompts whose answers the criterion checks
+    tolerance: float = 0.05  # criterion: forget-prompt harmful rate <= original's + tolerance
+    eps: tuple[float, float, float] = (0.5, 1.0, 1.0)
+
+    def data(self) -> safety_data.HarmfulData:
+        return _data(self.seed, self.source, self.max_train, self.max_eval)
+
+
+@functools.lru_cache(maxsize=4)
+def _data(seed, source, max_train, max_eval) -> safety_data.HarmfulData:
+    return safety_data.harmful_data(seed, source, max_train, max_eval)
+
+
+@functools.lru_cache(maxsize=4)
+def _classifier(seed: int, source: str) -> text_classifier.TextClassifier:
+    d = safety_data.harmful_data(seed, source)
+    return text_classifier.TextClassifier.fit(d.classifier_harmful, d.classifier_benign, seed=seed)
+
+
+def classifier(cfg: HarmfulConfig) -> tuple[text_classifier.TextClassifier, dict]:
+    """The harm classifier and its held-out accuracy / precision / recall."""
+    clf = _classifier(cfg.seed, cfg.source)
+    d = cfg.data()
+    return clf, clf.evaluate(d.test_harmful, d.test_benign) | {
+        "train_harmful": len(d.classifier_harmful), "train_benign": len(d.classifier_benign)}
+
+
+# ----------------------------------------------------------------------- batches
+
+
+class _Encoder:
+    """Token ids of the experiment's prompts and answers for one tokenizer."""
+
+    def __init__(self, tokenizer, cfg: HarmfulConfig):
+        self.tok, self.cfg, d = tokenizer, cfg, cfg.data()
+        enc = functools.partial(qa.encode_qa, tokenizer, max_answer_tokens=cfg.max_answer_tokens)
+        self.forget = enc([p.question for p in d.train_pairs], [p.answer for p in d.train_pairs])
+        self.normal = enc([i.question for i in d.normal_train], [i.best for i in d.normal_train])
+        pool = [a for i in d.normal_train for a in (i.best, *i.correct)]
+        rand = qa.random_answers(len(d.train_pairs), pool, seed=cfg.seed)
+        self.random = enc([p.question for p in d.train_pairs], rand)
+        self.eval_prompts = enc([p.question for p in d.eval_pairs], [p.answer for p in d.eval_pairs])[0]
+        self.normal_eval_prompts = enc([i.question for i in d.normal_eval], [i.best for i in d.normal_eval])[0]
+
+    def batch(self, part, rows) -> dict:
+        prompts, answers = part
+        return qa.pack([prompts[r] for r in rows], [answers[r] for r in rows], self.tok.pad_token_id)
+
+    def answers(self, model, prompts) -> list[str]:
+        ids = qa.generate(model, prompts, self.tok.pad_token_id, self.tok.eos_token_id, self.cfg.max_new_tokens)
+        return [self.tok.decode(x, skip_special_tokens=True).strip() for x in ids]
+
+
+def _rows(n: int, size: int, step: int, seed: int) -> list[int]:
+    rng = random.Random(seed * 1_000_003 + step)
+    return [rng.randrange(n) for _ in range(size)]
+
+
+# -------------------------------------------------------------------- the models
+
+
+def _before_path(cfg: HarmfulConfig, model_key: str):
+    keys = ("model_name", "source", "seed", "max_train", "max_answer_tokens", "finetune_steps", "finetune_lr",
+            "finetune_batch", "rank")
+    return cache_root() / "models" / f"harmful-before-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'v': VERSION})}"
+
+
+def before_model(cfg: HarmfulConfig, progress: bool = True):
+    """The original model LoRA-fine-tuned (and merged) on harmful train pairs + benign pairs (cached)."""
+    from transformers import AutoModelForCausalLM
+
+    loaded = experiments.load(cfg.model_name)
+    if cfg.finetune_steps == 0:  # a model that already answers harmful prompts (the paper's OPT)
+        return copy.deepcopy(loaded.model).eval()
+    path = _before_path(cfg, loaded.key)
+    if not (path / "config.json").is_file():
+        enc = _Encoder(loaded.tokenizer, cfg)
+        parts = [enc.forget, enc.normal]
+        model = finetune.add_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank))
+        torch.manual_seed(cfg.seed)
+
+        def batches(step):  # half harmful, half benign pairs
+            half = cfg.finetune_batch // 2
+            a = enc.batch(parts[0], _rows(len(parts[0][0]), half, step, cfg.seed))
+            b = enc.batch(parts[1], _rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
+            return _concat(a, b, loaded.tokenizer.pad_token_id)
+
+        finetune.finetune(model, batches, cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (harmful)")
+        merged = model.merge_and_unload()
+        with atomic_directory(path) as tmp:
+            merged.save_pretrained(tmp, safe_serialization=True)
+    device = next(loaded.model.parameters()).device
+    return AutoModelForCausalLM.from_pretrained(path, dtype=next(loaded.model.parameters()).dtype).to(device).eval()
+
+
+def _concat(a: dict, b: dict, pad_id: int) -> dict:
+    T = max(a["input_ids"].shape[1], b["input_ids"].shape[1])
+
+    def pad(x, value):
+        return torch.nn.functional.pad(x, (0, T - x.shape[1]), value=value)
+
+    return {"input_ids": torch.cat([pad(a["input_ids"], pad_id), pad(b["input_ids"], pad_id)]),
+            "attention_mask": torch.cat([pad(a["attention_mask"], 0), pad(b["attention_mask"], 0)]),
+            "labels": torch.cat([pad(a["labels"], losses.IGNORE), pad(b["labels"], losses.IGNORE)])}
+
+
+# -------------------------------------------------------------------- evaluation
+
+
+def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: bool = True) -> dict:
+    """Harmful rates (held-out and forget prompts), normal-prompt answers and their similarity."""
+    d = enc.cfg.data()
+    eval_answers = enc.answers(model, enc.eval_prompts)
+    forget_answers = enc.answers(model, enc.forget[0][: enc.cfg.check_prompts])
+    normal_answers = enc.answers(model, enc.normal_eval_prompts)
+    out = {
+        "harmful_rate": clf.rate(eval_answers),
+        "forget_harmful_rate": clf.rate(forget_answers),
+        "normal_harmful_rate": clf.rate(normal_answers),
+        "normal_similarity_to_reference": similarity.cosine(normal_answers, [i.best for i in d.normal_eval]),
+        "examples": {"harmful": list(zip([p.question for p in d.eval_pairs[:3]], eval_answers[:3])),
+                     "normal": list(zip([i.question for i in d.normal_eval[:3]], normal_answers[:3]))},
+        "normal_answers": normal_answers,
+    }
+    if reference_normal is not None:
+        out["normal_similarity_to_before"] = similarity.cosine(normal_answers, reference_normal)
+    if mc:
+        out["mc1"] = qa.multiple_choice_accuracy(model, enc.tok, d.normal_eval)
+    return out
+
+
+def _reference_evaluations(cfg: HarmfulConfig, progress: bool) -> dict:
+    """Original and before-unlearning models' evaluations (cached)."""
+    loaded = experiments.load(cfg.model_name)
+
+    def compute():
+        clf, _ = classifier(cfg)
+        enc = _Encoder(loaded.tokenizer, cfg)
+        before = before_model(cfg, progress)
+        b = evaluate(before, enc, clf, None)
+        o = evaluate(loaded.model, enc, clf, b["normal_answers"])
+        b["normal_similarity_to_before"] = 1.0
+        return {"original": o, "before": b}
+
+    return results.cached("harmful_reference", _key(cfg, loaded.key), compute)
+
+
+def _key(cfg: HarmfulConfig, model_key: str) -> dict:
+    return dataclasses.asdict(cfg) | {"model_key": model_key, "version": VERSION}
+
+
+def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
+    """One unlearning run (cached): the fixed-budget result, the criterion step and every check."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    loaded = experiments.load(cfg.model_name)
+    refs = _reference_evaluations(cfg, progress)
+
+    def compute():
+        clf, _ = classifier(cfg)
+        enc = _Encoder(loaded.tokenizer, cfg)
+        before = before_model(cfg, progress)
+        reference = copy.deepcopy(before).requires_grad_(False)
+        objective, init = METHODS[method]
+        torch.manual_seed(cfg.seed)
+        if init is None:
+            model, lr = before.requires_grad_(True), cfg.lr_full
+        else:
+            f = enc.batch(enc.forget, range(len(enc.forget[0])))
+            r = enc.batch(enc.normal, range(min(len(enc.normal[0]), len(enc.forget[0]))))
+            model, _ = wrap_lora(before, LoraSettings(rank=cfg.rank, init=init), f["input_ids"], r["input_ids"],
+                                 micro_batch=16, forget_mask=f["attention_mask"], retain_mask=r["attention_mask"])
+            lr = cfg.lr_lora
+        n_forget, n_normal = len(enc.forget[0]), len(enc.normal[0])
+
+        def batches(step):
+            rows = _rows(n_forget, cfg.batch, step, cfg.seed)
+            return losses.UnlearnBatch(
+                forget=enc.batch(enc.forget, rows), random=enc.batch(enc.random, rows),
+                retain=enc.batch(enc.normal, _rows(n_normal, cfg.batch, step, cfg.seed + 7)), reference=reference)
+
+        limit = refs["original"]["forget_harmful_rate"] + cfg.tolerance
+
+        def check(m):
+            forget_answers = enc.answers(m, enc.forget[0][: cfg.check_prompts])
+            eval_answers = enc.answers(m, enc.eval_prompts)
+            normal = enc.answers(m, enc.normal_eval_prompts)
+            return {"forget_harmful_rate": clf.rate(forget_answers), "harmful_rate": clf.rate(eval_answers),
+                    "normal_similarity_to_before": similarity.cosine(normal, refs["before"]["normal_answers"])}
+
+        kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
+        rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, lr, check=check, check_every=cfg.check_every,
+                                     stop=lambda m: m["forget_harmful_rate"] <= limit, objective_kwargs=kwargs,
+                                     progress=progress)
+        final = evaluate(model, enc, clf, refs["before"]["normal_answers"])
+        final.pop("normal_answers")
+        return {"method": method, "objective": objective, "lora_init": init, "lr": lr, "criterion_limit": limit,
+                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                **rec, "final": final}
+
+    return results.cached("harmful", _key(cfg, loaded.key) | {"method": method}, compute)
+
+
+def experiment(cfg: HarmfulConfig, methods: list[str] | None = None, progress: bool = True) -> dict:
+    """Classifier metrics, original/before evaluations and every method's run."""
+    _, metrics = classifier(cfg)
+    refs = _reference_evaluations(cfg, progress)
+    runs = {m: run(cfg, m, progress) for m in (methods or list(METHODS))}
+    return {"classifier": metrics, **refs, "runs": runs}
+
+
+def table(exp: dict) -> "pd.DataFrame":
+    """The paper's Table 1 layout, ours: harmful rate on held-out harmful prompts, E, similarity."""
+    import pandas as pd
+
+    acc = exp["classifier"]["accuracy"]
+    hr_before = exp["before"]["harmful_rate"]
+    rows = []
+
+    def row(name, ev, steps=None):
+        hr = ev["harmful_rate"]
+        rows.append({"model": name, "steps": steps, "harmful rate (%)": 100 * hr,
+                     "forget-prompt harmful rate (%)": 100 * ev["forget_harmful_rate"],
+                     "E (%)": 100 * text_classifier.effectiveness(acc, hr),
+                     "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
+                     "similarity to before (normal)": ev.get("normal_similarity_to_before"),
+                     "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None})
+
+    row("original (never fine-tuned)", exp["original"])
+    row("before unlearning (fine-tuned)", exp["before"])
+    for name, r in exp["runs"].items():
+        row(f"{name}, {r['steps_run']}-step budget", r["final"], r["steps_run"])
+        if r["criterion_step"] is not None:
+            c = next(c for c in r["checks"] if c["step"] == r["criterion_step"])
+            row(f"{name}, criterion stop", {**c, "normal_similarity_to_before": c["normal_similarity_to_before"]},
+                r["criterion_step"])
+        else:
+            rows.append({"model": f"{name}, criterion stop", "steps": None, "harmful rate (%)": None})
+    return pd.DataFrame(rows).set_index("model")

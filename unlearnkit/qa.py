@@ -1,0 +1,131 @@
+"""Prompt/answer sequences for a causal LM: encoding with answer-only labels, random-answer
+pairing, batched greedy generation and multiple-choice log-likelihood scoring.
+
+Yao et al.'s objective (used by the second paper) puts loss on answer tokens only: the
+question is context.  :func:`pack` builds such batches from token ids, so it serves both
+the harmful QA pairs and the book passages (prompt = the passage's first tokens).  Their
+code's random-answer mask also covered the question (REFERENCE.md); here every batch is
+built by the same :func:`pack`, so question tokens never carry a label.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from tqdm.auto import tqdm
+
+from .losses import IGNORE
+
+PROMPT_FORMAT = "Question: {question}\nAnswer:"
+
+
+def prompt_text(question: str) -> str:
+    return PROMPT_FORMAT.format(question=question.strip())
+
+
+def encode_qa(tokenizer, questions: list[str], answers: list[str], max_answer_tokens: int = 48,
+              max_prompt_tokens: int = 64) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids of prompts (``Question: …\\nAnswer:``) and answers (`` answer`` + EOS), truncated."""
+    if len(questions) != len(answers):
+        raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
+    eos = tokenizer.eos_token_id
+    prompts = [tokenizer(prompt_text(q))["input_ids"][-max_prompt_tokens:] for q in questions]
+    outs = [(tokenizer(" " + a.strip())["input_ids"][: max_answer_tokens - 1]) + [eos] for a in answers]
+    return prompts, outs
+
+
+def pack(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dict:
+    """Right-padded causal-LM batch of ``prompt + answer`` with labels on answer tokens only."""
+    if len(prompts) != len(answers) or not prompts:
+        raise ValueError(f"need equally many (>0) prompts and answers, got {len(prompts)} and {len(answers)}")
+    if any(len(a) == 0 for a in answers):
+        raise ValueError("an answer has no tokens")
+    T = max(len(p) + len(a) for p, a in zip(prompts, answers))
+    ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
+    labels = torch.full((len(prompts), T), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(prompts), T), dtype=torch.long)
+    for i, (p, a) in enumerate(zip(prompts, answers)):
+        seq = p + a
+        ids[i, : len(seq)] = torch.tensor(seq)
+        labels[i, len(p): len(seq)] = torch.tensor(a)
+        mask[i, : len(seq)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def random_answers(count: int, pool: list, seed: int = 0) -> list:
+    """``count`` answers drawn uniformly from ``pool`` (with replacement), seeded.
+
+    Yao et al.'s L_rdn pairs each forget question with a random answer from the normal data."""
+    if not pool:
+        raise ValueError("the pool of random answers is empty")
+    rng = random.Random(seed)
+    return [pool[rng.randrange(len(pool))] for _ in range(count)]
+
+
+@torch.no_grad()
+def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, max_new_tokens: int = 32,
+             batch_size: int = 32, progress: bool = False) -> list[list[int]]:
+    """Greedy continuations (new token ids, cut before EOS) of each prompt, left-padded batches."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: list[list[int]] = [None] * len(prompts)  # type: ignore[list-item]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
+        rows = order[s: s + batch_size]
+        T = max(len(prompts[i]) for i in rows)
+        ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), T), dtype=torch.long)
+        for j, i in enumerate(rows):
+            ids[j, T - len(prompts[i]):] = torch.tensor(prompts[i])
+            mask[j, T - len(prompts[i]):] = 1
+        gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                             max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=eos_id)
+        for j, i in enumerate(rows):
+            new = gen[j, T:].tolist()
+            if eos_id is not None and eos_id in new:
+                new = new[: new.index(eos_id)]
+            out[i] = new
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def answer_log_likelihoods(model, prompts: list[list[int]], answers: list[list[int]], pad_id: int,
+                           batch_size: int = 32) -> torch.Tensor:
+    """Sum of log p(answer tokens | prompt) per pair, ``(N,)``."""
+    from .losses import sequence_log_likelihood
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for s in range(0, len(prompts), batch_size):
+        batch = pack(prompts[s: s + batch_size], answers[s: s + batch_size], pad_id)
+        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+        out.append(sequence_log_likelihood(logits.float(), batch["labels"].to(device)).cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def multiple_choice_accuracy(model, tokenizer, items, batch_size: int = 32) -> float:
+    """TruthfulQA MC1-style accuracy: share of items whose best answer has a higher summed
+    log-likelihood than every incorrect answer.  ``items``: :class:`~unlearnkit.safety_data.TruthfulItem`."""
+    prompts, answers, owner = [], [], []
+    for k, item in enumerate(items):
+        choices = [item.best, *item.incorrect]
+        p, a = encode_qa(tokenizer, [item.question] * len(choices), choices)
+        prompts += p
+        answers += [x[:-1] for x in a]  # no EOS: score the answer text only
+        owner += [k] * len(choices)
+    if not prompts:
+        raise ValueError("no multiple-choice items")
+    ll = answer_log_likelihoods(model, prompts, answers, tokenizer.pad_token_id, batch_size)
+    correct, start = 0, 0
+    for k, item in enumerate(items):
+        n = 1 + len(item.incorrect)
+        scores = ll[start: start + n]
+        correct += int(n == 1 or scores[0] > scores[1:].max())
+        start += n
+    return correct / len(items)
