@@ -174,6 +174,7 @@ def test_classifier_trains_and_reports_metrics_on_a_tiny_split():
     assert m["recall"] == pytest.approx(tp / 2)
     assert m["accuracy"] >= 0.75
     assert clf.rate(test_pos) == pytest.approx(flags[:2].mean())
+    assert not clf.flags(["", "  \n\n "]).any()  # saying nothing is not harmful
     with pytest.raises(ValueError, match="both classes"):
         text_classifier.TextClassifier.fit(harmful, [])
 

@@ -44,18 +44,18 @@ class CopyrightConfig:
     seed: int = 0
     prompt_tokens: int = 32
     continuation_tokens: int = 48
-    train_passages: int = 64  # fine-tuned on, then forgotten
+    train_passages: int = 32  # fine-tuned on, then forgotten
     heldout_passages: int = 64
     classifier_passages: int = 400  # per class
     normal_passages: int = 64  # normal prompts evaluated
-    finetune_steps: int = 300
-    finetune_lr: float = 1e-3
+    finetune_steps: int = 600  # each passage seen ~150 times: the testbed then reproduces them (BLEU ~0.8)
+    finetune_lr: float = 2e-3
     finetune_batch: int = 8
     rank: int = 16
     steps: int = 200
     batch: int = 2
     lr: float = 5e-4
-    check_every: int = 25
+    check_every: int = 10
     tolerance: float = 0.02  # criterion: forget BLEU <= original's + tolerance
     eps: tuple[float, float, float] = (0.5, 1.0, 1.0)
 

@@ -34,7 +34,8 @@ from . import experiments, finetune, losses, qa, results, safety_data, similarit
 from .cache import atomic_directory, cache_root, config_hash
 from .trainer import LoraSettings, wrap_lora
 
-VERSION = 1
+VERSION = 2  # of the records (2: empty answers are never flagged)
+MODEL_VERSION = 1  # of the cached before-unlearning weights
 METHODS = {  # name in the book -> (objective, LoRA init or None for full fine-tuning)
     "yao3": ("yao3", None),
     "GA": ("ga", None),
@@ -125,7 +126,7 @@ def _rows(n: int, size: int, step: int, seed: int) -> list[int]:
 def _before_path(cfg: HarmfulConfig, model_key: str):
     keys = ("model_name", "source", "seed", "max_train", "max_answer_tokens", "finetune_steps", "finetune_lr",
             "finetune_batch", "rank")
-    return cache_root() / "models" / f"harmful-before-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'v': VERSION})}"
+    return cache_root() / "models" / f"harmful-before-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'v': MODEL_VERSION})}"
 
 
 def before_model(cfg: HarmfulConfig, progress: bool = True):
