@@ -137,10 +137,6 @@ def _batch(tok, passages, rows, answers=None, whole: bool = False) -> dict:
     return qa.pack([x.prompt for x in ps], answers or [x.continuation for x in ps], tok.pad_token_id)
 
 
-def _rows(n, size, step, seed):
-    rng = random.Random(seed * 1_000_003 + step)
-    return [rng.randrange(n) for _ in range(size)]
-
 
 def _adapter_path(cfg: CopyrightConfig, model_key: str):
     keys = ("model_name", "book", "seed", "prompt_tokens", "continuation_tokens", "train_passages", "heldout_passages",
@@ -159,7 +155,7 @@ def finetuned_model(cfg: CopyrightConfig, progress: bool = True):
         p = parts(cfg)
         torch.manual_seed(cfg.seed)
         model = finetune.add_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank))
-        finetune.finetune(model, lambda s: _batch(tok, p.forget, _rows(len(p.forget), cfg.finetune_batch, s, cfg.seed),
+        finetune.finetune(model, lambda s: _batch(tok, p.forget, qa.batch_rows(len(p.forget), cfg.finetune_batch, s, cfg.seed),
                                                   whole=True),
                           cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (book)")
         with atomic_directory(path) as tmp:
@@ -200,10 +196,10 @@ def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
         random_conts = [p.retain[rng.randrange(len(p.retain))].continuation for _ in p.forget]
 
         def batches(step):
-            rows = _rows(len(p.forget), cfg.batch, step, cfg.seed)
+            rows = qa.batch_rows(len(p.forget), cfg.batch, step, cfg.seed)
             return losses.UnlearnBatch(
                 forget=_batch(tok, p.forget, rows), random=_batch(tok, p.forget, rows, [random_conts[r] for r in rows]),
-                retain=_batch(tok, p.retain, _rows(len(p.retain), cfg.batch, step, cfg.seed + 7), whole=True),
+                retain=_batch(tok, p.retain, qa.batch_rows(len(p.retain), cfg.batch, step, cfg.seed + 7), whole=True),
                 reference=reference)
 
         limit = refs["original"]["forget_bleu"] + cfg.tolerance
@@ -227,7 +223,7 @@ def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
 
 
 def experiment(cfg: CopyrightConfig, methods: list[str] | None = None, progress: bool = True) -> dict:
-    loaded = experiments.load(cfg.model_name)
+    """Classifier metrics, original / fine-tuned evaluations and every method's run."""
     _, metrics = classifier(cfg)
     refs = _reference_evaluations(cfg, progress)
     return {"classifier": metrics, **refs, "runs": {m: run(cfg, m, progress) for m in (methods or list(METHODS))}}

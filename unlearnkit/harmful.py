@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import random
 from dataclasses import dataclass
 
 import torch
@@ -115,10 +114,6 @@ class _Encoder:
         return [self.tok.decode(x, skip_special_tokens=True).strip() for x in ids]
 
 
-def _rows(n: int, size: int, step: int, seed: int) -> list[int]:
-    rng = random.Random(seed * 1_000_003 + step)
-    return [rng.randrange(n) for _ in range(size)]
-
 
 # -------------------------------------------------------------------- the models
 
@@ -145,8 +140,8 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
 
         def batches(step):  # half harmful, half benign pairs
             half = cfg.finetune_batch // 2
-            a = enc.batch(parts[0], _rows(len(parts[0][0]), half, step, cfg.seed))
-            b = enc.batch(parts[1], _rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
+            a = enc.batch(parts[0], qa.batch_rows(len(parts[0][0]), half, step, cfg.seed))
+            b = enc.batch(parts[1], qa.batch_rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
             return _concat(a, b, loaded.tokenizer.pad_token_id)
 
         finetune.finetune(model, batches, cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (harmful)")
@@ -238,10 +233,10 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
         n_forget, n_normal = len(enc.forget[0]), len(enc.normal[0])
 
         def batches(step):
-            rows = _rows(n_forget, cfg.batch, step, cfg.seed)
+            rows = qa.batch_rows(n_forget, cfg.batch, step, cfg.seed)
             return losses.UnlearnBatch(
                 forget=enc.batch(enc.forget, rows), random=enc.batch(enc.random, rows),
-                retain=enc.batch(enc.normal, _rows(n_normal, cfg.batch, step, cfg.seed + 7)), reference=reference)
+                retain=enc.batch(enc.normal, qa.batch_rows(n_normal, cfg.batch, step, cfg.seed + 7)), reference=reference)
 
         limit = refs["original"]["forget_harmful_rate"] + cfg.tolerance
 

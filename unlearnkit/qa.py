@@ -63,6 +63,13 @@ def random_answers(count: int, pool: list, seed: int = 0) -> list:
     return [pool[rng.randrange(len(pool))] for _ in range(count)]
 
 
+def batch_rows(n: int, size: int, step: int, seed: int) -> list[int]:
+    """``size`` row indices in ``range(n)`` for optimiser step ``step``, drawn with replacement,
+    reproducible from ``(seed, step)`` alone (so a resumed or re-run loop sees the same batches)."""
+    rng = random.Random(seed * 1_000_003 + step)
+    return [rng.randrange(n) for _ in range(size)]
+
+
 @torch.no_grad()
 def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, max_new_tokens: int = 32,
              batch_size: int = 32, progress: bool = False) -> list[list[int]]:
