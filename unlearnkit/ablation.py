@@ -59,7 +59,8 @@ def frame(groups: dict[tuple, list[dict]], key_names: tuple[str, str]) -> pd.Dat
                          "Reasoning %": 100 * r["reasoning"] if r.get("reasoning") is not None else np.nan,
                          "Dialogue F1 %": 100 * r["dialogue"] if r.get("dialogue") is not None else np.nan,
                          "Pile PPL": r.get("pile_ppl", np.nan),
-                         "train FLOPs": r["train_flops"] + r.get("setup_flops", 0.0),
+                         "train FLOPs": r["train_flops"] + r.get("setup_flops", 0.0),  # FILA's Fisher included
+                         "setup FLOPs": r.get("setup_flops", 0.0),
                          "params %": 100 * r["trainable_share"], "wall s": r["wall_seconds"]})
     return pd.DataFrame(rows)
 
