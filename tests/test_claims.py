@@ -39,7 +39,7 @@ def test_verdicts_follow_the_records():
     assert set(groups) == set(TABLE1_METHODS)
     v = {row["claim"]: row["verdict"] for row in claims.verdicts(groups, {"pile_ppl": 250.0})}
     assert v == {"C1": "holds", "C2": "holds", "C3": "holds", "C4": "holds", "C5": "holds", "C6": "holds",
-                 "C7": "not tested here"}
+                 "C7": "judged elsewhere"}
     groups["+ FILA"] = _runs([12, 13, 14], [600, 610, 620], reasoning=0.2)
     v = {row["claim"]: row["verdict"] for row in claims.verdicts(groups, {"pile_ppl": 250.0})}
     assert v["C5"] == "does not hold" and v["C6"] == "does not hold"

@@ -108,6 +108,6 @@ def verdicts(groups: dict[str, list[dict]], before: dict) -> list[dict]:
     v = "holds" if all(c > 0 for c in signs) else "does not hold" if any(c < 0 for c in signs) else "inconclusive"
     add("C6", "IHL + FILA has the best capability among LoRA methods", v,
         " | ".join(f"FILA+IHL vs {k}: {e}" for k, (_, e) in others.items()))
-    add("C7", "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed", "not tested here",
-        "the target-module ablation is a later chapter")
+    add("C7", "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed", "judged elsewhere",
+        "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'")
     return out
