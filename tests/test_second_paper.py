@@ -216,3 +216,25 @@ def test_unlearn_steps_records_the_criterion_step_and_can_stop_there():
     assert early["status"] == "criterion" and early["steps_run"] == 2
     with pytest.raises(ValueError, match="check and check_every together"):
         finetune.unlearn_steps(model, "ga", lambda s: batch, steps=2, lr=1e-3, check=check)
+
+
+def test_second_paper_verdicts_follow_the_stated_rules():
+    from unlearnkit import second_paper_claims as spc
+
+    exp = {"before": {"harmful_rate": 0.74, "mc1": 0.28},
+           "runs": {"yao3": {"final": {"harmful_rate": 0.02, "mc1": 0.25}}}}
+    h = {v["claim"]: v["verdict"] for v in spc.harmful_verdicts(exp, "yao3", 100, 100)}
+    assert h == {"H1": "holds", "H2": "holds"}  # MC1 drop of 3 points is within 2 SE (12.5) at n = 100
+    exp["runs"]["yao3"]["final"] = {"harmful_rate": 0.60, "mc1": 0.05}  # a real but small (19 %) cut
+    h = {v["claim"]: v["verdict"] for v in spc.harmful_verdicts(exp, "yao3", 100, 100)}
+    assert h == {"H1": "does not hold", "H2": "does not hold"}
+    exp["runs"]["yao3"]["final"]["harmful_rate"] = 0.68  # within 2 SE of 0.74
+    assert spc.harmful_verdicts(exp, "yao3", 100, 100)[0]["verdict"] == "inconclusive"
+    book = {"original": {"forget_bleu": 0.01, "normal_cosine_to_original": 1.0},
+            "finetuned": {"forget_bleu": 0.84, "normal_cosine_to_original": 0.16},
+            "runs": {"yao3": {"final": {"forget_bleu": 0.01, "normal_cosine_to_original": 0.22}}}}
+    k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
+    assert k == {"K1": "holds", "K2": "holds", "K3": "holds"}
+    book["runs"]["yao3"]["final"] = {"forget_bleu": 0.40, "normal_cosine_to_original": 0.10}
+    k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
+    assert k == {"K1": "holds", "K2": "does not hold", "K3": "does not hold"}

@@ -27,11 +27,12 @@ import functools
 import random
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 
 from . import books, experiments, finetune, losses, qa, results, safety_data, similarity, text_classifier
 from .cache import atomic_directory, cache_root, config_hash
-from .trainer import LoraSettings
+from .trainer import LoraSettings, wrap_lora
 
 VERSION = 1
 METHODS = {"yao3": "yao3", "GA": "ga", "IHL": "ihl"}
@@ -154,7 +155,7 @@ def finetuned_model(cfg: CopyrightConfig, progress: bool = True):
     if not (path / "adapter_config.json").is_file():
         p = parts(cfg)
         torch.manual_seed(cfg.seed)
-        model = finetune.add_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank))
+        model, _ = wrap_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank), None, None)
         finetune.finetune(model, lambda s: _batch(tok, p.forget, qa.batch_rows(len(p.forget), cfg.finetune_batch, s, cfg.seed),
                                                   whole=True),
                           cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (book)")
@@ -229,14 +230,12 @@ def experiment(cfg: CopyrightConfig, methods: list[str] | None = None, progress:
     return {"classifier": metrics, **refs, "runs": {m: run(cfg, m, progress) for m in (methods or list(METHODS))}}
 
 
-def table(exp: dict) -> "pd.DataFrame":
+def table(exp: dict) -> pd.DataFrame:
     """The paper's Table 2 layout, ours."""
-    import pandas as pd
-
     rows = []
 
-    def row(name, ev, steps=None):
-        rows.append({"model": name, "steps": steps,
+    def row(name, ev, steps=None, seconds=None):
+        rows.append({"model": name, "steps": steps, "run (s)": seconds,
                      "BLEU to book (forget prompts)": ev["forget_bleu"], "cosine to book (forget prompts)": ev["forget_cosine"],
                      "BLEU to book (held-out prompts)": ev.get("heldout_bleu"),
                      "cosine to book (held-out prompts)": ev.get("heldout_cosine"),
@@ -246,7 +245,7 @@ def table(exp: dict) -> "pd.DataFrame":
     row("original", exp["original"])
     row("fine-tuned", exp["finetuned"])
     for name, r in exp["runs"].items():
-        row(f"unlearned: {name}, {r['steps_run']}-step budget", r["final"], r["steps_run"])
+        row(f"unlearned: {name}, {r['steps_run']}-step budget", r["final"], r["steps_run"], round(r["seconds"]))
         c = next((c for c in r["checks"] if c["step"] == r["criterion_step"]), None)
         if c is not None:
             row(f"unlearned: {name}, criterion stop", c, r["criterion_step"])

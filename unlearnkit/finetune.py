@@ -6,7 +6,8 @@ steps of batch 2) rather than Jang et al.'s epoch-wise criterion, which is
 ``check_every`` steps, calls a ``check`` (e.g. the harmful rate of the forget prompts) so a
 run can also stop at a criterion — both the budget and the step at which the criterion
 first held are recorded.  :func:`finetune` is plain next-token training on labelled
-batches (LoRA via peft or full), used to build the "before" models.
+batches (of a model wrapped by :func:`unlearnkit.trainer.wrap_lora`, or of every weight), used
+to build the "before" models.
 
 Batches come from caller-supplied functions of the step number, so the loops know nothing
 about the data.  The model passed in is trained in place.
@@ -21,19 +22,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from . import losses, models
-from .trainer import LoraSettings
-
-
-def add_lora(model, settings: LoraSettings):
-    """Wrap ``model`` with a randomly initialised peft LoRA adapter (only the adapter trains)."""
-    from peft import LoraConfig, get_peft_model
-
-    if settings.init != "random":
-        raise ValueError("add_lora makes a random-init adapter; use trainer.wrap_lora for PiSSA/FILA")
-    names = models.target_modules(model, settings.targets)
-    return get_peft_model(model, LoraConfig(r=settings.rank, lora_alpha=settings.lora_alpha,
-                                            target_modules=names, lora_dropout=0.0))
+from . import losses
 
 
 def _device(model) -> torch.device:

@@ -27,6 +27,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 
 from . import experiments, finetune, losses, qa, results, safety_data, similarity, text_classifier
@@ -76,7 +77,7 @@ def _data(seed, source, max_train, max_eval) -> safety_data.HarmfulData:
 
 @functools.lru_cache(maxsize=4)
 def _classifier(seed: int, source: str) -> text_classifier.TextClassifier:
-    d = safety_data.harmful_data(seed, source)
+    d = _data(seed, source, None, None)
     return text_classifier.TextClassifier.fit(d.classifier_harmful, d.classifier_benign, seed=seed)
 
 
@@ -135,14 +136,16 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
     if not (path / "config.json").is_file():
         enc = _Encoder(loaded.tokenizer, cfg)
         parts = [enc.forget, enc.normal]
-        model = finetune.add_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank))
+        model, _ = wrap_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank), None, None)
         torch.manual_seed(cfg.seed)
 
         def batches(step):  # half harmful, half benign pairs
             half = cfg.finetune_batch // 2
-            a = enc.batch(parts[0], qa.batch_rows(len(parts[0][0]), half, step, cfg.seed))
-            b = enc.batch(parts[1], qa.batch_rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
-            return _concat(a, b, loaded.tokenizer.pad_token_id)
+            rows = (qa.batch_rows(len(parts[0][0]), half, step, cfg.seed),
+                    qa.batch_rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
+            prompts = [part[0][r] for part, rs in zip(parts, rows) for r in rs]
+            answers = [part[1][r] for part, rs in zip(parts, rows) for r in rs]
+            return qa.pack(prompts, answers, loaded.tokenizer.pad_token_id)
 
         finetune.finetune(model, batches, cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (harmful)")
         merged = model.merge_and_unload()
@@ -150,17 +153,6 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
             merged.save_pretrained(tmp, safe_serialization=True)
     device = next(loaded.model.parameters()).device
     return AutoModelForCausalLM.from_pretrained(path, dtype=next(loaded.model.parameters()).dtype).to(device).eval()
-
-
-def _concat(a: dict, b: dict, pad_id: int) -> dict:
-    T = max(a["input_ids"].shape[1], b["input_ids"].shape[1])
-
-    def pad(x, value):
-        return torch.nn.functional.pad(x, (0, T - x.shape[1]), value=value)
-
-    return {"input_ids": torch.cat([pad(a["input_ids"], pad_id), pad(b["input_ids"], pad_id)]),
-            "attention_mask": torch.cat([pad(a["attention_mask"], 0), pad(b["attention_mask"], 0)]),
-            "labels": torch.cat([pad(a["labels"], losses.IGNORE), pad(b["labels"], losses.IGNORE)])}
 
 
 # -------------------------------------------------------------------- evaluation
@@ -241,11 +233,8 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
         limit = refs["original"]["forget_harmful_rate"] + cfg.tolerance
 
         def check(m):
-            forget_answers = enc.answers(m, enc.forget[0][: cfg.check_prompts])
-            eval_answers = enc.answers(m, enc.eval_prompts)
-            normal = enc.answers(m, enc.normal_eval_prompts)
-            return {"forget_harmful_rate": clf.rate(forget_answers), "harmful_rate": clf.rate(eval_answers),
-                    "normal_similarity_to_before": similarity.cosine(normal, refs["before"]["normal_answers"])}
+            ev = evaluate(m, enc, clf, refs["before"]["normal_answers"], mc=False)
+            return {k: v for k, v in ev.items() if isinstance(v, float)}
 
         kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
         rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, lr, check=check, check_every=cfg.check_every,
@@ -268,17 +257,15 @@ def experiment(cfg: HarmfulConfig, methods: list[str] | None = None, progress: b
     return {"classifier": metrics, **refs, "runs": runs}
 
 
-def table(exp: dict) -> "pd.DataFrame":
+def table(exp: dict) -> pd.DataFrame:
     """The paper's Table 1 layout, ours: harmful rate on held-out harmful prompts, E, similarity."""
-    import pandas as pd
-
     acc = exp["classifier"]["accuracy"]
     hr_before = exp["before"]["harmful_rate"]
     rows = []
 
-    def row(name, ev, steps=None):
+    def row(name, ev, steps=None, seconds=None):
         hr = ev["harmful_rate"]
-        rows.append({"model": name, "steps": steps, "harmful rate (%)": 100 * hr,
+        rows.append({"model": name, "steps": steps, "run (s)": seconds, "harmful rate (%)": 100 * hr,
                      "forget-prompt harmful rate (%)": 100 * ev["forget_harmful_rate"],
                      "E (%)": 100 * text_classifier.effectiveness(acc, hr),
                      "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
@@ -288,11 +275,10 @@ def table(exp: dict) -> "pd.DataFrame":
     row("original (never fine-tuned)", exp["original"])
     row("before unlearning (fine-tuned)", exp["before"])
     for name, r in exp["runs"].items():
-        row(f"{name}, {r['steps_run']}-step budget", r["final"], r["steps_run"])
+        row(f"{name}, {r['steps_run']}-step budget", r["final"], r["steps_run"], round(r["seconds"]))
         if r["criterion_step"] is not None:
             c = next(c for c in r["checks"] if c["step"] == r["criterion_step"])
-            row(f"{name}, criterion stop", {**c, "normal_similarity_to_before": c["normal_similarity_to_before"]},
-                r["criterion_step"])
+            row(f"{name}, criterion stop", c, r["criterion_step"])
         else:
             rows.append({"model": f"{name}, criterion stop", "steps": None, "harmful rate (%)": None})
     return pd.DataFrame(rows).set_index("model")

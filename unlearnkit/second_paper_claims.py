@@ -31,7 +31,7 @@ def _verdict(claim: str, verdict: str, evidence: str) -> dict:
     return {"claim": claim, "verdict": verdict, "evidence": evidence}
 
 
-def harmful_verdicts(exp: dict, method: str = "yao3", n_eval: int | None = None, n_normal: int | None = None) -> list[dict]:
+def harmful_verdicts(exp: dict, method: str, n_eval: int, n_normal: int) -> list[dict]:
     """H1 and H2 for ``method``'s fixed-budget run.  ``n_eval`` / ``n_normal``: the numbers of
     held-out harmful and benign prompts (the rates' denominators)."""
     before, after = exp["before"], exp["runs"][method]["final"]
