@@ -34,6 +34,28 @@ def test_fast_el_equals_reference_on_memorising_model(vocab, T, n):
     assert 0 < fast.max() <= 1
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 6])
+def test_early_el_decision_is_exact_against_the_reference(chunk):
+    """For thresholds below, at and above the reference mean: the decision is ``mean < t``,
+    the lower bound never exceeds the mean, and a "yes" reports the exact mean."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(1, 11, (6, 30), generator=g)
+    model = memorising_model(x[:4], vocab_size=11, steps=60)
+    ref = extraction_likelihood_ref(model, x, n=5)
+    mean = ref.mean().item()
+    stopped_early = 0
+    for t in (0.0, mean / 4, mean / 2, mean - 1e-9, mean + 1e-9, 2 * mean, 1.0):
+        check = metrics.extraction_likelihood_below(model, x, t, n=5, chunk=chunk)
+        assert check.below == (mean < t)
+        assert check.lower_bound <= mean + 1e-9
+        if check.below:
+            assert check.evaluated == 6 and check.mean == pytest.approx(mean, abs=1e-9)
+        stopped_early += check.evaluated < 6
+    assert stopped_early > 0 or chunk == 6  # small thresholds are refused from part of the set
+    with pytest.raises(ValueError, match="permutation"):
+        metrics.extraction_likelihood_below(model, x, 0.1, n=5, order=[0, 0, 1, 2, 3, 4])
+
+
 def test_fully_memorised_sequence_has_el_one_and_ma_one():
     x = torch.arange(1, 17).view(1, 16)  # distinct tokens: a clear sequence to learn
     model = memorising_model(x, vocab_size=37, steps=200)

@@ -47,13 +47,28 @@ def test_gradient_ascent_meets_the_criterion_and_records_it(setup, tmp_path):
     assert rec["final_ma"] < th.ma and rec["final_el"] < th.el
     # EL is computed exactly when the MA test passes, and the stop is at the first success
     for h in rec["history"]:
-        assert (h["el"] is not None) == (h["ma"] < th.ma)
+        assert (h["el"] is not None or "el_lower_bound" in h) == (h["ma"] < th.ma)
+        assert "el_lower_bound" not in h or h["el_lower_bound"] >= th.el
     assert all(not th.met(h["ma"], h["el"]) for h in rec["history"][:-1] if h["el"] is not None)
     assert rec["trainable_share"] == 1.0 and rec["train_flops"] > 0
     assert json.loads((tmp_path / "run.json").read_text()) == rec
     # the model passed in is untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert metrics.memorization_accuracy(result.model, forget).mean().item() == pytest.approx(rec["final_ma"])
+
+
+def test_early_el_decisions_change_nothing(setup):
+    """The early-stopping EL test gives the run the full EL every epoch would give."""
+    early = run(setup, method="ga").record
+    full = run(setup, method="ga", el_every_epoch=True).record
+    assert early["status"] == full["status"] == "forgotten" and early["epochs"] == full["epochs"]
+    assert early["final_el"] == pytest.approx(full["final_el"], abs=1e-12)
+    for e, f in zip(early["history"], full["history"]):
+        assert e["ma"] == f["ma"]
+        if e["el"] is not None:
+            assert e["el"] == pytest.approx(f["el"], abs=1e-12)
+        if "el_lower_bound" in e:
+            assert e["el"] is None and e["el_lower_bound"] <= f["el"] + 1e-12
 
 
 def test_failed_run_is_recorded_not_dropped(setup):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
+from transformers.cache_utils import DynamicLayer
 
 Tensor = torch.Tensor
 
@@ -160,6 +161,33 @@ def _generation_batches(ks: list[int], order: list[int], batch_size: int, T: int
     return batches
 
 
+class _BufferedLayer(DynamicLayer):
+    """A key/value cache layer whose tensors live in buffers allocated once.
+
+    Each decoding step writes its keys/values in place; transformers' ``DynamicLayer``
+    concatenates instead, copying the whole cache every step (a third of EL's time here).
+    ``keys``/``values`` are views of the filled part, so the model sees what it would see
+    with a ``DynamicLayer``.
+    """
+
+    def __init__(self, keys: Tensor, values: Tensor, capacity: int):
+        super().__init__()
+        B, H, P, D = keys.shape
+        self._keys, self._values = keys.new_empty(B, H, capacity, D), values.new_empty(B, H, capacity, D)
+        self._keys[:, :, :P], self._values[:, :, :P] = keys, values
+        self._length = P
+        self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
+        self.keys, self.values = self._keys[:, :, :P], self._values[:, :, :P]
+
+    def update(self, key_states: Tensor, value_states: Tensor, *args, **kwargs) -> tuple[Tensor, Tensor]:
+        end = self._length + key_states.shape[-2]
+        self._keys[:, :, self._length : end] = key_states
+        self._values[:, :, self._length : end] = value_states
+        self._length = end
+        self.keys, self.values = self._keys[:, :, :end], self._values[:, :, :end]
+        return self.keys, self.values
+
+
 @torch.no_grad()
 def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: Tensor, batch_size: int,
                           progress: bool, generation_batch_size: int | None = None) -> Tensor:
@@ -201,7 +229,7 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
                 s, k = rows[r]
                 keys[b, :, P - k :] = kv[s][layer][0][:, :k]
                 vals[b, :, P - k :] = kv[s][layer][1][:, :k]
-            cache.update(keys, vals, layer)
+            cache.layers.append(_BufferedLayer(keys, vals, capacity=P + T - int(ks.min())))
         mask = (torch.arange(P).view(1, P) >= (P - ks).view(B, 1)).long().to(device)
         token = first[batch].view(B, 1)
         out[batch, ks] = token.flatten()
@@ -260,6 +288,57 @@ def extraction_likelihood(model, input_ids: Tensor, n: int = 10, batch_size: int
     start = terms.repeat(N)
     overlap = _ngram_overlap(full[src.flatten()], owner, start, x, n).view(N, len(terms))
     return overlap.sum(dim=1) / (T - n)
+
+
+@dataclass(frozen=True)
+class ELCheck:
+    """Outcome of :func:`extraction_likelihood_below`.
+
+    ``below`` is the exact decision ``mean EL_n < threshold``.  ``mean`` is the exact mean
+    when every sequence was evaluated (always the case when ``below`` is true), else
+    ``None``; ``lower_bound`` is the evaluated sequences' EL summed and divided by all ``N``
+    (the unevaluated ones counted as 0), so ``mean >= lower_bound`` always.
+    """
+
+    below: bool
+    mean: float | None
+    lower_bound: float
+    evaluated: int
+    total: int
+
+
+def extraction_likelihood_below(model, input_ids: Tensor, threshold: float, n: int = 10, order=None,
+                                chunk: int = 4, **kwargs) -> ELCheck:
+    """Decide whether the mean EL_n of ``input_ids`` is below ``threshold``, stopping early.
+
+    EL_n of a sequence is never negative, so as soon as the sequences evaluated so far sum
+    to ``threshold * N`` the mean cannot end below ``threshold``: the answer "no" is exact
+    without the remaining sequences.  A "yes" always evaluates every sequence.  Sequences
+    go in ``order`` (default: most memorised first by MA, which tends to reach the bound
+    soonest and are the cheapest, since fewer of their positions diverge), ``chunk`` at a
+    time; each sequence's EL_n is the one :func:`extraction_likelihood` gives it.
+    ``kwargs`` go to :func:`extraction_likelihood`.
+    """
+    x = check_sequences(input_ids, n + 1, pad_token_id=_pad_id(model)).cpu()
+    N = len(x)
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    if order is None:
+        order = memorization_accuracy(model, x).argsort(descending=True, stable=True)
+    order = [int(i) for i in order]
+    if sorted(order) != list(range(N)):
+        raise ValueError(f"order must be a permutation of 0..{N - 1}")
+    bound = threshold * N * (1 + 1e-12) + 1e-300  # never stop on a rounding tie
+    values = torch.zeros(N, dtype=torch.float64)
+    done = 0
+    while done < N:
+        rows = order[done : done + chunk]
+        values[rows] = extraction_likelihood(model, x[rows], n=n, **kwargs).double()
+        done += len(rows)
+        if done < N and float(values.sum()) >= bound:
+            return ELCheck(below=False, mean=None, lower_bound=float(values.sum()) / N, evaluated=done, total=N)
+    mean = values.mean().item()
+    return ELCheck(below=mean < threshold, mean=mean, lower_bound=mean, evaluated=N, total=N)
 
 
 # ------------------------------------------------------------------- thresholds

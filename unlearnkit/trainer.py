@@ -11,6 +11,10 @@ record).  Protocol (Jang et al. 2023, used by Cha et al. 2024):
   the same and EL is the expensive part); stop at the first epoch where mean MA and mean
   EL_n are both below the thresholds; a run that reaches ``max_epochs`` is recorded as
   failed (``"status": "max_epochs"``), as is a non-finite loss (``"non_finite_loss"``);
+* the EL test itself stops early when it can (:func:`metrics.extraction_likelihood_below`):
+  once the sequences evaluated so far already put the mean at or above the threshold, the
+  answer is "not yet" and that epoch records ``el_lower_bound`` instead of ``el``.  The
+  stopping epoch and the last epoch of a failed run always have the exact EL_n;
 * full fine-tuning (``lora=None``) or LoRA via peft with random (peft's default), PiSSA or
   FILA initialisation.  Saved weights (``save_dir``) are always a plain merged model
   (``merge_and_unload``) in safetensors — never base and adapter separately.
@@ -219,14 +223,22 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         t1 = time.perf_counter()
         train_s += t1 - t0
         model.eval()
-        ma = metrics.memorization_accuracy(model, forget).mean().item()
-        el = None
-        if ma < thresholds.ma or el_every_epoch:
+        ma_seq = metrics.memorization_accuracy(model, forget)
+        ma = ma_seq.mean().item()
+        el, el_check = None, {}
+        if el_every_epoch or (ma < thresholds.ma and epoch == max_epochs):
             el = (el_function or metrics.extraction_likelihood)(model, forget, n=thresholds.n).mean().item()
+        elif ma < thresholds.ma:
+            check = metrics.extraction_likelihood_below(model, forget, thresholds.el, n=thresholds.n,
+                                                        order=ma_seq.argsort(descending=True, stable=True))
+            el = check.mean
+            if el is None:  # decided "not yet" from part of the forget set
+                el_check = {"el_lower_bound": check.lower_bound, "el_sequences": check.evaluated}
         eval_s += time.perf_counter() - t1
-        epochs.append({"epoch": epoch, "loss": total, **parts, "ma": ma, "el": el,
+        epochs.append({"epoch": epoch, "loss": total, **parts, "ma": ma, "el": el, **el_check,
                        "train_seconds": t1 - t0, "eval_seconds": time.perf_counter() - t1})
-        bar.set_postfix(loss=f"{total:.3f}", ma=f"{ma:.3f}", el="-" if el is None else f"{el:.3f}")
+        bar.set_postfix(loss=f"{total:.3f}", ma=f"{ma:.3f}",
+                        el=f"{el:.3f}" if el is not None else (f">={el_check['el_lower_bound']:.3f}" if el_check else "-"))
         if el is not None and thresholds.met(ma, el):
             status = "forgotten"
             break
