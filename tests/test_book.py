@@ -1,7 +1,9 @@
 """Every chapter of the book executes on the smoke profile (papermill), and the book's
 configuration is consistent: a chapter that breaks fails here, not at `make book`."""
 
+import ast
 import json
+from pathlib import Path
 
 import yaml
 
@@ -30,8 +32,28 @@ def test_source_notebooks_have_no_outputs_and_a_parameters_cell():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{name} has outputs"
 
 
+def _declared_parameters(chapter: str) -> set[str]:
+    nb = json.loads(book.source_of(chapter).read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml")))
+def test_profile_sections_only_set_parameters_their_chapter_declares(profile):
+    """A misspelt key (``forget_row``) would otherwise be ignored by papermill in silence."""
+    config = book.load_profile(profile)
+    chapters = {Path(c).name: c for c in book.toc_files() if book.source_of(c).suffix == ".ipynb"}
+    for section, params in config.items():
+        if section == "all":
+            continue
+        assert section in chapters, f"profiles/{profile}.yaml: no chapter named {section!r}"
+        unknown = set(params) - _declared_parameters(chapters[section])
+        assert not unknown, f"profiles/{profile}.yaml [{section}] sets undeclared {sorted(unknown)}"
+
+
 def test_profiles_parse_and_unknown_profile_is_named():
-    for name in ("smoke", "cpu", "gpu"):
+    for name in ("smoke", "cpu", "cpu-full", "gpu"):
         params = book.chapter_parameters(book.load_profile(name) | {"name": name}, "book/intro")
         assert params["model_name"] and params["profile_name"] == name
     with pytest.raises(FileNotFoundError, match="unknown profile 'nope'"):

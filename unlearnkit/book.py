@@ -165,7 +165,7 @@ def pdf(root: Path = ROOT) -> Path:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Execute the chapters with papermill and build the book.")
-    parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, gpu)")
+    parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, cpu-full, gpu)")
     parser.add_argument("--pdf", action="store_true", help="also print the book to _build/pdf/unlearnkit.pdf")
     args = parser.parse_args(argv)
     build(args.profile)

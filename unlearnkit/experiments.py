@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import downstream, memorisation, metrics, models, results, trainer
 
-RECORD_VERSION = 2  # bump when what a record means changes
+RECORD_VERSION = 3  # bump when what a record means changes (3: early-deciding EL test)
 
 # The paper's Table 1 rows: name -> (objective, LoRA init or None)
 TABLE1_METHODS: dict[str, tuple[str, str | None]] = {
@@ -48,6 +49,7 @@ class RunSpec:
     retain_rows: int = 256
     downstream: str | None = "cpu"  # a size preset of unlearnkit.downstream.SIZES; None: no evaluation
     n: int = 10
+    forget_rows: int | None = None  # unlearn only the first rows of the forget set (None: all 32)
 
     def lora(self) -> trainer.LoraSettings | None:
         if self.lora_init is None:
@@ -56,6 +58,26 @@ class RunSpec:
 
 
 _LOADED: dict[str, models.LoadedModel] = {}
+
+
+def forget_set_name(draw: int, rows: int | None = None) -> str:
+    """``lm_extraction_32_<draw>``, with ``[:rows]`` when only its first rows are used."""
+    return f"lm_extraction_32_{draw}" + ("" if rows is None else f"[:{rows}]")
+
+
+def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None) -> torch.Tensor:
+    """Forget set ``draw`` of a loaded model, cut to its first ``rows`` sequences (``None``: all).
+
+    The cpu profile unlearns the first 8 of each 32-sequence set: a random 8-subset of a
+    random draw is itself a random draw of 8 TDEC sequences, and it makes every EL check
+    four times cheaper.
+    """
+    x = loaded.forget_set(draw)
+    if rows is None:
+        return x
+    if not 1 <= rows <= len(x):
+        raise ValueError(f"forget_rows must be in 1..{len(x)} for {forget_set_name(draw)}, got {rows}")
+    return x[:rows]
 
 
 def load(model_name: str) -> models.LoadedModel:
@@ -98,9 +120,9 @@ def run(spec: RunSpec, progress: bool = True) -> dict:
     def compute() -> dict:
         th = memorisation.thresholds(loaded.model, loaded.heldout(spec.heldout_rows), n=spec.n, model_key=loaded.key)
         result = trainer.unlearn(
-            loaded.model, loaded.forget_set(spec.draw), loaded.retain(spec.retain_rows), method=spec.method,
-            lora=spec.lora(), lr=spec.lr, max_epochs=spec.max_epochs, thresholds=th, seed=spec.seed,
-            progress=progress, tags={"forget_set": f"lm_extraction_32_{spec.draw}"},
+            loaded.model, forget_ids(loaded, spec.draw, spec.forget_rows), loaded.retain(spec.retain_rows),
+            method=spec.method, lora=spec.lora(), lr=spec.lr, max_epochs=spec.max_epochs, thresholds=th,
+            seed=spec.seed, progress=progress, tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows)},
         )
         return result.record | _evaluation(result.model, loaded.tokenizer, spec.downstream)
 
@@ -151,7 +173,7 @@ def table1(records: dict[str, list[dict]], before_rec: dict, before_mem: dict | 
 
 
 def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float, lora_init: str | None = None,
-                 seed: int = 0, retain_rows: int = 256) -> dict:
+                 seed: int = 0, retain_rows: int = 256, forget_rows: int | None = None) -> dict:
     """A run for exactly ``epochs`` epochs (no early stop; MA tracked each epoch), cached.
 
     Used for loss curves: the criterion is replaced by thresholds that can never be met,
@@ -160,24 +182,29 @@ def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float
     loaded = load(model_name)
     spec = {"model_key": loaded.key, "draw": draw, "method": method, "epochs": epochs, "lr": lr,
             "lora_init": lora_init, "seed": seed, "retain_rows": retain_rows, "version": RECORD_VERSION}
+    if forget_rows is not None:
+        spec["forget_rows"] = forget_rows
 
     def compute() -> dict:
         never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="fixed budget (never met)")
         lora = trainer.LoraSettings(init=lora_init) if lora_init else None
-        return trainer.unlearn(loaded.model, loaded.forget_set(draw), loaded.retain(retain_rows), method=method,
-                               lora=lora, lr=lr, max_epochs=epochs, thresholds=never, seed=seed).record
+        return trainer.unlearn(loaded.model, forget_ids(loaded, draw, forget_rows), loaded.retain(retain_rows),
+                               method=method, lora=lora, lr=lr, max_epochs=epochs, thresholds=never, seed=seed).record
 
     return results.cached("fixed_budget", spec, compute)
 
 
-def forget_memorisation(model_name: str, draw: int, n: int = 10) -> dict:
-    """Mean MA and EL_n of the model before unlearning on forget set ``draw`` (cached)."""
+def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | None = None) -> dict:
+    """Mean MA and EL_n of the model before unlearning on forget set ``draw`` (its first
+    ``rows`` sequences; ``None``: all), cached."""
     loaded = load(model_name)
 
     def compute() -> dict:
-        x = loaded.forget_set(draw)
+        x = forget_ids(loaded, draw, rows)
         return {"ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
                 "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item()}
 
-    return results.cached("forget_memorisation", {"model": loaded.key, "draw": draw, "n": n,
-                                                  "version": RECORD_VERSION}, compute)
+    config = {"model": loaded.key, "draw": draw, "n": n, "version": RECORD_VERSION}
+    if rows is not None:
+        config["rows"] = rows
+    return results.cached("forget_memorisation", config, compute)
