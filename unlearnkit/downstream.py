@@ -59,7 +59,7 @@ class Sizes:
 
 
 # Named presets (the book's profiles name one); "cpu" keeps one evaluation of the testbed
-# near half a minute on 2 CPU cores (benchmarks/bench_downstream.py)
+# near 20 s on 2 CPU cores (benchmarks/bench_downstream.py)
 SIZES = {
     "smoke": Sizes(reasoning_docs=4, dialogue_docs=2, pile_docs=4, wikitext_docs=2),
     "cpu": Sizes(reasoning_docs=100, dialogue_docs=25, pile_docs=200, wikitext_docs=20),
