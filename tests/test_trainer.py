@@ -58,10 +58,13 @@ def test_gradient_ascent_meets_the_criterion_and_records_it(setup, tmp_path):
 
 
 def test_early_el_decisions_change_nothing(setup):
-    """The early-stopping EL test gives the run the full EL every epoch would give."""
-    early = run(setup, method="ga").record
-    full = run(setup, method="ga", el_every_epoch=True).record
+    """The early-stopping EL test gives the run the full EL every epoch would give.  An MA
+    threshold above 1 puts the EL test in every epoch, so some epochs decide "not yet"."""
+    kw = dict(method="ga", lr=3e-3, thresholds=metrics.Thresholds(ma=1.01, el=0.05, n=4, source="test"))
+    early = run(setup, **kw).record
+    full = run(setup, el_every_epoch=True, **kw).record
     assert early["status"] == full["status"] == "forgotten" and early["epochs"] == full["epochs"]
+    assert any("el_lower_bound" in h for h in early["history"])
     assert early["final_el"] == pytest.approx(full["final_el"], abs=1e-12)
     for e, f in zip(early["history"], full["history"]):
         assert e["ma"] == f["ma"]

@@ -65,6 +65,11 @@ def forget_set_name(draw: int, rows: int | None = None) -> str:
     return f"lm_extraction_32_{draw}" + ("" if rows is None else f"[:{rows}]")
 
 
+def forget_rows_text(rows: int | None) -> str:
+    """How much of each forget set a chapter unlearns, for its prose."""
+    return "all 32 sequences" if rows is None else f"the first {rows} of its 32 sequences"
+
+
 def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None) -> torch.Tensor:
     """Forget set ``draw`` of a loaded model, cut to its first ``rows`` sequences (``None``: all).
 
@@ -181,9 +186,8 @@ def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float
     """
     loaded = load(model_name)
     spec = {"model_key": loaded.key, "draw": draw, "method": method, "epochs": epochs, "lr": lr,
-            "lora_init": lora_init, "seed": seed, "retain_rows": retain_rows, "version": RECORD_VERSION}
-    if forget_rows is not None:
-        spec["forget_rows"] = forget_rows
+            "lora_init": lora_init, "seed": seed, "retain_rows": retain_rows, "forget_rows": forget_rows,
+            "version": RECORD_VERSION}
 
     def compute() -> dict:
         never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="fixed budget (never met)")
@@ -204,7 +208,5 @@ def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | Non
         return {"ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
                 "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item()}
 
-    config = {"model": loaded.key, "draw": draw, "n": n, "version": RECORD_VERSION}
-    if rows is not None:
-        config["rows"] = rows
-    return results.cached("forget_memorisation", config, compute)
+    return results.cached("forget_memorisation", {"model": loaded.key, "draw": draw, "n": n, "rows": rows,
+                                                  "version": RECORD_VERSION}, compute)

@@ -304,7 +304,6 @@ class ELCheck:
     mean: float | None
     lower_bound: float
     evaluated: int
-    total: int
 
 
 def extraction_likelihood_below(model, input_ids: Tensor, threshold: float, n: int = 10, order=None,
@@ -335,10 +334,11 @@ def extraction_likelihood_below(model, input_ids: Tensor, threshold: float, n: i
         rows = order[done : done + chunk]
         values[rows] = extraction_likelihood(model, x[rows], n=n, **kwargs).double()
         done += len(rows)
-        if done < N and float(values.sum()) >= bound:
-            return ELCheck(below=False, mean=None, lower_bound=float(values.sum()) / N, evaluated=done, total=N)
+        total = float(values.sum())
+        if done < N and total >= bound:
+            return ELCheck(below=False, mean=None, lower_bound=total / N, evaluated=done)
     mean = values.mean().item()
-    return ELCheck(below=mean < threshold, mean=mean, lower_bound=mean, evaluated=N, total=N)
+    return ELCheck(below=mean < threshold, mean=mean, lower_bound=mean, evaluated=N)
 
 
 # ------------------------------------------------------------------- thresholds
