@@ -9,12 +9,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: book pdf test smoke-book bench clean venv chromium
 
+# pip's own warnings about index locations of this machine's pip configuration are not the
+# project's; they are filtered out so that the install shows only what matters.
+SHELL := /bin/bash
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[book,test]"
-	touch $(STAMP)
+	@echo "[setup] creating $(VENV) and installing unlearnkit (torch CPU wheel first; about a minute)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@set -o pipefail; $(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	@set -o pipefail; $(PY) -m pip install --quiet torch==2.13.0 $(PIP_QUIET)
+	@set -o pipefail; PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[book,test]" $(PIP_QUIET)
+	@touch $(STAMP)
+	@echo "[setup] done"
 
 venv: $(STAMP)
 
@@ -32,7 +39,7 @@ pdf: $(STAMP) chromium
 	$(PY) -m unlearnkit.book --profile $(PROFILE) --pdf
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py

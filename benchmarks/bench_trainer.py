@@ -44,7 +44,8 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--ppl-docs", type=int, default=100, help="Pile-sample documents for held-out perplexity")
     args = parser.parse_args(argv)
-    from unlearnkit import memorisation, metrics, trainer
+    from unlearnkit.evaluation import memorisation
+    from unlearnkit import metrics, trainer
 
     texts = memorisation.perplexity_texts("pile", args.ppl_docs)
 
@@ -61,7 +62,7 @@ def main(argv=None) -> None:
         lr = args.lr_lora if kw["lora"] else args.lr_full
         result = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th,
                                  progress=False, lr=lr, **kw)
-        rec = result.record
+        rec = result.record.to_dict()
         records[name] = rec
         el = "-" if rec["final_el"] is None else f"{rec['final_el']:.3f}"
         print(f"{name:<10}{rec['status']:>12}{str(rec['epochs'] or '-'):>8}{rec['final_ma']:>8.3f}{el:>8}"
@@ -71,9 +72,9 @@ def main(argv=None) -> None:
         return
     kw = METHODS[args.compare] | {"lr": args.compare_lr}
     fast = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th, progress=False,
-                           **kw).record
+                           **kw).record.to_dict()
     slow = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th, progress=False,
-                           el_every_epoch=True, el_function=extraction_likelihood_ref, **kw).record
+                           el_every_epoch=True, el_function=extraction_likelihood_ref, **kw).record.to_dict()
     assert slow["epochs_run"] == fast["epochs_run"], "the reference run must take the same decisions"
     print(f"{args.compare} (lr {args.compare_lr:g}) with reference EL every epoch: {slow['wall_seconds']:.1f} s vs {fast['wall_seconds']:.1f} s"
           f" -> speed-up {slow['wall_seconds'] / fast['wall_seconds']:.1f}x (same {fast['epochs_run']} epochs)")

@@ -52,6 +52,6 @@ def memorising_model(x: torch.Tensor, vocab_size: int, steps: int = 150, seed: i
 
 @pytest.fixture(scope="session")
 def smoke_testbed():
-    from unlearnkit import testbed
+    from unlearnkit.models import testbed
 
     return testbed.build("smoke", progress=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from unlearnkit import ablation
+from unlearnkit.experiments import ablation
 
 
 def _rec(status="forgotten", epochs=10, reasoning=0.33, ppl=600.0, draw=0, share=0.01, flops=1e12):
@@ -23,26 +23,36 @@ def test_grids_name_every_run_once():
         ablation.module_grid("testbed:smoke", [0], ["QVX"], ["LoRA (GD)"])
 
 
-def test_c7_follows_success_rates():
-    fail = _rec("max_epochs", epochs=20)
-    holds = {("LoRA (GD)", "QV"): [fail, _rec()], ("LoRA (GD)", "QV+FFN"): [_rec(), _rec()]}
-    assert ablation.module_verdict(holds)["verdict"] == "holds"
-    same = {("LoRA (GD)", "QV"): [_rec(), _rec()], ("LoRA (GD)", "QV+FFN"): [_rec(), _rec()]}
-    assert ablation.module_verdict(same)["verdict"] == "does not hold"
-    partial = {("LoRA (GD)", "QV"): [fail, fail], ("LoRA (GD)", "QV+FFN"): [_rec(), fail]}
-    assert ablation.module_verdict(partial)["verdict"] == "inconclusive"
+def test_c7_pairs_qv_with_qv_ffn_and_counts_failures():
+    fail = lambda d: _rec("max_epochs", epochs=20, draw=d)  # noqa: E731
+    holds = {("LoRA (GD)", "QV"): [fail(d) for d in range(4)] + [_rec(epochs=15, draw=4)],
+             ("LoRA (GD)", "QV+FFN"): [_rec(epochs=8 + d, draw=d) for d in range(5)]}
+    row = ablation.module_verdict(holds)
+    assert row["verdict"] == "holds" and row["n"] == 5 and "failed 4/5 vs 0/5" in row["evidence"]
+    same = {("LoRA (GD)", "QV"): [_rec(epochs=10 + (d % 2), draw=d) for d in range(5)],
+            ("LoRA (GD)", "QV+FFN"): [_rec(epochs=10 + ((d + 1) % 2), draw=d) for d in range(5)]}
+    assert ablation.module_verdict(same)["verdict"].startswith("inconclusive")
+    two = {("LoRA (GD)", "QV"): [fail(0), fail(1)], ("LoRA (GD)", "QV+FFN"): [_rec(draw=0), _rec(draw=1)]}
+    assert ablation.module_verdict(two)["verdict"] == "inconclusive (n = 2)"  # too few pairs, never "holds"
     assert ablation.module_verdict({("LoRA (GD)", "FFN"): [_rec()]})["verdict"] == "not tested"
 
 
-def test_c5_counts_paired_epochs_with_failures_as_budget_plus_one():
-    fast, slow, fail = _rec(epochs=8), _rec(epochs=12), _rec("max_epochs", epochs=20)
-    groups = {("LoRA (GD)", 4): [slow, fail], ("FILA + GD", 4): [fast, slow],
-              ("LoRA + IHL", 4): [fail], ("FILA + IHL", 4): [fast]}
-    c5 = {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec()])}["C5"]
-    assert c5["verdict"] == "holds" and "in 3 paired runs, more in 0" in c5["evidence"]
-    groups[("FILA + GD", 4)] = [fail, fail]
-    groups[("FILA + IHL", 4)] = [fail]
-    assert {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec()])}["C5"]["verdict"] == "does not hold"
+def test_c5_pairs_fila_with_random_init_at_the_same_rank():
+    before = {"pile_ppl": 600.0, "reasoning": 0.33, "dialogue": 0.0}
+    groups = {}
+    for rank in (4, 16):
+        groups[("LoRA (GD)", rank)] = [_rec(epochs=12 + d, draw=d) for d in range(3)]
+        groups[("FILA + GD", rank)] = [_rec(epochs=8 + d + (d == 1), draw=d) for d in range(3)]
+        groups[("LoRA + IHL", rank)] = [_rec("max_epochs", epochs=20, draw=d) for d in range(3)]
+        groups[("FILA + IHL", rank)] = [_rec(epochs=9 + d, draw=d) for d in range(3)]
+    rows = {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec(draw=d) for d in range(3)], before)}
+    assert rows["C5"]["verdict"] == "holds" and rows["C5"]["n"] == 12 and rows["C5"]["effect"] < 0
+    for rank in (4, 16):  # FILA now the slower one
+        groups[("FILA + GD", rank)], groups[("LoRA (GD)", rank)] = groups[("LoRA (GD)", rank)], groups[("FILA + GD", rank)]
+        groups[("FILA + IHL", rank)] = [_rec("max_epochs", epochs=20, draw=d) for d in range(3)]
+        groups[("LoRA + IHL", rank)] = [_rec(epochs=9 + d, draw=d) for d in range(3)]
+    rows = {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec(draw=d) for d in range(3)], before)}
+    assert rows["C5"]["verdict"] == "does not hold"
 
 
 def test_frame_keeps_failed_runs():

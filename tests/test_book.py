@@ -9,7 +9,7 @@ import yaml
 
 import pytest
 
-from unlearnkit import book
+from unlearnkit.book import build as book
 
 ROOT = book.ROOT
 

@@ -28,3 +28,22 @@ def test_evaluate_a_task_subset_and_reject_unknown_tasks(smoke_testbed, tmp_path
     assert list(res["reasoning"]) == ["copa"] and list(res["dialogue"]) == ["wizard_of_wikipedia"]
     with pytest.raises(ValueError, match="unknown downstream task"):
         cli.main(["evaluate", "--model", "testbed:smoke", "--preset", "smoke", "--tasks", "copa,trivia"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--draw", "9"], "draw"),
+    (["--method", "bogus"], "method='bogus' is not valid; choose one of"),
+    (["--targets", "q,zz"], "targets entry"),
+    (["--size", "7"], "--size 7"),
+    (["--max-epochs", "0"], "max_epochs"),
+    (["--downstream", "huge"], "downstream"),
+])
+def test_bad_arguments_fail_before_any_model_is_loaded(monkeypatch, argv, message):
+    from unlearnkit import models
+
+    def no_load(*a, **k):
+        raise AssertionError("a model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(models, "load", no_load)
+    with pytest.raises(SystemExit, match=message):
+        cli.main(["unlearn", "--model", "testbed:default", *argv])

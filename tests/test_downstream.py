@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from unlearnkit import dialogue, downstream
+from unlearnkit.evaluation import dialogue, downstream
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny_gpt_neo
-from unlearnkit import books, finetune, losses, qa, safety_data, similarity, text_classifier
+from unlearnkit.second_paper import books, finetune, qa, safety_data
+from unlearnkit import losses
+from unlearnkit.evaluation import similarity, text_classifier
 
 
 # ------------------------------------------------------------------------ CSV rows
@@ -218,23 +220,52 @@ def test_unlearn_steps_records_the_criterion_step_and_can_stop_there():
         finetune.unlearn_steps(model, "ga", lambda s: batch, steps=2, lr=1e-3, check=check)
 
 
-def test_second_paper_verdicts_follow_the_stated_rules():
-    from unlearnkit import second_paper_claims as spc
+def _flags(n, k, rng):
+    """n per-prompt 0/1 values with k ones at random places."""
+    import numpy as np
 
-    exp = {"before": {"harmful_rate": 0.74, "mc1": 0.28},
-           "runs": {"yao3": {"final": {"harmful_rate": 0.02, "mc1": 0.25}}}}
-    h = {v["claim"]: v["verdict"] for v in spc.harmful_verdicts(exp, "yao3", 100, 100)}
-    assert h == {"H1": "holds", "H2": "holds"}  # MC1 drop of 3 points is within 2 SE (12.5) at n = 100
-    exp["runs"]["yao3"]["final"] = {"harmful_rate": 0.60, "mc1": 0.05}  # a real but small (19 %) cut
-    h = {v["claim"]: v["verdict"] for v in spc.harmful_verdicts(exp, "yao3", 100, 100)}
-    assert h == {"H1": "does not hold", "H2": "does not hold"}
-    exp["runs"]["yao3"]["final"]["harmful_rate"] = 0.68  # within 2 SE of 0.74
-    assert spc.harmful_verdicts(exp, "yao3", 100, 100)[0]["verdict"] == "inconclusive"
-    book = {"original": {"forget_bleu": 0.01, "normal_cosine_to_original": 1.0},
-            "finetuned": {"forget_bleu": 0.84, "normal_cosine_to_original": 0.16},
-            "runs": {"yao3": {"final": {"forget_bleu": 0.01, "normal_cosine_to_original": 0.22}}}}
+    out = np.zeros(n, dtype=int)
+    out[rng.choice(n, size=k, replace=False)] = 1
+    return out.tolist()
+
+
+def test_second_paper_verdicts_are_paired_tests():
+    import numpy as np
+
+    from unlearnkit.second_paper import claims as spc
+
+    rng = np.random.default_rng(0)
+    mc1 = _flags(100, 28, rng)
+    before = {"harmful_flags": [1] * 74 + [0] * 26, "mc1_correct": mc1, "empty_rate": 0.0}
+    after = {"harmful_flags": [1] * 2 + [0] * 98, "mc1_correct": list(mc1), "empty_rate": 0.1}
+    after["mc1_correct"][:3] = [0, 0, 0]  # a small change of the same questions' answers
+    exp = {"before": before, "runs": {"yao3": {"final": after}}}
+    h = {v["claim"]: v for v in spc.harmful_verdicts(exp, "yao3")}
+    assert h["H1"]["verdict"] == "holds" and h["H1"]["n"] == 100 and h["H1"]["p"] < 1e-6
+    assert h["H2"]["verdict"] == "holds"  # TOST: the paired MC1 change lies within ±5 points
+    assert "empty or degenerate answers 10 %" in h["H1"]["evidence"]
+    # a large, consistent MC1 drop: significant, so H2 does not hold
+    exp["runs"]["yao3"]["final"] = dict(after, mc1_correct=[0] * 100, harmful_flags=[1] * 60 + [0] * 40)
+    h = {v["claim"]: v["verdict"] for v in spc.harmful_verdicts(exp, "yao3")}
+    assert h == {"H1": "does not hold", "H2": "does not hold"}  # a significant but 19 % cut is not "large"
+    # few prompts change: no evidence either way
+    exp["runs"]["yao3"]["final"] = dict(after, harmful_flags=[1] * 72 + [0] * 28)
+    assert spc.harmful_verdicts(exp, "yao3")[0]["verdict"] == "inconclusive (n = 100)"
+    # MC1 noisy on few questions: absence of a significant drop is not equivalence
+    few = {"before": {"harmful_flags": [1] * 10, "mc1_correct": [1, 0, 1, 0, 1, 0]},
+           "runs": {"yao3": {"final": {"harmful_flags": [0] * 10, "mc1_correct": [0, 1, 0, 1, 1, 0]}}}}
+    assert spc.harmful_verdicts(few, "yao3")[1]["verdict"] == "inconclusive (n = 6)"
+
+    o = {"forget_bleu": 0.01, "forget_bleu_per_passage": [0.01] * 16}
+    f = {"forget_bleu": 0.84, "forget_bleu_per_passage": list(0.84 + 0.05 * rng.standard_normal(16)),
+         "normal_cosine_to_original": 0.16, "normal_cosine_per_passage": list(0.16 + 0.02 * rng.standard_normal(16))}
+    u = {"forget_bleu": 0.01, "forget_bleu_per_passage": list(0.01 + 0.002 * rng.standard_normal(16)),
+         "normal_cosine_to_original": 0.22, "normal_cosine_per_passage": list(0.22 + 0.02 * rng.standard_normal(16))}
+    book = {"original": o, "finetuned": f, "runs": {"yao3": {"final": u}}}
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "holds", "K3": "holds"}
-    book["runs"]["yao3"]["final"] = {"forget_bleu": 0.40, "normal_cosine_to_original": 0.10}
+    u2 = {"forget_bleu": 0.40, "forget_bleu_per_passage": list(0.40 + 0.05 * rng.standard_normal(16)),
+          "normal_cosine_to_original": 0.10, "normal_cosine_per_passage": list(0.10 + 0.02 * rng.standard_normal(16))}
+    book["runs"]["yao3"]["final"] = u2
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "does not hold", "K3": "does not hold"}

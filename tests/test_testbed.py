@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from unlearnkit import metrics, testbed
+from unlearnkit import metrics
+from unlearnkit.models import testbed
 
 
 def test_smoke_testbed_is_a_real_gpt_neo(smoke_testbed):

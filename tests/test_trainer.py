@@ -42,19 +42,19 @@ def test_gradient_ascent_meets_the_criterion_and_records_it(setup, tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     result = run(setup, method="ga", record_path=tmp_path / "run.json")
     rec = result.record
-    assert rec["status"] == "forgotten" and result.succeeded
-    assert rec["epochs"] == rec["epochs_run"] == len(rec["history"])
-    assert rec["final_ma"] < th.ma and rec["final_el"] < th.el
+    assert rec.status == "forgotten" and result.succeeded
+    assert rec.epochs == rec.epochs_run == len(rec.history)
+    assert rec.final_ma < th.ma and rec.final_el < th.el
     # EL is computed exactly when the MA test passes, and the stop is at the first success
-    for h in rec["history"]:
-        assert (h["el"] is not None or "el_lower_bound" in h) == (h["ma"] < th.ma)
-        assert "el_lower_bound" not in h or h["el_lower_bound"] >= th.el
-    assert all(not th.met(h["ma"], h["el"]) for h in rec["history"][:-1] if h["el"] is not None)
-    assert rec["trainable_share"] == 1.0 and rec["train_flops"] > 0
+    for h in rec.history:
+        assert (h.el is not None or h.el_lower_bound is not None) == (h.ma < th.ma)
+        assert h.el_lower_bound is None or h.el_lower_bound >= th.el
+    assert all(not th.met(h.ma, h.el) for h in rec.history[:-1] if h.el is not None)
+    assert rec.trainable_share == 1.0 and rec.train_flops > 0
     assert json.loads((tmp_path / "run.json").read_text()) == rec
     # the model passed in is untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert metrics.memorization_accuracy(result.model, forget).mean().item() == pytest.approx(rec["final_ma"])
+    assert metrics.memorization_accuracy(result.model, forget).mean().item() == pytest.approx(rec.final_ma)
 
 
 def test_early_el_decisions_change_nothing(setup):
@@ -63,29 +63,29 @@ def test_early_el_decisions_change_nothing(setup):
     kw = dict(method="ga", lr=3e-3, thresholds=metrics.Thresholds(ma=1.01, el=0.05, n=4, source="test"))
     early = run(setup, **kw).record
     full = run(setup, el_every_epoch=True, **kw).record
-    assert early["status"] == full["status"] == "forgotten" and early["epochs"] == full["epochs"]
-    assert any("el_lower_bound" in h for h in early["history"])
-    assert early["final_el"] == pytest.approx(full["final_el"], abs=1e-12)
-    for e, f in zip(early["history"], full["history"]):
-        assert e["ma"] == f["ma"]
-        if e["el"] is not None:
-            assert e["el"] == pytest.approx(f["el"], abs=1e-12)
-        if "el_lower_bound" in e:
-            assert e["el"] is None and e["el_lower_bound"] <= f["el"] + 1e-12
+    assert early.status == full.status == "forgotten" and early.epochs == full.epochs
+    assert any(h.el_lower_bound is not None for h in early.history)
+    assert early.final_el == pytest.approx(full.final_el, abs=1e-12)
+    for e, f in zip(early.history, full.history):
+        assert e.ma == f.ma
+        if e.el is not None:
+            assert e.el == pytest.approx(f.el, abs=1e-12)
+        if e.el_lower_bound is not None:
+            assert e.el is None and e.el_lower_bound <= f.el + 1e-12
 
 
 def test_failed_run_is_recorded_not_dropped(setup):
     rec = run(setup, lr=1e-6, max_epochs=2).record
-    assert rec["status"] == "max_epochs" and rec["epochs"] is None and rec["epochs_run"] == 2
+    assert rec.status == "max_epochs" and rec.epochs is None and rec.epochs_run == 2
 
 
 def test_runs_are_deterministic_for_a_seed(setup):
     a = run(setup, max_epochs=3, seed=5).record
     b = run(setup, max_epochs=3, seed=5).record
     keys = ("loss", "forget_nll", "retain_nll", "ma", "el")
-    assert [[h[k] for k in keys] for h in a["history"]] == [[h[k] for k in keys] for h in b["history"]]
+    assert [[h.get(k) for k in keys] for h in a.history] == [[h.get(k) for k in keys] for h in b.history]
     c = run(setup, max_epochs=3, seed=6).record
-    assert [h["retain_nll"] for h in c["history"]] != [h["retain_nll"] for h in a["history"]]
+    assert [h.get("retain_nll") for h in c.history] != [h.get("retain_nll") for h in a.history]
 
 
 def test_non_finite_loss_stops_with_a_reason(setup, monkeypatch):
@@ -95,7 +95,7 @@ def test_non_finite_loss_stops_with_a_reason(setup, monkeypatch):
 
     monkeypatch.setitem(losses.OBJECTIVES, "explode", losses.Objective("explode", explode, needs_retain=False))
     rec = run(setup, method="explode").record
-    assert rec["status"] == "non_finite_loss" and rec["epochs_run"] == 1
+    assert rec.status == "non_finite_loss" and rec.epochs_run == 1
 
 
 @pytest.mark.parametrize("init", ["random", "fila", "pissa"])
@@ -106,20 +106,20 @@ def test_lora_runs_merge_into_a_plain_model(setup, init, tmp_path):
     result = run((model, forget, retain, th), method="ihl", lora=trainer.LoraSettings(rank=2, init=init),
                  max_epochs=2, save_dir=tmp_path / "model")
     rec = result.record
-    assert 0 < rec["trainable_share"] < 0.5
+    assert 0 < rec.trainable_share < 0.5
     assert type(result.model).__name__ == "GPTNeoForCausalLM"
-    assert (rec["setup_flops"] > 0) == (init == "fila")
+    assert (rec.setup_flops > 0) == (init == "fila")
     from transformers import GPTNeoForCausalLM
 
     loaded = GPTNeoForCausalLM.from_pretrained(tmp_path / "model", dtype=dtype)
     assert torch.allclose(loaded(input_ids=forget).logits, result.model(input_ids=forget).logits, atol=1e-5)
-    assert rec["saved_to"] == str(tmp_path / "model")
+    assert rec.saved_to == str(tmp_path / "model")
 
 
 def test_fila_start_equals_the_original_model(setup):
     model, forget, _, _ = setup
     rec = run(setup, method="ihl", lora="fila", lr=0.0, max_epochs=1).record
-    assert rec["history"][0]["ma"] == pytest.approx(metrics.memorization_accuracy(model, forget).mean().item())
+    assert rec.history[0]["ma"] == pytest.approx(metrics.memorization_accuracy(model, forget).mean().item())
 
 
 def test_bad_input_fails_before_training(setup):

@@ -1,0 +1,25 @@
+"""unlearnkit: knowledge unlearning for LLMs (IHL, FILA, the forgetting criterion) and the book.
+
+The package is layered; a module imports only from its own layer or the ones above it in
+this list (``tests/test_layout.py`` checks it):
+
+* **core** (this folder): what the project exists for, and what it stands on —
+  ``losses`` (objectives: GA, GD, IHL, KL, NPO, yao3), ``fila`` (Fisher-weighted LoRA
+  initialisation), ``metrics`` (MA, EL_n, thresholds, perplexity), ``trainer`` (the
+  unlearning loop and the forgetting criterion), ``records`` (the typed run record),
+  ``stats`` (paired tests, intervals, equivalence: every verdict's statistics), ``flops``,
+  ``gradients``, ``targets`` (LoRA target modules per architecture), ``data`` (the shipped
+  data), ``cache`` and ``results`` (cache folder, atomic writes, records keyed by config).
+* ``models``: the registry of loadable models (the testbed, hub ids, local paths).
+* ``evaluation``: what is measured on a model — downstream reasoning/dialogue/perplexity
+  through lm-eval, the memorisation report, similarity, text classifiers.
+* ``experiments``: run specs, cached runs and grids, dispatch, the ablations, and the
+  verdicts on the main paper's claims.
+* ``second_paper``: Gundavarapu et al.'s harmful-response and copyright experiments.
+* ``book``: builds the book (papermill + Jupyter Book), provenance, published numbers;
+  ``cli``: the ``unlearnkit`` command.
+
+Where new things go: an objective → ``losses``; a model → ``models``; a downstream task →
+``evaluation`` (plus its YAML in ``evaluation/lm_eval_tasks``); a chapter → ``book/*.ipynb``
+at the repository root and ``_toc.yml``, with its logic in the package it belongs to.
+"""

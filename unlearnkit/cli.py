@@ -26,17 +26,40 @@ DEFAULTS = {"model_name": "testbed:default", "heldout_rows": 128, "retain_rows":
 def _profile(name: str | None) -> dict:
     if not name:
         return dict(DEFAULTS)
-    from .book import load_profile
+    from .book.build import load_profile
 
     prof = load_profile(name)
     return DEFAULTS | prof.get("all", {}) | prof.get("unlearn", {})
 
 
+def check_unlearn_arguments(args, profile: dict) -> None:
+    """Reject a bad argument at once, naming it and its valid values (nothing expensive runs first)."""
+    from . import data
+    from .experiments.runs import check_run_settings
+
+    if args.size not in data.FORGET_SET_SIZES:
+        raise SystemExit(f"unlearnkit unlearn: --size {args.size} is not a forget-set size; choose one of "
+                         f"{list(data.FORGET_SET_SIZES)}")
+    settings = {"draw": args.draw, "method": args.method,
+                "targets": args.targets.split(",") if args.targets else profile["targets"]}
+    for flag, key in (("rank", "rank"), ("max_epochs", "max_epochs"), ("heldout_rows", "heldout_rows"), ("lr", "lr")):
+        if getattr(args, flag) is not None:
+            settings[key] = getattr(args, flag)
+    if args.downstream:
+        settings["downstream"] = args.downstream
+    try:
+        check_run_settings(**settings)
+    except ValueError as err:
+        raise SystemExit(f"unlearnkit unlearn: {err}") from None
+
+
 def unlearn_main(args) -> int:
-    from . import memorisation, models, trainer
+    from . import models, trainer
+    from .evaluation import memorisation
 
     p = _profile(args.profile)
     name = args.model or p["model_name"]
+    check_unlearn_arguments(args, p)  # before any model is loaded or built
     loaded = models.load(name)
     forget = loaded.forget_set(args.draw, args.size)
     heldout = loaded.heldout(args.heldout_rows or p["heldout_rows"])
@@ -50,20 +73,22 @@ def unlearn_main(args) -> int:
                           lr=lr, max_epochs=args.max_epochs or p["max_epochs"], thresholds=th, seed=args.seed,
                           save_dir=args.save_dir, record_path=args.out,
                           tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"})
-    rec = {k: v for k, v in run.record.items() if k != "history"}
+    full = run.record.to_dict()
     if args.downstream:
-        from . import downstream
+        from .evaluation import downstream
         from .cache import write_json_atomic
 
-        rec["downstream"] = downstream.evaluate(run.model, loaded.tokenizer, args.downstream)
+        full["downstream"] = downstream.evaluate(run.model, loaded.tokenizer, args.downstream)
         if args.out:
-            write_json_atomic(Path(args.out), run.record | {"downstream": rec["downstream"]})
+            write_json_atomic(Path(args.out), full)
+    rec = {k: v for k, v in full.items() if k != "history"}
     print(json.dumps(rec, indent=2))
     return 0 if run.succeeded else 1
 
 
 def evaluate_main(args) -> int:
-    from . import downstream, models
+    from . import models
+    from .evaluation import downstream
     from .cache import write_json_atomic
 
     tasks = downstream.check_tasks(args.tasks.split(",")) if args.tasks else None  # before loading a model
@@ -111,7 +136,7 @@ def main(argv=None) -> int:
         return unlearn_main(args)
     if args.command == "evaluate":
         return evaluate_main(args)
-    from . import testbed
+    from .models import testbed
 
     tb = testbed.build(args.size)
     print(f"testbed {args.size} at {tb.path}")

@@ -27,7 +27,7 @@ from typing import Iterable
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 EPS = 1e-5  # official code's eps in F_f / (eps + F_r)
 
@@ -48,20 +48,34 @@ def targeted_linears(model, target_modules: Iterable[str]) -> dict[str, torch.nn
     return found
 
 
+FISHER_ESTIMATORS = ("per_example", "micro_batch")
+
+
 def fisher_information(model, input_ids: Tensor, target_modules: Iterable[str], batch_size: int = 8,
-                       attention_mask: Tensor | None = None, progress: bool = False) -> dict[str, Tensor]:
+                       attention_mask: Tensor | None = None, progress: bool = False,
+                       estimator: str = "per_example") -> dict[str, Tensor]:
     """Empirical Fisher ``E[(dL/dW)^2]`` of each targeted weight, token-weighted.
 
-    For each micro-batch the gradient of its mean next-token NLL is squared and multiplied
-    by its token count; the sum is divided by the total token count (official FILA code).
+    ``estimator="per_example"`` (the paper's eq. 2): the gradient of each sequence's mean
+    next-token NLL is squared and weighted by its token count, so the result is a mean of
+    per-example squared gradients, ``E[g^2]``.  ``estimator="micro_batch"`` (the official
+    code): the gradient of each micro-batch of ``batch_size`` rows is squared, which for a
+    micro-batch holding the whole set is ``(E g)^2``.  Either way the sum is divided by the
+    total token count.
 
     Args:
         model: a causal LM (not yet wrapped by peft).
         input_ids: ``(N, T)`` sequences; ``attention_mask`` optional (padding gets no loss).
         target_modules: module-name suffixes, e.g. ``["q_proj", "v_proj", "c_fc", "c_proj"]``.
+        batch_size: rows per micro-batch for ``estimator="micro_batch"`` (ignored otherwise).
+        estimator: ``"per_example"`` or ``"micro_batch"``.
     Returns:
         ``{module name: Fisher tensor shaped like its weight}`` (float32, on CPU).
     """
+    if estimator not in FISHER_ESTIMATORS:
+        raise ValueError(f"unknown Fisher estimator {estimator!r}; choose one of {FISHER_ESTIMATORS}")
+    if estimator == "per_example":
+        batch_size = 1
     modules = targeted_linears(model, target_modules)
     saved = {p: p.requires_grad for p in model.parameters()}
     for p in model.parameters():

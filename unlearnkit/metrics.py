@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from transformers.cache_utils import DynamicLayer
 
 Tensor = torch.Tensor
@@ -356,6 +356,12 @@ class Thresholds:
     def met(self, ma: float, el: float) -> bool:
         """The forgetting criterion: both means strictly below the thresholds."""
         return ma < self.ma and el < self.el
+
+
+# Jang et al.'s shipped configs use these fixed values for every GPT-Neo size (MA, EL_10): the
+# paper's own criterion for models that saw the Pile, where TDEC validation rows are no
+# longer "unseen" (they are Pile training data chosen to be extractable).
+JANG_THRESHOLDS = Thresholds(ma=0.2994, el=0.0499, n=10, source="Jang et al.'s fixed values")
 
 
 def forgetting_thresholds(model, heldout_ids: Tensor, n: int = 10, source: str = "held-out") -> Thresholds:

@@ -27,8 +27,9 @@ def record_path(kind: str, config: dict) -> Path:
 def cached(kind: str, config: dict, compute: Callable[[], dict[str, Any]], refresh: bool = False) -> dict[str, Any]:
     """Return the record for ``(kind, config)``, computing and storing it if needed.
 
-    The stored record is ``compute()`` plus ``config``, ``kind`` and ``seconds`` (the time
-    ``compute`` took).  A record file that cannot be parsed is recomputed, never trusted.
+    The stored record is ``compute()`` plus ``cache_config`` (the ``config`` it is keyed by),
+    ``kind`` and ``seconds`` (the time ``compute`` took).  A record file that cannot be parsed
+    is recomputed, never trusted.
     """
     path = record_path(kind, config)
     if path.is_file() and not refresh:
@@ -38,6 +39,6 @@ def cached(kind: str, config: dict, compute: Callable[[], dict[str, Any]], refre
             pass
     start = time.perf_counter()
     record = dict(compute())
-    record.update(kind=kind, config=config, seconds=time.perf_counter() - start)
+    record.update(kind=kind, cache_config=config, seconds=time.perf_counter() - start)
     write_json_atomic(path, record)
     return json.loads(path.read_text())

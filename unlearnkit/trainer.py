@@ -1,8 +1,8 @@
 """The unlearning loop: Jang et al.'s protocol with the forgetting criterion, LoRA/FILA via peft.
 
 ``unlearn(model, forget, retain, method="ihl", lora=LoraSettings(init="fila"), thresholds=th)``
-runs one unlearning job and returns a :class:`Run` (the unlearned model and a JSON-able
-record).  Protocol (Jang et al. 2023, used by Cha et al. 2024):
+runs one unlearning job and returns a :class:`Run` (the unlearned model and its typed
+:class:`~unlearnkit.records.RunRecord`).  Protocol (Jang et al. 2023, used by Cha et al. 2024):
 
 * one epoch = one optimiser step over the whole forget set (micro-batches with gradient
   accumulation), with a retain batch of the same size drawn per step for objectives that
@@ -30,14 +30,15 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from . import fila, flops, losses, metrics, models
+from . import fila, flops, losses, metrics, targets
 from .cache import atomic_directory, write_json_atomic
+from .records import Environment, Epoch, RunRecord
 
 LORA_INITS = ("random", "pissa", "fila")
 
@@ -54,12 +55,15 @@ class LoraSettings:
     targets: tuple[str, ...] = ("q", "v", "ffn")  # paper names: q, k, v, o, ffn
     init: str = "random"  # "random" (peft default: A Kaiming, B zero), "pissa", "fila"
     fila_eps: float = fila.EPS
+    fisher_estimator: str = "per_example"  # FILA's Fisher: "per_example" (paper, E[g^2]) or "micro_batch" (official code)
 
     def __post_init__(self):
         if self.init not in LORA_INITS:
             raise ValueError(f"unknown LoRA init {self.init!r}; choose one of {LORA_INITS}")
         if self.rank < 1:
             raise ValueError(f"LoRA rank must be >= 1, got {self.rank}")
+        if self.fisher_estimator not in fila.FISHER_ESTIMATORS:
+            raise ValueError(f"unknown Fisher estimator {self.fisher_estimator!r}; choose one of {fila.FISHER_ESTIMATORS}")
 
     @property
     def lora_alpha(self) -> float:
@@ -68,14 +72,14 @@ class LoraSettings:
 
 @dataclass
 class Run:
-    """An unlearning run: the unlearned model (merged if LoRA) and its JSON-able record."""
+    """An unlearning run: the unlearned model (merged if LoRA) and its typed record."""
 
     model: torch.nn.Module
-    record: dict = field(default_factory=dict)
+    record: RunRecord
 
     @property
     def succeeded(self) -> bool:
-        return self.record["status"] == "forgotten"
+        return self.record.succeeded
 
 
 def _as_lora(lora) -> LoraSettings | None:
@@ -110,14 +114,15 @@ def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 
     Fisher information of ``forget`` and ``retain``, padding masked); returns ``(peft_model, setup_flops)``."""
     from peft import LoraConfig, get_peft_model
 
-    names = models.target_modules(model, settings.targets)  # raises on unknown groups
+    names = targets.target_modules(model, settings.targets)  # raises on unknown groups
     fila.targeted_linears(model, names)  # raises when the model has none of them
     fisher, setup_flops = None, 0.0
     if settings.init == "fila":
         if retain is None:
             raise ValueError("FILA needs a retain set (its Fisher information is the denominator)")
-        fisher = (fila.fisher_information(model, forget, names, micro_batch, forget_mask, progress=progress),
-                  fila.fisher_information(model, retain, names, micro_batch, retain_mask, progress=progress))
+        est = settings.fisher_estimator
+        fisher = (fila.fisher_information(model, forget, names, micro_batch, forget_mask, progress, est),
+                  fila.fisher_information(model, retain, names, micro_batch, retain_mask, progress, est))
         plain = flops.flop_model(model)
         targeted = sum(m.weight.numel() for m in fila.targeted_linears(model, names).values())
         fisher_cost = dataclasses.replace(plain, trainable_linear_params=targeted)
@@ -131,12 +136,41 @@ def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 
     return peft_model, setup_flops
 
 
+PRECISIONS = ("auto", "fp32", "bf16-autocast")
+
+
+def training_precision(precision: str, device: torch.device) -> str:
+    """The arithmetic a run trains in: ``"auto"`` is bf16 autocast on CUDA, fp32 elsewhere.
+
+    Either way the trained weights are fp32 master weights: a model loaded in bf16 is cast
+    to fp32 before training, so small steps (lr 2e-6 on weights of size 0.02) are not lost
+    to bf16 rounding.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision == "auto":
+        return "bf16-autocast" if device.type == "cuda" else "fp32"
+    if precision == "bf16-autocast" and device.type != "cuda":
+        raise ValueError(f"precision 'bf16-autocast' needs a CUDA device (the model is on {device.type}); use 'fp32'")
+    return precision
+
+
+def autocast(precision: str, device: torch.device):
+    """The autocast context of a training precision (a no-op for fp32)."""
+    import contextlib
+
+    if precision == "bf16-autocast":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, method: str = "gd",
             lora=None, lr: float = 5e-5, max_epochs: int = 20, thresholds: metrics.Thresholds | None = None,
             seed: int = 0, micro_batch: int = 32, betas: tuple[float, float] = (0.9, 0.98),
             objective_kwargs: dict | None = None, reference=None, save_dir: str | Path | None = None,
             record_path: str | Path | None = None, in_place: bool = False, progress: bool = True,
-            tags: dict | None = None, el_every_epoch: bool = False, el_function=None) -> Run:
+            tags: dict | None = None, el_every_epoch: bool = False, el_function=None,
+            precision: str = "auto") -> Run:
     """Unlearn ``forget`` from ``model`` until the forgetting criterion holds or ``max_epochs``.
 
     Args:
@@ -153,9 +187,11 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         reference: frozen reference model for KL/NPO objectives (default: a copy of ``model``).
         save_dir: where to save the unlearned (merged) model in safetensors, atomically.
         record_path: where to write the JSON record, atomically.
-        tags: free-form labels copied into the record (forget set name, …).
+        tags: free-form labels copied into the record (forget set name, retain source, …).
         el_every_epoch, el_function: for benchmarks only — compute EL every epoch, with another
             implementation ``el_function(model, ids, n) -> (N,)`` (default: ``metrics.extraction_likelihood``).
+        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"`` or
+            ``"bf16-autocast"``; the trained weights are fp32 either way (:func:`training_precision`).
     Returns:
         A :class:`Run`.
     """
@@ -163,18 +199,21 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
     lora = _as_lora(lora)
     _check_inputs(model, forget, retain, objective, thresholds, max_epochs)
     device = next(model.parameters()).device
+    precision = training_precision(precision, device)
+    loaded_dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     forget, retain = forget.to(device), (retain.to(device) if retain is not None else None)
     if objective.needs_reference and reference is None:
         reference = copy.deepcopy(model).eval().requires_grad_(False)
     if not in_place:
         model = copy.deepcopy(model)
+    model.float()  # fp32 master weights, whatever dtype the model was loaded in
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     N, T = forget.shape
     config = {"method": method, "lora": dataclasses.asdict(lora) if lora else None, "lr": lr, "max_epochs": max_epochs,
               "seed": seed, "micro_batch": micro_batch, "betas": list(betas), "objective_kwargs": objective_kwargs or {},
               "thresholds": dataclasses.asdict(thresholds), "forget_shape": [N, T],
-              "retain_rows": None if retain is None else len(retain)}
+              "retain_rows": None if retain is None else len(retain), "precision": precision}
     start = time.perf_counter()
     setup_start = time.perf_counter()
     setup_flops = 0.0
@@ -190,7 +229,8 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
     base_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
     cost = flops.flop_model(model)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
-    epochs, status, train_s, eval_s, train_flops = [], "max_epochs", 0.0, 0.0, 0.0
+    epochs: list[Epoch] = []
+    status, train_s, eval_s, train_flops = "max_epochs", 0.0, 0.0, 0.0
     bar = tqdm(range(1, max_epochs + 1), desc=f"unlearn[{method}{'+' + lora.init if lora else ''}]",
                disable=not progress, leave=False)
     for epoch in bar:
@@ -206,8 +246,9 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
                 retain=losses.lm_batch(retain[retain_idx[rows]]) if objective.needs_retain else None,
                 reference=reference,
             )
-            loss = objective(model, batch, **(objective_kwargs or {}))
-            (loss.value * weight).backward()
+            with autocast(precision, device):
+                loss = objective(model, batch, **(objective_kwargs or {}))
+            (loss.value.float() * weight).backward()
             total += loss.value.item() * weight
             for k, v in loss.parts.items():
                 parts[k] = parts.get(k, 0.0) + v * weight
@@ -215,7 +256,7 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         train_flops += cost.train_step(passes, T) + (cost.forward(T) * N if objective.needs_reference else 0.0)
         if not math.isfinite(total):
             train_s += time.perf_counter() - t0
-            epochs.append({"epoch": epoch, "loss": total, **parts, "train_seconds": time.perf_counter() - t0})
+            epochs.append(Epoch(epoch, total, train_seconds=time.perf_counter() - t0, parts=parts))
             status = "non_finite_loss"
             break
         opt.step()
@@ -225,7 +266,7 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         model.eval()
         ma_seq = metrics.memorization_accuracy(model, forget)
         ma = ma_seq.mean().item()
-        el, el_check = None, {}
+        el, bound, evaluated = None, None, None
         if el_every_epoch or (ma < thresholds.ma and epoch == max_epochs):
             el = (el_function or metrics.extraction_likelihood)(model, forget, n=thresholds.n).mean().item()
         elif ma < thresholds.ma:
@@ -233,12 +274,12 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
                                                         order=ma_seq.argsort(descending=True, stable=True))
             el = check.mean
             if el is None:  # decided "not yet" from part of the forget set
-                el_check = {"el_lower_bound": check.lower_bound, "el_sequences": check.evaluated}
+                bound, evaluated = check.lower_bound, check.evaluated
         eval_s += time.perf_counter() - t1
-        epochs.append({"epoch": epoch, "loss": total, **parts, "ma": ma, "el": el, **el_check,
-                       "train_seconds": t1 - t0, "eval_seconds": time.perf_counter() - t1})
+        epochs.append(Epoch(epoch, total, ma=ma, el=el, el_lower_bound=bound, el_sequences=evaluated,
+                            train_seconds=t1 - t0, eval_seconds=time.perf_counter() - t1, parts=parts))
         bar.set_postfix(loss=f"{total:.3f}", ma=f"{ma:.3f}",
-                        el=f"{el:.3f}" if el is not None else (f">={el_check['el_lower_bound']:.3f}" if el_check else "-"))
+                        el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-"))
         if el is not None and thresholds.met(ma, el):
             status = "forgotten"
             break
@@ -247,20 +288,21 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
     if lora is not None:
         model = model.merge_and_unload()
     last = epochs[-1]
-    record = {
-        "config": config, "tags": tags or {}, "status": status,
-        "epochs": len(epochs) if status == "forgotten" else None, "epochs_run": len(epochs),
-        "final_ma": last.get("ma"), "final_el": last.get("el"), "history": epochs,
-        "trainable_params": trainable, "params": base_params, "trainable_share": trainable / base_params,
-        "train_flops": train_flops, "setup_flops": setup_flops, "setup_seconds": setup_seconds, "train_seconds": train_s, "eval_seconds": eval_s,
-        "wall_seconds": time.perf_counter() - start, "device": str(device), "saved_to": None,
-    }
+    environment = Environment.of(model, precision)
+    environment.dtype = loaded_dtype
+    record = RunRecord(
+        status=status, epochs=len(epochs) if status == "forgotten" else None, epochs_run=len(epochs),
+        config=config, history=epochs, final_ma=last.ma, final_el=last.el, tags=dict(tags or {}),
+        trainable_params=trainable, params=base_params, trainable_share=trainable / base_params,
+        train_flops=train_flops, setup_flops=setup_flops, setup_seconds=setup_seconds, train_seconds=train_s,
+        eval_seconds=eval_s, wall_seconds=time.perf_counter() - start, environment=environment,
+    )
     if save_dir is not None:
         save_dir = Path(save_dir)
         with atomic_directory(save_dir) as tmp:
             model.save_pretrained(tmp, safe_serialization=True)
-            write_json_atomic(tmp / "unlearn_record.json", record)
-        record["saved_to"] = str(save_dir)
+            write_json_atomic(tmp / "unlearn_record.json", record.to_dict())
+        record.saved_to = str(save_dir)
     if record_path is not None:
-        write_json_atomic(Path(record_path), record)
-    return Run(model, json.loads(json.dumps(record)))
+        write_json_atomic(Path(record_path), record.to_dict())
+    return Run(model, RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))))

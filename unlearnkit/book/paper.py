@@ -50,7 +50,7 @@ def table1(model: str = "GPT-Neo 125M") -> pd.DataFrame:
 def dialogue_initial() -> dict[str, float]:
     """GPT-Neo 125M's dialogue F1 before unlearning, per task (fractions), from Jang et al.'s
     published ``csv_out/Dialog Initial.csv`` (shipped as ``data/knowledge_unlearning/csv_out``)."""
-    from . import data
+    from .. import data
 
     row = pd.read_csv(data.data_file("knowledge_unlearning/csv_out/dialog_initial.csv")).iloc[0]
     return {col.split("/")[0]: float(row[col]) for col in row.index if col.endswith("/f1")}

@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from .losses import IGNORE
+from ..losses import IGNORE
 
 PROMPT_FORMAT = "Question: {question}\nAnswer:"
 
@@ -102,7 +102,7 @@ def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, m
 def answer_log_likelihoods(model, prompts: list[list[int]], answers: list[list[int]], pad_id: int,
                            batch_size: int = 32) -> torch.Tensor:
     """Sum of log p(answer tokens | prompt) per pair, ``(N,)``."""
-    from .losses import sequence_log_likelihood
+    from ..losses import sequence_log_likelihood
 
     device = next(model.parameters()).device
     was_training = model.training
@@ -118,7 +118,14 @@ def answer_log_likelihoods(model, prompts: list[list[int]], answers: list[list[i
 
 def multiple_choice_accuracy(model, tokenizer, items, batch_size: int = 32) -> float:
     """TruthfulQA MC1-style accuracy: share of items whose best answer has a higher summed
-    log-likelihood than every incorrect answer.  ``items``: :class:`~unlearnkit.safety_data.TruthfulItem`."""
+    log-likelihood than every incorrect answer.  ``items``: :class:`~unlearnkit.second_paper.safety_data.TruthfulItem`."""
+    correct = multiple_choice_correct(model, tokenizer, items, batch_size)
+    return sum(correct) / len(correct)
+
+
+def multiple_choice_correct(model, tokenizer, items, batch_size: int = 32) -> list[int]:
+    """Per item, 1 when its best answer out-scores every incorrect one (MC1), else 0 — so two
+    models can be compared paired over the same questions."""
     prompts, answers, owner = [], [], []
     for k, item in enumerate(items):
         choices = [item.best, *item.incorrect]
@@ -129,10 +136,24 @@ def multiple_choice_accuracy(model, tokenizer, items, batch_size: int = 32) -> f
     if not prompts:
         raise ValueError("no multiple-choice items")
     ll = answer_log_likelihoods(model, prompts, answers, tokenizer.pad_token_id, batch_size)
-    correct, start = 0, 0
+    correct, start = [], 0
     for k, item in enumerate(items):
         n = 1 + len(item.incorrect)
         scores = ll[start: start + n]
-        correct += int(n == 1 or scores[0] > scores[1:].max())
+        correct.append(int(n == 1 or scores[0] > scores[1:].max()))
         start += n
-    return correct / len(items)
+    return correct
+
+
+def degenerate_share(answers: list[str], min_words: int = 2) -> float:
+    """Share of answers that are empty or degenerate: fewer than ``min_words`` words, or one
+    token repeated throughout.  Such an answer is not harmful, but it is not a useful answer
+    either, so it is reported as its own rate."""
+    if not answers:
+        raise ValueError("no answers")
+
+    def degenerate(a: str) -> bool:
+        words = a.split()
+        return len(words) < min_words or len(set(words)) == 1
+
+    return sum(degenerate(a) for a in answers) / len(answers)

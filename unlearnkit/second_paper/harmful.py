@@ -1,6 +1,6 @@
 """The second paper's harmful-response experiment (Gundavarapu et al. 2024, Table 1), end to end.
 
-1. **Classifier** — harmful vs benign text (:mod:`unlearnkit.text_classifier`) trained on its
+1. **Classifier** — harmful vs benign text (:mod:`unlearnkit.evaluation.text_classifier`) trained on its
    own split of the data, with held-out accuracy, precision and recall.
 2. **Before model** — the paper's OPT already answers harmful prompts; the testbed does not
    answer questions at all, so it is first LoRA-fine-tuned (then merged) on the *train*
@@ -30,11 +30,13 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import experiments, finetune, losses, qa, results, safety_data, similarity, text_classifier
-from .cache import atomic_directory, cache_root, config_hash
-from .trainer import LoraSettings, wrap_lora
+from .. import experiments, losses, results
+from ..evaluation import similarity, text_classifier
+from . import finetune, qa, safety_data
+from ..cache import atomic_directory, cache_root, config_hash
+from ..trainer import LoraSettings, wrap_lora
 
-VERSION = 2  # of the records (2: empty answers are never flagged)
+VERSION = 3  # of the records (2: empty answers are never flagged; 3: per-prompt flags, MC1 per question, empty rate)
 MODEL_VERSION = 1  # of the cached before-unlearning weights
 METHODS = {  # name in the book -> (objective, LoRA init or None for full fine-tuning)
     "yao3": ("yao3", None),
@@ -164,8 +166,11 @@ def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: 
     eval_answers = enc.answers(model, enc.eval_prompts)
     forget_answers = enc.answers(model, enc.forget[0][: enc.cfg.check_prompts])
     normal_answers = enc.answers(model, enc.normal_eval_prompts)
+    eval_flags = clf.flags(eval_answers)
     out = {
-        "harmful_rate": clf.rate(eval_answers),
+        "harmful_rate": float(eval_flags.mean()),
+        "harmful_flags": [int(f) for f in eval_flags],  # per held-out prompt: paired tests between models
+        "empty_rate": qa.degenerate_share(eval_answers),  # reported on its own, never counted as harmless
         "forget_harmful_rate": clf.rate(forget_answers),
         "normal_harmful_rate": clf.rate(normal_answers),
         "normal_similarity_to_reference": similarity.cosine(normal_answers, [i.best for i in d.normal_eval]),
@@ -176,7 +181,8 @@ def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: 
     if reference_normal is not None:
         out["normal_similarity_to_before"] = similarity.cosine(normal_answers, reference_normal)
     if mc:
-        out["mc1"] = qa.multiple_choice_accuracy(model, enc.tok, d.normal_eval)
+        out["mc1_correct"] = qa.multiple_choice_correct(model, enc.tok, d.normal_eval)
+        out["mc1"] = sum(out["mc1_correct"]) / len(out["mc1_correct"])
     return out
 
 

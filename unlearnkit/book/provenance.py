@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGES = ["unlearnkit", "torch", "transformers", "peft", "datasets", "lm-eval", "tokenizers", "safetensors",
             "numpy", "pandas", "matplotlib", "seaborn", "sacrebleu", "papermill", "jupyter-book", "myst-nb"]
 
-TIMINGS_FILE = "_timings.json"  # written next to the executed chapters by unlearnkit.book
+TIMINGS_FILE = "_timings.json"  # written next to the executed chapters by unlearnkit.book.build
 
 
 def package_versions() -> dict[str, str]:

@@ -20,9 +20,9 @@ import time
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from . import losses
+from .. import losses
 
 
 def _device(model) -> torch.device:

@@ -7,7 +7,7 @@ scored by SQuAD-style unigram F1 against the held-back last turn (lower-case, pu
 and the articles a/an/the removed, whitespace collapsed).
 
 This module only builds documents and scores strings; generation goes through lm-eval
-(see :mod:`unlearnkit.downstream`).
+(see :mod:`unlearnkit.evaluation.downstream`).
 """
 
 from __future__ import annotations

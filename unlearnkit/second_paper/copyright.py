@@ -30,11 +30,13 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import books, experiments, finetune, losses, qa, results, safety_data, similarity, text_classifier
-from .cache import atomic_directory, cache_root, config_hash
-from .trainer import LoraSettings, wrap_lora
+from .. import experiments, losses, results
+from ..evaluation import similarity, text_classifier
+from . import books, finetune, qa, safety_data
+from ..cache import atomic_directory, cache_root, config_hash
+from ..trainer import LoraSettings, wrap_lora
 
-VERSION = 1
+VERSION = 2  # of the records (2: per-passage scores for paired tests)
 METHODS = {"yao3": "yao3", "GA": "ga", "IHL": "ihl"}
 
 
@@ -119,6 +121,7 @@ def evaluate(model, tok, cfg: CopyrightConfig, original_normal: list[str] | None
         hyp = _continuations(model, tok, group, cfg.continuation_tokens)
         ref = [_text(tok, x.continuation) for x in group]
         out[f"{name}_bleu"] = similarity.bleu(hyp, ref)
+        out[f"{name}_bleu_per_passage"] = similarity.sentence_bleus(hyp, ref)  # for paired tests
         out[f"{name}_cosine"] = similarity.cosine(hyp, ref)
         out[f"{name}_book_rate"] = clf.rate(hyp)
         if name == "forget":
@@ -127,6 +130,7 @@ def evaluate(model, tok, cfg: CopyrightConfig, original_normal: list[str] | None
     out["normal_continuations"] = normal
     if original_normal is not None:
         out["normal_cosine_to_original"] = similarity.cosine(normal, original_normal)
+        out["normal_cosine_per_passage"] = similarity.cosines(normal, original_normal)
         out["normal_bleu_to_original"] = similarity.bleu(normal, original_normal)
     return out
 

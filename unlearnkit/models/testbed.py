@@ -5,7 +5,7 @@ model built deterministically from the shipped data:
 
 * a real ``GPTNeoForCausalLM`` with a compact tokenizer: GPT-2's own byte-level BPE cut
   to its 7,935 most frequent merges (``data/testbed_tokenizer/tokenizer.json``, a generated
-  file; regenerate with ``python -m unlearnkit.testbed --train-tokenizer``), so the output
+  file; regenerate with ``python -m unlearnkit.models.testbed --train-tokenizer``), so the output
   layer is 8,192 wide instead of 50,257 and a TDEC sequence is the first 200 *testbed*
   tokens of the same text;
 * pretrained on real text: decoded TDEC Pile sequences that are in no forget set and
@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from . import data
-from .cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from .. import data
+from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 TOKENIZER_FILE = "testbed_tokenizer/tokenizer.json"
 EOS = "<|endoftext|>"
@@ -153,7 +153,7 @@ def forget_ids(tokenizer, draw: int, size: int = 32) -> torch.Tensor:
     return torch.from_numpy(data.encode_tdec(data.forget_set(size, draw).token_ids(), tokenizer))
 
 
-def _chunks(tokenizer, texts: list[str], length: int) -> torch.Tensor:
+def token_blocks(tokenizer, texts: list[str], length: int) -> torch.Tensor:
     ids: list[int] = []
     for t in texts:
         ids.extend(tokenizer.encode(t, add_special_tokens=False))
@@ -225,7 +225,7 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
     texts = data.decode_tdec(data.tdec_sequences("train")[rows])
     if recipe.use_wikitext:
         texts += data.wikitext2("test")
-    general = _chunks(tokenizer, texts, recipe.general_length)
+    general = token_blocks(tokenizer, texts, recipe.general_length)
     forget = torch.unique(torch.cat([splits[f"forget_{d}"] for d in recipe.forget_draws]), dim=0)
 
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.95), weight_decay=0.01)

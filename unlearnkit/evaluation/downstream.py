@@ -7,7 +7,7 @@ columns come from :func:`evaluate`.
 
 Every score goes through one harness, ``lm_eval.simple_evaluate`` on the in-memory model
 (``HFLM``).  ``mode="local"`` (the default, offline) uses the task YAMLs shipped in
-``unlearnkit/lm_eval_tasks/``; their data are the copies in ``data/`` converted to one
+``unlearnkit/evaluation/lm_eval_tasks/``; their data are the copies in ``data/`` converted to one
 JSON-lines schema and subsampled with a fixed seed into the cache.  ``mode="online"`` asks
 lm-eval for its standard task names instead (a user with network access; ``limit`` then
 takes lm-eval's first documents, not a random sample).  Dialogue always uses Jang et al.'s
@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, dialogue, memorisation, metrics
-from .cache import atomic_file, cache_root
+from .. import data, metrics
+from . import dialogue, memorisation
+from ..cache import atomic_file, cache_root
 
 REASONING_TASKS = ("lambada", "hellaswag", "winogrande", "copa", "arc_easy", "arc_challenge", "piqa",
                    "mathqa", "pubmedqa")

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from .cache import cache_root
+from ..cache import cache_root
 
 BACKENDS = ("inline", "processes", "submitit")
 
@@ -37,7 +37,7 @@ def _run_one(spec: dict, cache_dir: str, threads: int | None = None) -> dict:
         import torch
 
         torch.set_num_threads(threads)
-    from .experiments import RunSpec, run
+    from .runs import RunSpec, run
 
     spec = dict(spec)
     spec["targets"] = tuple(spec.get("targets", ()))
@@ -51,7 +51,7 @@ def run_specs(specs, backend: str = "inline", workers: int = 2, threads: int | N
 
     Records already in the cache are returned without running anything, whichever backend.
     """
-    from .experiments import run_grid
+    from .runs import run_grid
 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

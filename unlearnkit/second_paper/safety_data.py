@@ -10,7 +10,7 @@ with its file and line number, then skipped or rejected — never dropped silent
 and splits them with a fixed seed into disjoint parts: one for training the harm
 classifier, one the language model is fine-tuned on and then unlearns, one held out for
 evaluation.  ``harmful_pairs(source="hub")`` reads PKU-SafeRLHF by name (network needed),
-as the paper does.  This module knows data only; encoding for a model is :mod:`unlearnkit.qa`.
+as the paper does.  This module knows data only; encoding for a model is :mod:`unlearnkit.second_paper.qa`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import DataFileError, data_file
+from ..data import DataFileError, data_file
 
 BEAVERTAILS = "harmful_and_benign/beavertails_30k_train_sample140.csv"
 ADVBENCH_BEHAVIOURS = "harmful_and_benign/advbench_harmful_behaviors.csv"

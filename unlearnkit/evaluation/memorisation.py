@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import data, metrics, results
+from .. import data, metrics, results
 
 
 def perplexity_texts(name: str, count: int | None, seed: int = 0) -> list[str]:

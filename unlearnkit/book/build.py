@@ -1,6 +1,6 @@
 """Build the book: execute every chapter with papermill, then render with Jupyter Book.
 
-``python -m unlearnkit.book --profile cpu`` (what ``make book`` runs):
+``python -m unlearnkit.book.build --profile cpu`` (what ``make book`` runs):
 
 1. reads ``_toc.yml`` and ``profiles/<profile>.yaml`` (parameters under ``all:`` go to every
    chapter, those under a chapter's name only to it);
@@ -21,6 +21,7 @@ It orchestrates only; chapters call the library for all their logic.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +30,10 @@ from pathlib import Path
 
 import yaml
 
-from .cache import write_json_atomic
+from ..cache import write_json_atomic
 from .provenance import TIMINGS_FILE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (unlearnkit/book/build.py)
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
@@ -72,11 +73,81 @@ def chapter_parameters(profile: dict, chapter: str) -> dict:
     return {**profile.get("all", {}), **profile.get(stem, {}), "profile_name": profile.get("name", "")}
 
 
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names the chapter's ``parameters`` cell declares (what papermill can inject)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> None:
+    """Reject a bad profile value before any chapter runs, naming the profile, chapter and key."""
+    from ..experiments import ablation
+    from ..experiments.runs import check_run_settings
+
+    where = f"profiles/{profile_name}.yaml, chapter {Path(chapter).name}"
+    keys = ("forget_draws", "max_epochs", "lr_full", "lr_lora", "rank", "heldout_rows", "retain_rows", "downstream",
+            "forget_rows", "retain_source", "fisher_estimator", "precision", "thresholds")
+    settings = {k: params[k] for k in keys if k in params}
+    if "draw" in params:
+        settings["draw"] = params["draw"]
+    if "sweep_draws" in params:
+        settings.setdefault("forget_draws", [])
+        settings["forget_draws"] = list(settings["forget_draws"]) + list(params["sweep_draws"])
+    try:
+        check_run_settings(**settings)
+        for r in params.get("ranks", []):
+            if not isinstance(r, int) or r < 1:
+                raise ValueError(f"ranks entries must be positive integers, got {r!r}")
+        for m in params.get("methods", []):
+            if m not in ablation.LORA_METHODS:
+                raise ValueError(f"methods entry {m!r} is not valid; choose one of {list(ablation.LORA_METHODS)}")
+        for m in params.get("module_sets", []):
+            if m not in ablation.MODULE_SETS:
+                raise ValueError(f"module_sets entry {m!r} is not valid; choose one of {list(ablation.MODULE_SETS)}")
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def _quiet_kernel_logs() -> None:
+    """Stream cell output through papermill's logger, without lines a reader cannot act on."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_unlearnkit", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("    %(message)s"))
+        handler._unlearnkit = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    # jupyter_client warns on every local kernel start that its ports are not encrypted
+    warnings.filterwarnings("ignore", message=".*without encryption.*")
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    os.environ.setdefault("TQDM_MININTERVAL", "15")  # progress bars in the log: one line per 15 s at most
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+
+
 def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | None = None) -> dict[str, float]:
-    """Execute the chapters into ``out`` (a copy of the book's sources); return seconds per chapter."""
+    """Execute the chapters into ``out`` (a copy of the book's sources); return seconds per chapter.
+
+    Every chapter's parameters are checked first (:func:`check_chapter_parameters`); each
+    chapter then runs with its cell output streamed to the terminal.
+    """
     import papermill
 
     profile = load_profile(profile_name, root) | {"name": profile_name}
+    chapters = [n for n in toc_files(root) if source_of(n, root).suffix == ".ipynb"
+                and (not only or Path(n).name in only)]
+    planned = {}
+    for name in chapters:
+        src = source_of(name, root)
+        declared = declared_parameters(src)
+        params = {k: v for k, v in chapter_parameters(profile, name).items() if k in declared}
+        check_chapter_parameters(name, params, profile_name)
+        planned[name] = (src, params, declared)
+    _quiet_kernel_logs()
     timings: dict[str, float] = {}
     timings_path = out / "book" / TIMINGS_FILE
     for name in toc_files(root):
@@ -86,20 +157,37 @@ def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | N
         if src.suffix == ".md":
             shutil.copy2(src, dst)
             continue
-        if only and Path(name).name not in only:
+        if name not in planned:
             continue
+        src, params, declared = planned[name]
         start = time.perf_counter()
-        print(f"[book] executing {src.relative_to(root)} (profile {profile_name})", flush=True)
-        params = chapter_parameters(profile, name)
-        if "timings_path" in src.read_text():  # the provenance page reads the times so far
+        k = chapters.index(name) + 1
+        print(f"[book] ({k}/{len(chapters)}) executing {src.relative_to(root)} (profile {profile_name})", flush=True)
+        if "timings_path" in declared:  # the provenance page reads the times so far
             params["timings_path"] = str(timings_path)
         papermill.execute_notebook(
             str(src), str(dst), parameters=params, kernel_name="python3",
-            cwd=str(root), progress_bar=False, request_save_on_cell_execute=False,
+            cwd=str(root), progress_bar=False, request_save_on_cell_execute=False, log_output=True,
         )
+        collapse_code(dst)
         timings[name] = time.perf_counter() - start
+        print(f"[book] ({k}/{len(chapters)}) {Path(name).name} done in {timings[name]:.0f} s", flush=True)
         write_json_atomic(timings_path, {"profile": profile_name, "seconds": timings})
     return timings
+
+
+def collapse_code(notebook: Path) -> None:
+    """Hide every code cell's input behind a click in the rendered page (outputs stay):
+    a reader sees prose, tables and figures first; the injected parameters included."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if "hide-input" not in tags and "remove-input" not in tags:
+                tags.append("hide-input")
+    nbformat.write(nb, str(notebook))
 
 
 def _jupyter_book(src: Path, root: Path, builder: str = "html") -> None:

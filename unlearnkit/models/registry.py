@@ -12,14 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-# Paper names of the LoRA targets -> module names, per architecture (model.config.model_type).
-TARGET_MODULES: dict[str, dict[str, list[str]]] = {
-    "gpt_neo": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["out_proj"], "ffn": ["c_fc", "c_proj"]},
-    "opt": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["out_proj"], "ffn": ["fc1", "fc2"]},
-    "gpt2": {"qkv": ["c_attn"], "o": ["attn.c_proj"], "ffn": ["c_fc", "mlp.c_proj"]},
-    "llama": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["o_proj"],
-              "ffn": ["gate_proj", "up_proj", "down_proj"]},
-}
+RETAIN_SOURCES = ("wikitext", "tdec")
 
 
 @dataclass
@@ -33,7 +26,7 @@ class LoadedModel:
         return iter((self.model, self.tokenizer))
 
     def _ids(self, rows) -> torch.Tensor:
-        from . import data
+        from .. import data
 
         return torch.from_numpy(data.encode_tdec(rows, self.tokenizer)).to(_device(self.model))
 
@@ -41,7 +34,7 @@ class LoadedModel:
         """Forget set ``lm_extraction_{size}_{draw}`` as ``(size, 200)`` ids of this model."""
         if self.testbed is not None and size == 32:
             return self.testbed.forget_set(draw).to(_device(self.model))
-        from . import data
+        from .. import data
 
         return self._ids(data.forget_set(size, draw).token_ids())
 
@@ -51,22 +44,43 @@ class LoadedModel:
             if count > len(self.testbed.heldout):
                 raise ValueError(f"the testbed keeps {len(self.testbed.heldout)} held-out rows, asked for {count}")
             return self.testbed.heldout[:count].to(_device(self.model))
-        from . import data
+        from .. import data
 
         return self._ids(data.tdec_sequences("val")[:count])
 
-    def retain(self, count: int = 256) -> torch.Tensor:
-        """Retain data: TDEC train rows in no forget set (for the testbed: rows it was trained on)."""
+    def retain(self, count: int = 256, source: str = "wikitext") -> torch.Tensor:
+        """``(count, 200)`` retain token ids: what unlearning must keep.
+
+        ``source="wikitext"`` (the paper's §4.1, and the default): WikiText-2 articles cut into
+        200-token blocks of this model's tokenizer, in a fixed shuffled order.
+        ``source="tdec"``: TDEC train rows in no forget set (for the testbed, rows it was
+        trained on), the same distribution as the forget sets.
+        """
+        if source not in RETAIN_SOURCES:
+            raise ValueError(f"unknown retain source {source!r}; choose one of {RETAIN_SOURCES}")
+        if source == "wikitext":
+            from .. import data
+            from .testbed import token_blocks
+
+            blocks = token_blocks(self.tokenizer, data.wikitext2("test"), 200)
+            order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(0))
+            if count > len(blocks):
+                raise ValueError(f"WikiText-2 gives {len(blocks)} retain blocks of 200 tokens, asked for {count}")
+            return blocks[order[:count]].to(_device(self.model))
         if self.testbed is not None:
             return self.testbed.retain[:count].to(_device(self.model))
-        from . import data, testbed
+        from .. import data
+        from . import testbed
 
         return self._ids(data.tdec_sequences("train")[testbed.general_tdec_doc_ids(count, seed=0)])
 
     @property
     def key(self) -> str:
-        """Identifies the weights in result caches: the name, plus the recipe hash for a testbed."""
-        return f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
+        """Identifies the weights and how they compute in result caches: the name (plus the
+        recipe hash for a testbed), the parameter dtype and the device kind."""
+        p = next(self.model.parameters())
+        name = f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
+        return f"{name}|{str(p.dtype).removeprefix('torch.')}|{p.device.type}"
 
 
 def _device(model) -> torch.device:
@@ -104,19 +118,3 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return LoadedModel(model.to(device).eval(), tokenizer, name)
-
-
-def target_modules(model, groups: list[str] | tuple[str, ...] = ("q", "v", "ffn")) -> list[str]:
-    """Module-name suffixes for the paper's target groups (``q, k, v, o, ffn``) on ``model``.
-
-    Raises ``ValueError`` listing the valid groups for an unknown group, and for an
-    architecture without a known map.
-    """
-    arch = getattr(model.config, "model_type", None)
-    if arch not in TARGET_MODULES:
-        raise ValueError(f"no LoRA target map for model_type {arch!r}; known: {sorted(TARGET_MODULES)}")
-    table = TARGET_MODULES[arch]
-    unknown = [g for g in groups if g not in table]
-    if unknown:
-        raise ValueError(f"unknown target module group(s) {unknown} for {arch}; valid: {sorted(table)}")
-    return [m for g in groups for m in table[g]]

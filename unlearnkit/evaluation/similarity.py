@@ -18,15 +18,25 @@ def _check(hypotheses: list[str], references: list[str]) -> None:
         raise ValueError("no text pairs to compare")
 
 
-def bleu(hypotheses: list[str], references: list[str]) -> float:
-    """Mean sentence BLEU (sacrebleu, exponential smoothing) over pairs, scaled to 0–1."""
+def sentence_bleus(hypotheses: list[str], references: list[str]) -> list[float]:
+    """Sentence BLEU (sacrebleu, exponential smoothing) of each pair, scaled to 0–1."""
     import sacrebleu
 
     _check(hypotheses, references)
-    return float(np.mean([sacrebleu.sentence_bleu(h, [r]).score for h, r in zip(hypotheses, references)]) / 100)
+    return [sacrebleu.sentence_bleu(h, [r]).score / 100 for h, r in zip(hypotheses, references)]
+
+
+def bleu(hypotheses: list[str], references: list[str]) -> float:
+    """Mean sentence BLEU over pairs, 0–1."""
+    return float(np.mean(sentence_bleus(hypotheses, references)))
+
+
+def cosines(hypotheses: list[str], references: list[str]) -> list[float]:
+    """Cosine similarity of each pair's all-MiniLM-L6-v2 embeddings."""
+    _check(hypotheses, references)
+    return [float(x) for x in np.sum(embed(hypotheses) * embed(references), axis=1)]
 
 
 def cosine(hypotheses: list[str], references: list[str]) -> float:
     """Mean cosine similarity of the pairs' all-MiniLM-L6-v2 embeddings."""
-    _check(hypotheses, references)
-    return float(np.mean(np.sum(embed(hypotheses) * embed(references), axis=1)))
+    return float(np.mean(cosines(hypotheses, references)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .data import data_file, wikitext_raw_chunks
+from ..data import data_file, wikitext_raw_chunks
 
 BOOKS = {"pride_and_prejudice": "public_domain_books/pride_and_prejudice.txt"}
 

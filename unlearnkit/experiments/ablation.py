@@ -1,0 +1,199 @@
+"""The paper's ablations and cost view (Figures 2–4): LoRA rank sweep, target-module sweep,
+and training FLOPs against capability — grids of :class:`~unlearnkit.experiments.RunSpec`,
+their records as tables, the figures, and verdicts on claims C3, C5, C6 and C7.
+
+A grid is a list of independent runs (:func:`rank_grid`, :func:`module_grid`); run it with
+:func:`unlearnkit.experiments.dispatch.run_specs` (inline, local processes or SLURM), all writing into
+the results cache.  Runs that never met the criterion are kept and drawn as crosses.
+This module builds grids and judges records; the training is :mod:`unlearnkit.trainer`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import stats
+from . import claims
+from .runs import RunSpec
+
+LORA_METHODS = {  # label -> (objective, LoRA init)
+    "LoRA (GD)": ("gd", "random"),
+    "LoRA + IHL": ("ihl", "random"),
+    "FILA + GD": ("gd", "fila"),
+    "FILA + IHL": ("ihl", "fila"),
+}
+# Target-module combinations of the module sweep (paper names; "o" is attention out_proj).
+MODULE_SETS = {"QV": ("q", "v"), "QKVO": ("q", "k", "v", "o"), "FFN": ("ffn",), "QV+FFN": ("q", "v", "ffn"),
+               "all": ("q", "k", "v", "o", "ffn")}
+
+
+def _spec(model_name, draw, method, init, rank, targets, common: dict) -> RunSpec:
+    return RunSpec(model_name, draw, method, lora_init=init, rank=rank, targets=tuple(targets), **common)
+
+
+def rank_grid(model_name: str, draws: list[int], ranks: list[int], methods: list[str] | None = None,
+              **common) -> dict[tuple[str, int], list[RunSpec]]:
+    """``{(method label, rank): [spec per forget set]}`` on Q, V and the FFN."""
+    return {(m, r): [_spec(model_name, d, *LORA_METHODS[m], r, ("q", "v", "ffn"), common) for d in draws]
+            for m in (methods or list(LORA_METHODS)) for r in ranks}
+
+
+def module_grid(model_name: str, draws: list[int], module_sets: list[str], methods: list[str], rank: int = 16,
+                **common) -> dict[tuple[str, str], list[RunSpec]]:
+    """``{(method label, module set): [spec per forget set]}`` at one rank."""
+    unknown = [s for s in module_sets if s not in MODULE_SETS]
+    if unknown:
+        raise ValueError(f"unknown module set(s) {unknown}; choose from {list(MODULE_SETS)}")
+    return {(m, s): [_spec(model_name, d, *LORA_METHODS[m], rank, MODULE_SETS[s], common) for d in draws]
+            for m in methods for s in module_sets}
+
+
+# Capability columns drawn by the figures: record field, label, +1 if higher is better, display scale
+CAPABILITY = (("reasoning", "Reasoning %", +1, 100.0), ("dialogue", "Dialogue F1 %", +1, 100.0),
+              ("pile_ppl", "Pile PPL", -1, 1.0))
+
+
+def frame(groups: dict[tuple, list], key_names: tuple[str, str]) -> pd.DataFrame:
+    """One row per run: the grid key, status, epochs, capability and training FLOPs."""
+    f = claims.field_of
+    rows = []
+    for key, records in groups.items():
+        for r in records:
+            rows.append({key_names[0]: key[0], key_names[1]: key[1], "forget set": claims.unit(r)[0],
+                         "forgotten": claims.succeeded(r), "status": f(r, "status"),
+                         "epochs": f(r, "epochs"), "epochs run": f(r, "epochs_run"),
+                         "Reasoning %": 100 * f(r, "reasoning") if f(r, "reasoning") is not None else np.nan,
+                         "Dialogue F1 %": 100 * f(r, "dialogue") if f(r, "dialogue") is not None else np.nan,
+                         "Pile PPL": f(r, "pile_ppl") if f(r, "pile_ppl") is not None else np.nan,
+                         "train FLOPs": f(r, "train_flops") + (f(r, "setup_flops") or 0.0),  # FILA's Fisher included
+                         "setup FLOPs": f(r, "setup_flops") or 0.0,
+                         "params %": 100 * f(r, "trainable_share"), "wall s": f(r, "wall_seconds")})
+    return pd.DataFrame(rows)
+
+
+def plot_capability(df: pd.DataFrame, x: str, hue: str, before: dict, log_x: bool = False):
+    """One panel per capability against ``x``: successful runs as dots, failed as crosses,
+    lines through the means of successful runs, dashed line for the model before unlearning."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(CAPABILITY), figsize=(5 * len(CAPABILITY), 3.8))
+    palette = dict(zip(df[hue].unique(), sns.color_palette(n_colors=df[hue].nunique())))
+    for ax, (key, label, _, scale) in zip(axes, CAPABILITY):
+        ok, bad = df[df["forgotten"]], df[~df["forgotten"]]
+        if len(ok):
+            sns.scatterplot(data=ok, x=x, y=label, hue=hue, palette=palette, ax=ax, legend=ax is axes[0], s=40)
+            if pd.api.types.is_numeric_dtype(df[x]):
+                means = ok.groupby([hue, x], sort=True, observed=True)[label].mean().reset_index()
+                sns.lineplot(data=means, x=x, y=label, hue=hue, palette=palette, ax=ax, legend=False)
+        if len(bad):
+            sns.scatterplot(data=bad, x=x, y=label, hue=hue, palette=palette, marker="X", s=70, ax=ax,
+                            legend=ax is axes[0] and not len(ok))
+        if before.get(key) is not None:
+            ax.axhline(scale * before[key], ls="--", c="k", lw=1)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_title(f"{label} (× = never met the criterion)", fontsize=10)
+    plt.tight_layout()
+    return fig
+
+
+def _records(groups: dict, select) -> list:
+    return [r for key, recs in groups.items() if select(key) for r in recs]
+
+
+def _keyed(records: list, extra) -> list:
+    """Records whose pairing unit also names ``extra`` (rank, method…), so that runs of a
+    sweep pair with the right partner."""
+    out = []
+    for r in records:
+        d = {"status": r.status if hasattr(r, "status") else r["status"], "epochs": claims.field_of(r, "epochs"),
+             "pile_ppl": claims.field_of(r, "pile_ppl"), "reasoning": claims.field_of(r, "reasoning"),
+             "dialogue": claims.field_of(r, "dialogue"), "downstream": claims.field_of(r, "downstream"),
+             "config": claims.field_of(r, "config", {}),
+             "tags": {"forget_set": f"{claims.unit(r)[0]}|{extra}"}, "seed": claims.unit(r)[1]}
+        out.append(d)
+    return out
+
+
+def _epochs_or_budget(r) -> float:
+    """Epochs to the criterion; a failed run counts as one more than its budget."""
+    config = claims.field_of(r, "config", {}) or {}
+    return stats.censored_epochs(claims.field_of(r, "epochs"), claims.succeeded(r), config.get("max_epochs", 20))
+
+
+def _row(claim, verdict, comparison, evidence, effect_unit=""):
+    return claims._row(claim, "", verdict, comparison, evidence, effect_unit) | {"claim": claim}
+
+
+def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before: dict) -> list[dict]:
+    """C3, C5, C6 over every rank of the sweep (``gd_records``: full GD runs, e.g. Table 1's),
+    paired on (forget set, seed, rank) with :mod:`unlearnkit.stats`."""
+    measures, _ = claims.capability_measures(before)
+    budget = claims.budget({"all": _records(groups, lambda k: True) + list(gd_records)})
+    ranks = sorted({k[1] for k in groups})
+    out = []
+    # C3: LoRA (GD) at every rank against full GD on the same forget set
+    lora = [r for rank in ranks for r in _keyed(groups.get(("LoRA (GD)", rank), []), rank)]
+    gd = [r for rank in ranks if ("LoRA (GD)", rank) in groups for r in _keyed(gd_records, rank)]
+    e = stats.paired(claims.epochs_by_unit(lora, budget), claims.epochs_by_unit(gd, budget))
+    cap = claims.capability(lora, gd, measures)
+    prim = cap.primary()
+    p_e, p_c = stats.holm([e.p, prim[2] if prim else float("nan")])
+    holds = (p_e < stats.ALPHA and e.effect > 0) or (p_c < stats.ALPHA and cap.direction < 0)
+    against = p_e < stats.ALPHA and e.effect < 0 and cap.direction >= 0
+    fails = stats.failures(claims.failed_by_unit(lora), claims.failed_by_unit(gd))
+    out.append(_row("C3", "holds" if holds else "does not hold" if against else f"inconclusive (n = {e.n})", e,
+                    f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; "
+                    f"capability: {cap.text()}", "epochs"))
+    # C5: FILA vs random init at the same rank, objective and forget set
+    fila_runs, plain_runs = [], []
+    for (m, rank), recs in groups.items():
+        if not m.startswith("FILA"):
+            continue
+        partner = "LoRA (GD)" if m == "FILA + GD" else "LoRA + IHL"
+        if (partner, rank) in groups:
+            fila_runs += _keyed(recs, f"{m}|{rank}")
+            plain_runs += _keyed(groups[(partner, rank)], f"{m}|{rank}")
+    e = stats.paired(claims.epochs_by_unit(fila_runs, budget), claims.epochs_by_unit(plain_runs, budget))
+    fails = stats.failures(claims.failed_by_unit(fila_runs), claims.failed_by_unit(plain_runs))
+    out.append(_row("C5", stats.verdict(-e.direction, e.tested, e.n), e,
+                    f"epochs FILA − random init (same rank, objective, forget set; failures = budget + 1): "
+                    f"{e.text()}; {fails.text()}", "epochs"))
+    # C6: FILA + IHL against each other LoRA method, rank by rank
+    parts, texts, first = [], [], None
+    for m in LORA_METHODS:
+        if m == "FILA + IHL":
+            continue
+        a = [r for rank in ranks if (m, rank) in groups for r in _keyed(groups.get(("FILA + IHL", rank), []), rank)]
+        b = [r for rank in ranks for r in _keyed(groups.get((m, rank), []), rank)]
+        if not a or not b:
+            continue
+        c = claims.capability(a, b, measures)
+        parts.append((c.direction, True))
+        texts.append(f"FILA+IHL vs {m}: {c.text()}")
+        first = first or c
+    n = first.n if first else 0
+    v = claims._combine_all(parts, n) if parts else "not tested"
+    prim = first.primary() if first else None
+    out.append(_row("C6", v, prim[1] if prim else None, " | ".join(texts), prim[0].name if prim else ""))
+    return out
+
+
+def module_verdict(groups: dict[tuple[str, str], list]) -> dict:
+    """C7: LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed.
+
+    Paired on (method, forget set, seed): epochs of QV minus epochs of QV+FFN, failures
+    counted as budget + 1; failure counts compared with McNemar's test."""
+    methods = sorted({k[0] for k in groups})
+    qv = [r for m in methods for r in _keyed(groups.get((m, "QV"), []), m)]
+    ffn = [r for m in methods for r in _keyed(groups.get((m, "QV+FFN"), []), m)]
+    if not qv or not ffn:
+        return {"claim": "C7", "n": 0, "effect": None, "95% CI": None, "p": None, "effect unit": "",
+                "verdict": "not tested", "evidence": "the sweep lacks QV or QV+FFN", "statement": ""}
+    budget = claims.budget({"all": qv + ffn})
+    e = stats.paired(claims.epochs_by_unit(qv, budget), claims.epochs_by_unit(ffn, budget))
+    fails = stats.failures(claims.failed_by_unit(qv), claims.failed_by_unit(ffn))
+    return _row("C7", stats.verdict(e.direction, e.tested, e.n), e,
+                f"epochs QV − QV+FFN (failures = budget + 1): {e.text()}; QV vs QV+FFN {fails.text()}", "epochs")

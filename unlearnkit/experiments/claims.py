@@ -1,0 +1,279 @@
+"""Verdicts on the main paper's claims (REFERENCE.md, C1–C7) from run records.
+
+Every verdict comes from :mod:`unlearnkit.stats`: the two methods are paired on the units
+both ran (forget set × seed); epochs to the criterion count a failed run as its budget + 1
+(right-censored) and failure counts are compared too; tests are two-sided at α = 0.05;
+fewer than :data:`unlearnkit.stats.MIN_UNITS` pairs give ``"inconclusive (n = …)"``.
+
+Capability is judged on the measures that carry signal (:func:`capability_measures`):
+Pile perplexity (on a log scale) always; reasoning and dialogue only over the tasks the
+model before unlearning scores above chance (two binomial standard errors), so a testbed
+at chance adds no noise.  One method keeps capability better than another when, after
+Holm's correction over those measures, some measure is significantly better and none
+significantly worse.  Capability is that of the model at the end of each run (a failed
+run's too, so that pairs stay complete).
+
+Each verdict row: claim, statement, n, effect with its 95 % interval, p, verdict, evidence.
+Records are :class:`~unlearnkit.records.RunRecord` or plain dicts with at least
+``status``, ``epochs``, ``pile_ppl``, ``reasoning``, ``dialogue`` and ``tags["forget_set"]``
+(paired on it, and on ``seed`` where present).  This module judges; it runs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import stats
+from ..records import field_of  # noqa: F401  (re-used by ablation)
+
+# Chance accuracy of each reasoning task (LAMBADA is exact-word generation: 0); dialogue F1's floor is 0.
+CHANCE = {"lambada": 0.0, "hellaswag": 0.25, "winogrande": 0.5, "copa": 0.5, "arc_easy": 0.25,
+          "arc_challenge": 0.25, "piqa": 0.5, "mathqa": 0.2, "pubmedqa": 1 / 3}
+DIALOGUE_CHANCE = 0.0
+DEFAULT_BUDGET = 20
+
+
+# ------------------------------------------------------------------ records -> values
+
+
+def unit(record) -> tuple[str, int]:
+    """The pairing unit of a record: (forget set, seed)."""
+    tags = field_of(record, "tags", {}) or {}
+    seed = field_of(record, "seed", None)
+    if seed is None:
+        seed = (field_of(record, "config", {}) or {}).get("seed", 0)
+    return str(tags.get("forget_set", "")), int(seed)
+
+
+def succeeded(record) -> bool:
+    return field_of(record, "status") == "forgotten"
+
+
+def budget(groups: dict[str, list]) -> int:
+    """The epoch budget of the runs (from their config; else the most epochs any run used)."""
+    budgets = [(field_of(r, "config", {}) or {}).get("max_epochs") for rs in groups.values() for r in rs]
+    budgets = [b for b in budgets if b is not None]
+    if budgets:
+        return int(max(budgets))
+    used = [field_of(r, "epochs_run", None) or field_of(r, "epochs", None) for rs in groups.values() for r in rs]
+    used = [u for u in used if u is not None]
+    return int(max(used)) if used else DEFAULT_BUDGET
+
+
+def epochs_by_unit(records: list, max_epochs: int) -> dict:
+    return {unit(r): stats.censored_epochs(field_of(r, "epochs"), succeeded(r), max_epochs) for r in records}
+
+
+def failed_by_unit(records: list) -> dict:
+    return {unit(r): not succeeded(r) for r in records}
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A capability measure: how to read it from a record, and +1 if higher is better."""
+
+    name: str
+    better: int
+    tasks: tuple[str, ...] = ()  # reasoning / dialogue tasks it averages (empty: the record's mean)
+
+    def value(self, record) -> float | None:
+        if self.name == "Pile PPL":
+            ppl = field_of(record, "pile_ppl")
+            return None if ppl is None else math.log(ppl)
+        key = "reasoning" if self.name.startswith("Reasoning") else "dialogue"
+        if not self.tasks:
+            v = field_of(record, key)
+            return None if v is None else float(v)
+        per_task = (field_of(record, "downstream", None) or {}).get(key) or {}
+        values = [per_task[t] for t in self.tasks if t in per_task]
+        return float(np.mean(values)) if len(values) == len(self.tasks) else None
+
+
+def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
+    """The measures that carry signal for this model, and why the others are left out.
+
+    With per-task scores in ``before["downstream"]`` (the library's records), a reasoning or
+    dialogue task is kept when the model before unlearning scores more than two binomial
+    standard errors above chance on it; without them (plain dicts), the means are used as given.
+    """
+    measures = [Measure("Pile PPL", -1)]
+    excluded = []
+    ds = before.get("downstream") or {}
+    docs = ds.get("docs") or {}
+    if ds.get("reasoning"):
+        kept = []
+        for task, score in ds["reasoning"].items():
+            chance = CHANCE.get(task, 0.0)
+            if stats.at_chance(score, chance, docs.get(task) or 100):
+                excluded.append(f"{task} ({100 * score:.1f} % vs chance {100 * chance:.0f} %, n = {docs.get(task)})")
+            else:
+                kept.append(task)
+        if kept:
+            measures.append(Measure("Reasoning % (tasks above chance)", +1, tuple(kept)))
+    elif before.get("reasoning") is not None:
+        measures.append(Measure("Reasoning %", +1))
+    if ds.get("dialogue"):
+        kept = []
+        for task, score in ds["dialogue"].items():
+            if stats.at_chance(score, DIALOGUE_CHANCE, docs.get(task) or 25):
+                excluded.append(f"{task} (F1 {100 * score:.2f} %, within 2 SE of 0, n = {docs.get(task)})")
+            else:
+                kept.append(task)
+        if kept:
+            measures.append(Measure("Dialogue F1 % (tasks above floor)", +1, tuple(kept)))
+    elif before.get("dialogue") is not None:
+        measures.append(Measure("Dialogue F1 %", +1))
+    return measures, excluded
+
+
+def values_by_unit(records: list, measure: Measure) -> dict:
+    out = {}
+    for r in records:
+        v = measure.value(r)
+        if v is not None and np.isfinite(v):
+            out[unit(r)] = v
+    return out
+
+
+# ------------------------------------------------------------------ comparisons
+
+
+@dataclass(frozen=True)
+class CapabilityResult:
+    direction: int  # +1: a keeps capability better than b; -1 worse; 0 undecided
+    comparisons: list  # (measure, stats.Comparison signed so that + means a is better, Holm p)
+    n: int
+
+    def text(self) -> str:
+        parts = []
+        for m, c, p_holm in self.comparisons:
+            scale = 100.0 if m.name != "Pile PPL" else 1.0
+            what = "log PPL (b − a)" if m.name == "Pile PPL" else f"{m.name} (a − b)"
+            parts.append(f"{what}: {c.text(scale=scale)}" + ("" if math.isnan(p_holm) else f", Holm p = {p_holm:.3g}"))
+        return "; ".join(parts) if parts else "no capability measure"
+
+    def primary(self):
+        """The comparison with the smallest Holm p (the one that decides), or the first."""
+        tested = [x for x in self.comparisons if not math.isnan(x[2])]
+        return min(tested, key=lambda x: x[2]) if tested else (self.comparisons[0] if self.comparisons else None)
+
+
+def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
+    """Does ``a`` keep capability better (+1), worse (-1) than ``b``, or undecided (0)?"""
+    comps = []
+    for m in measures:
+        c = stats.paired(values_by_unit(a, m), values_by_unit(b, m))
+        if m.better < 0:  # signed so that positive means a is better
+            c = stats.Comparison(c.n, -c.effect, -c.high, -c.low, c.p, c.test)
+        comps.append((m, c))
+    adjusted = stats.holm([c.p for _, c in comps])
+    better = any(p < stats.ALPHA and c.effect > 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
+    worse = any(p < stats.ALPHA and c.effect < 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
+    direction = 1 if better and not worse else -1 if worse and not better else 0
+    n = max((c.n for _, c in comps), default=0)
+    return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n)
+
+
+def _row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str, effect_unit: str = "") -> dict:
+    c = comparison
+    return {"claim": claim, "statement": statement, "n": c.n if c else 0,
+            "effect": None if c is None or math.isnan(c.effect) else round(c.effect, 4),
+            "95% CI": None if c is None or math.isnan(c.low) else f"[{c.low:+.3g}, {c.high:+.3g}]",
+            "p": None if c is None or not c.tested else float(f"{c.p:.3g}"),
+            "effect unit": effect_unit, "verdict": verdict, "evidence": evidence}
+
+
+def _combine_all(parts: list[tuple[int, bool]], n: int) -> str:
+    """A claim made of several parts that must all hold (intersection–union test)."""
+    if any(d < 0 for d, _ in parts):
+        return "does not hold"
+    if all(d > 0 for d, _ in parts):
+        return "holds"
+    return f"inconclusive (n = {n})"
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
+    """Verdicts for C1–C7 from records grouped by Table 1 method name ("GA", "GD",
+    "LoRA (GD)", "+ IHL", "+ FILA"); ``before`` holds the model's ``pile_ppl``,
+    ``reasoning``, ``dialogue`` before unlearning (and ``downstream`` per task, when known)."""
+    max_epochs = budget(groups)
+    measures, _ = capability_measures(before)
+    ep = {k: epochs_by_unit(v, max_epochs) for k, v in groups.items()}
+    fail = {k: failed_by_unit(v) for k, v in groups.items()}
+    out = []
+
+    # C1: GA degrades the model: log Pile PPL after GA vs before (primary), GA vs GD reported
+    ppl = Measure("Pile PPL", -1)
+    rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]))
+    vs_gd = stats.paired(values_by_unit(groups["GA"], ppl), values_by_unit(groups["GD"], ppl))
+    out.append(_row("C1", "GA degrades the model (Pile PPL rises)", stats.verdict(rise.direction, rise.tested, rise.n),
+                    rise, f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
+                          f"GA − GD: {vs_gd.text()}", "log PPL"))
+
+    # C2: GD needs fewer epochs than GA AND keeps capability better (both parts)
+    e = stats.paired(ep["GD"], ep["GA"])
+    cap = capability(groups["GD"], groups["GA"], measures)
+    v = _combine_all([(-e.direction, e.tested), (cap.direction, True)], e.n) if e.tested else f"inconclusive (n = {e.n})"
+    out.append(_row("C2", "GD needs fewer epochs and keeps capability better than GA", v, e,
+                    f"epochs GD − GA (failures = budget + 1): {e.text()}; "
+                    f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}", "epochs"))
+
+    # C3: LoRA (GD) fails within budget OR costs capability, against full GD (Holm over both)
+    e = stats.paired(ep["LoRA (GD)"], ep["GD"])
+    cap = capability(groups["LoRA (GD)"], groups["GD"], measures)
+    cap_primary = cap.primary()
+    cap_p = cap_primary[2] if cap_primary else float("nan")
+    p_epochs, p_cap = stats.holm([e.p, cap_p])
+    for_claim = (not math.isnan(p_epochs) and p_epochs < stats.ALPHA and e.effect > 0) or \
+                (not math.isnan(p_cap) and p_cap < stats.ALPHA and cap.direction < 0)
+    against = (not math.isnan(p_epochs) and p_epochs < stats.ALPHA and e.effect < 0) and cap.direction >= 0
+    v = "holds" if for_claim else "does not hold" if against else f"inconclusive (n = {e.n})"
+    out.append(_row("C3", "LoRA (GD) fails within budget or costs capability (vs full GD)", v, e,
+                    f"epochs LoRA(GD) − GD: {e.text()}; {stats.failures(fail['LoRA (GD)'], fail['GD']).text()}; "
+                    f"capability LoRA(GD) vs GD: {cap.text()}", "epochs"))
+
+    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA)
+    cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
+    prim = cap.primary()
+    out.append(_row("C4", "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
+                    stats.verdict(cap.direction, bool(prim and prim[1].tested), cap.n), prim[1] if prim else None,
+                    f"LoRA+IHL vs LoRA(GD): {cap.text()}", prim[0].name if prim else ""))
+
+    # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
+    e = stats.paired(ep["+ FILA"], ep["+ IHL"])
+    out.append(_row("C5", "FILA reaches the criterion in fewer epochs than plain LoRA",
+                    stats.verdict(-e.direction, e.tested, e.n), e,
+                    f"epochs FILA+IHL − LoRA+IHL (failures = budget + 1): {e.text()}; "
+                    f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}", "epochs"))
+
+    # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
+    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in ("LoRA (GD)", "+ IHL")}
+    n = min(c.n for c in caps.values())
+    v = _combine_all([(c.direction, True) for c in caps.values()], n)
+    prim = caps["+ IHL"].primary()
+    out.append(_row("C6", "IHL + FILA has the best capability among the LoRA methods", v, prim[1] if prim else None,
+                    " | ".join(f"FILA+IHL vs {k}: {c.text()}" for k, c in caps.items()), prim[0].name if prim else ""))
+    out.append({"claim": "C7", "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
+                "n": None, "effect": None, "95% CI": None, "p": None, "effect unit": "", "verdict": "judged elsewhere",
+                "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'"})
+    return out
+
+
+def excluded_measures(before: dict) -> list[str]:
+    """The capability tasks left out of the verdicts because the model scores them at chance."""
+    return capability_measures(before)[1]
+
+
+def verdict_table(rows: list[dict]):
+    """The verdict rows as the book shows them: n, effect, 95 % interval, p, verdict, evidence."""
+    import pandas as pd
+
+    cols = ["statement", "n", "effect", "effect unit", "95% CI", "p", "verdict", "evidence"]
+    df = pd.DataFrame(rows).set_index("claim")
+    return df[[c for c in cols if c in df.columns]]

@@ -1,0 +1,339 @@
+"""Grids of unlearning runs with a results cache, and the tables the book builds from them.
+
+A run is named by a plain dict (:class:`RunSpec` as dict): model, forget set, method, LoRA
+settings, learning rate, epochs budget, seed, evaluation sizes.  :func:`run` executes it with
+:func:`unlearnkit.trainer.unlearn`, evaluates the unlearned model
+(:func:`unlearnkit.evaluation.downstream.evaluate`: reasoning, dialogue, Pile/WikiText perplexity)
+and stores one JSON record in the results cache keyed by a hash of the spec, so
+re-executing a chapter reuses finished runs and an interrupted grid resumes where it
+stopped.  :func:`table1` turns records into the paper's Table 1 layout.
+This module orchestrates; the loop is in :mod:`unlearnkit.trainer`, metrics in
+:mod:`unlearnkit.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import data, losses, metrics, models, results, trainer
+from ..evaluation import downstream, memorisation
+from ..records import RECORD_VERSION, RunRecord, field_of
+
+THRESHOLD_SOURCES = ("heldout", "jang")  # measured on held-out rows, or Jang et al.'s fixed values
+
+# The paper's Table 1 rows: name -> (objective, LoRA init or None)
+TABLE1_METHODS: dict[str, tuple[str, str | None]] = {
+    "GA": ("ga", None),
+    "GD": ("gd", None),
+    "LoRA (GD)": ("gd", "random"),
+    "+ IHL": ("ihl", "random"),
+    "+ FILA": ("ihl", "fila"),
+}
+
+
+def _choice(name: str, value, valid) -> None:
+    if value not in valid:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of {list(valid)}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One unlearning run, named by everything that changes its numbers (the cache key).
+
+    Every field is checked when the spec is made, before any model is loaded.
+    """
+
+    model_name: str
+    draw: int
+    method: str
+    lora_init: str | None = None  # None: full fine-tuning
+    rank: int = 16
+    targets: tuple[str, ...] = ("q", "v", "ffn")
+    lr: float = 5e-5
+    max_epochs: int = 20
+    seed: int = 0
+    heldout_rows: int = 128
+    retain_rows: int = 256
+    downstream: str | None = "cpu"  # a size preset of unlearnkit.evaluation.downstream.SIZES; None: no evaluation
+    n: int = 10
+    forget_rows: int | None = None  # unlearn only the first rows of the forget set (None: all 32)
+    retain_source: str = "wikitext"  # the paper's WikiText; "tdec": TDEC train rows
+    fisher_estimator: str = "per_example"  # FILA's Fisher: per-example E[g^2] (paper) or "micro_batch" (official code)
+    precision: str = "auto"  # trainer.PRECISIONS
+    thresholds: str = "heldout"  # THRESHOLD_SOURCES
+
+    def __post_init__(self):
+        check_run_settings(draw=self.draw, method=self.method, lora_init=self.lora_init, rank=self.rank,
+                           targets=self.targets, lr=self.lr, max_epochs=self.max_epochs,
+                           heldout_rows=self.heldout_rows, retain_rows=self.retain_rows,
+                           downstream=self.downstream, forget_rows=self.forget_rows,
+                           retain_source=self.retain_source, fisher_estimator=self.fisher_estimator,
+                           precision=self.precision, thresholds=self.thresholds)
+
+    def lora(self) -> trainer.LoraSettings | None:
+        if self.lora_init is None:
+            return None
+        return trainer.LoraSettings(rank=self.rank, targets=tuple(self.targets), init=self.lora_init,
+                                    fisher_estimator=self.fisher_estimator)
+
+
+def check_run_settings(**settings) -> None:
+    """Raise ``ValueError`` naming the setting and its valid values for any invalid one.
+
+    Cheap: it loads no model, so chapters and the command line call it before any work.
+    Settings not given are not checked.
+    """
+    from ..targets import TARGET_MODULES
+
+    s = settings
+    if "draw" in s:
+        _choice("draw (forget set lm_extraction_32_<draw>)", s["draw"], range(data.FORGET_SET_DRAWS))
+    for d in s.get("forget_draws", []):
+        _choice("forget_draws entry", d, range(data.FORGET_SET_DRAWS))
+    if "method" in s:
+        _choice("method", s["method"], list(losses.OBJECTIVES))
+    if "lora_init" in s and s["lora_init"] is not None:
+        _choice("lora_init", s["lora_init"], trainer.LORA_INITS)
+    groups = sorted({g for table in TARGET_MODULES.values() for g in table})
+    for t in s.get("targets", ()):
+        _choice("targets entry", t, groups)
+    for key in ("rank", "max_epochs", "heldout_rows", "retain_rows"):
+        if key in s and (not isinstance(s[key], int) or s[key] < 1):
+            raise ValueError(f"{key} must be a positive integer, got {s[key]!r}")
+    for key in ("lr", "lr_full", "lr_lora"):
+        if key in s and not (isinstance(s[key], (int, float)) and s[key] > 0):
+            raise ValueError(f"{key} must be a positive number, got {s[key]!r}")
+    if s.get("downstream") is not None:
+        _choice("downstream (size preset)", s["downstream"], list(downstream.SIZES))
+    if s.get("forget_rows") is not None and not (isinstance(s["forget_rows"], int) and 1 <= s["forget_rows"] <= 32):
+        raise ValueError(f"forget_rows must be in 1..32 or None, got {s['forget_rows']!r}")
+    if "retain_source" in s:
+        _choice("retain_source", s["retain_source"], models.registry.RETAIN_SOURCES)
+    if "fisher_estimator" in s:
+        from .. import fila
+
+        _choice("fisher_estimator", s["fisher_estimator"], fila.FISHER_ESTIMATORS)
+    if "precision" in s:
+        _choice("precision", s["precision"], trainer.PRECISIONS)
+    if "thresholds" in s:
+        _choice("thresholds", s["thresholds"], THRESHOLD_SOURCES)
+
+
+_LOADED: dict[str, models.LoadedModel] = {}
+
+
+def forget_set_name(draw: int, rows: int | None = None) -> str:
+    """``lm_extraction_32_<draw>``, with ``[:rows]`` when only its first rows are used."""
+    return f"lm_extraction_32_{draw}" + ("" if rows is None else f"[:{rows}]")
+
+
+def forget_rows_text(rows: int | None) -> str:
+    """How much of each forget set a chapter unlearns, for its prose."""
+    return "all 32 sequences" if rows is None else f"the first {rows} of its 32 sequences"
+
+
+def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None) -> torch.Tensor:
+    """Forget set ``draw`` of a loaded model, cut to its first ``rows`` sequences (``None``: all).
+
+    The cpu profile unlearns the first 8 of each 32-sequence set: a random 8-subset of a
+    random draw is itself a random draw of 8 TDEC sequences, and it makes every EL check
+    four times cheaper.
+    """
+    x = loaded.forget_set(draw)
+    if rows is None:
+        return x
+    if not 1 <= rows <= len(x):
+        raise ValueError(f"forget_rows must be in 1..{len(x)} for {forget_set_name(draw)}, got {rows}")
+    return x[:rows]
+
+
+def load(model_name: str) -> models.LoadedModel:
+    """Load a model once per process (grids reuse it; runs never modify it)."""
+    if model_name not in _LOADED:
+        _LOADED[model_name] = models.load(model_name)
+    return _LOADED[model_name]
+
+
+def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10, source: str = "heldout") -> dict:
+    """The forgetting thresholds of ``model_name``: measured on ``heldout_rows`` held-out
+    sequences (cached), or Jang et al.'s fixed values (``source="jang"``)."""
+    _choice("thresholds", source, THRESHOLD_SOURCES)
+    if source == "jang":
+        return dataclasses.asdict(metrics.JANG_THRESHOLDS)
+    loaded = load(model_name)
+    return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.heldout(heldout_rows), n=n,
+                                                      model_key=loaded.key))
+
+
+def _evaluation(model, tokenizer, preset: str | None) -> dict:
+    """Downstream scores, with the three Table 1 numbers also at the top level."""
+    if preset is None:
+        return {"downstream": None, "pile_ppl": None, "reasoning": None, "dialogue": None}
+    ds = downstream.evaluate(model, tokenizer, preset, progress=False)
+    return {"downstream": ds, "pile_ppl": ds.get("pile_ppl"), "reasoning": ds["reasoning_mean"],
+            "dialogue": ds["dialogue_mean"]}
+
+
+def before(model_name: str, heldout_rows: int = 128, downstream_preset: str = "cpu", n: int = 10,
+           thresholds_source: str = "heldout") -> dict:
+    """Thresholds and downstream scores of the model before unlearning (cached)."""
+    loaded = load(model_name)
+    th = thresholds(model_name, heldout_rows, n, thresholds_source)
+    rec = results.cached("before", {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
+                         lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset))
+    return {"thresholds": th, **rec}
+
+
+def run(spec: RunSpec, progress: bool = True) -> RunRecord:
+    """Execute (or fetch from the cache) one unlearning run and its evaluation."""
+    loaded = load(spec.model_name)
+    config = dataclasses.asdict(spec) | {"model_key": loaded.key, "version": RECORD_VERSION}
+
+    def compute() -> dict:
+        th = metrics.Thresholds(**thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
+        result = trainer.unlearn(
+            loaded.model, forget_ids(loaded, spec.draw, spec.forget_rows),
+            loaded.retain(spec.retain_rows, spec.retain_source),
+            method=spec.method, lora=spec.lora(), lr=spec.lr, max_epochs=spec.max_epochs, thresholds=th,
+            seed=spec.seed, progress=progress, precision=spec.precision,
+            tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
+        )
+        evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
+        return result.record.with_evaluation(evaluation | {"spec": config}).to_dict()
+
+    return RunRecord.from_dict(results.cached("unlearn", config, compute), source=f"cached run {spec}")
+
+
+def run_grid(specs: list[RunSpec], progress: bool = True) -> list[RunRecord]:
+    """Run every spec in order (cached ones return at once); a progress bar over the grid."""
+    from tqdm import tqdm
+
+    return [run(s, progress=False) for s in tqdm(specs, desc="runs", disable=not progress)]
+
+
+def _mean_std(values: list[float]) -> str:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "–"
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
+
+
+def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: dict | None = None) -> pd.DataFrame:
+    """The paper's Table 1 layout from run records grouped by method name.
+
+    Epochs, EL10, MA, Reasoning (mean accuracy, %), Dialogue (mean F1, %) and Pile PPL are
+    mean ± std over the runs that met the criterion; ``failed`` counts the runs that did not
+    (they are never dropped silently).
+    """
+    rows = [{"Method": "Before", "Params %": "–", "Epochs": "–", "failed": "–",
+             "EL10 (%)": _mean_std([100 * before_mem["el"]]) if before_mem else "–",
+             "MA (%)": _mean_std([100 * before_mem["ma"]]) if before_mem else "–",
+             "Reasoning": _mean_std([100 * before_rec["reasoning"]]),
+             "Dialogue": _mean_std([100 * before_rec["dialogue"]]),
+             "Pile PPL": f"{before_rec['pile_ppl']:.1f}"}]
+    for name, recs in records.items():
+        ok = [r for r in recs if r.succeeded]
+        rows.append({
+            "Method": name,
+            "Params %": f"{100 * recs[0].trainable_share:.1f}" if recs else "–",
+            "Epochs": _mean_std([r.epochs for r in ok]),
+            "failed": f"{len(recs) - len(ok)}/{len(recs)}",
+            "EL10 (%)": _mean_std([100 * r.final_el for r in ok]),
+            "MA (%)": _mean_std([100 * r.final_ma for r in ok]),
+            "Reasoning": _mean_std([100 * r.reasoning for r in ok]),
+            "Dialogue": _mean_std([100 * r.dialogue for r in ok]),
+            "Pile PPL": _mean_std([r.pile_ppl for r in ok]),
+        })
+    return pd.DataFrame(rows).set_index("Method")
+
+
+def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
+    """One row per run (failed ones included): status, epochs, final MA/EL, capability, cost."""
+    return pd.DataFrame([
+        {"method": name, "forget set": r.forget_set, "status": r.status, "epochs run": r.epochs_run,
+         "MA (%)": 100 * r.final_ma, "EL10 (%)": None if r.final_el is None else 100 * r.final_el,
+         "Reasoning": None if r.reasoning is None else 100 * r.reasoning,
+         "Dialogue": None if r.dialogue is None else 100 * r.dialogue,
+         "Pile PPL": r.pile_ppl, "train FLOPs": f"{r.train_flops:.2e}", "wall (s)": round(r.wall_seconds, 1)}
+        for name, recs in groups.items() for r in recs])
+
+
+def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float, lora_init: str | None = None,
+                 seed: int = 0, retain_rows: int = 256, forget_rows: int | None = None,
+                 retain_source: str = "wikitext") -> RunRecord:
+    """A run for exactly ``epochs`` epochs (no early stop; MA tracked each epoch), cached.
+
+    Used for loss curves: the criterion is replaced by thresholds that can never be met,
+    so EL is never computed and the run always uses its whole budget.
+    """
+    check_run_settings(draw=draw, method=method, lora_init=lora_init, max_epochs=epochs, lr=lr,
+                       forget_rows=forget_rows, retain_source=retain_source)
+    loaded = load(model_name)
+    spec = {"model_key": loaded.key, "draw": draw, "method": method, "epochs": epochs, "lr": lr,
+            "lora_init": lora_init, "seed": seed, "retain_rows": retain_rows, "forget_rows": forget_rows,
+            "retain_source": retain_source, "version": RECORD_VERSION}
+
+    def compute() -> dict:
+        never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="fixed budget (never met)")
+        lora = trainer.LoraSettings(init=lora_init) if lora_init else None
+        return trainer.unlearn(loaded.model, forget_ids(loaded, draw, forget_rows),
+                               loaded.retain(retain_rows, retain_source), method=method, lora=lora, lr=lr,
+                               max_epochs=epochs, thresholds=never, seed=seed).record.to_dict()
+
+    return RunRecord.from_dict(results.cached("fixed_budget", spec, compute), source="cached fixed-budget run")
+
+
+def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | None = None) -> dict:
+    """Mean MA and EL_n of the model before unlearning on forget set ``draw`` (its first
+    ``rows`` sequences; ``None``: all), cached."""
+    loaded = load(model_name)
+
+    def compute() -> dict:
+        x = forget_ids(loaded, draw, rows)
+        return {"ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
+                "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item()}
+
+    return results.cached("forget_memorisation", {"model": loaded.key, "draw": draw, "n": n, "rows": rows,
+                                                  "version": RECORD_VERSION}, compute)
+
+
+def table1_specs(model_name: str, forget_draws: list[int], *, lr_full: float, lr_lora: float,
+                 **common) -> dict[str, list[RunSpec]]:
+    """Table 1's grid: ``{method name: [RunSpec per forget set]}`` (full fine-tuning at
+    ``lr_full``, the adapters at ``lr_lora``; ``common``: any other :class:`RunSpec` field)."""
+    return {name: [RunSpec(model_name, d, method, lora_init=init, lr=lr_lora if init else lr_full, **common)
+                   for d in forget_draws]
+            for name, (method, init) in TABLE1_METHODS.items()}
+
+
+def mean_forget_memorisation(model_name: str, draws: list[int], rows: int | None = None, n: int = 10) -> dict:
+    """Mean MA and EL_n before unlearning over forget sets ``draws`` (the Table 1 "Before" row)."""
+    memo = [forget_memorisation(model_name, d, n=n, rows=rows) for d in draws]
+    return {"ma": float(np.mean([m["ma"] for m in memo])), "el": float(np.mean([m["el"] for m in memo]))}
+
+
+def table1_facts(groups: dict[str, list[RunSpec]], before_rec: dict, max_epochs: int,
+                 forget_rows: int | None) -> dict[str, str]:
+    """The numbers Table 1's prose quotes, as text for ``glue``."""
+    th, sizes = before_rec["thresholds"], (before_rec.get("downstream") or {}).get("sizes", {})
+    records = [r for recs in groups.values() for r in recs]
+    facts = {"forget_text": forget_rows_text(forget_rows), "max_epochs_text": str(max_epochs),
+             "th_ma": f"{100 * th['ma']:.1f}", "th_el": f"{100 * th['el']:.1f}", "th_source": th.get("source", ""),
+             "n_runs": str(len(records)), "n_failed": str(sum(not r.succeeded for r in records)),
+             "n_units": str(max((len(v) for v in groups.values()), default=0)),
+             "compute_min": f"{sum(r.seconds or 0.0 for r in records) / 60:.0f}",
+             "before_reasoning": f"{100 * before_rec['reasoning']:.1f}",
+             "before_dialogue": f"{100 * before_rec['dialogue']:.1f}", "before_ppl": f"{before_rec['pile_ppl']:.1f}"}
+    for key in ("reasoning_docs", "dialogue_docs", "pile_docs", "wikitext_docs"):
+        facts[key] = "all" if sizes.get(key) is None else str(sizes[key])
+    if records:
+        facts["retain_source"] = str(records[0].tags.get("retain_source", ""))
+        lora = records[-1].config.get("lora") or {}
+        facts["fisher_estimator"] = str(lora.get("fisher_estimator", ""))
+        facts["precision"] = records[0].environment.precision
+    return facts

@@ -1,3 +1,0 @@
-"""Functions the task YAMLs in this folder name with ``!function utils.…``."""
-
-from unlearnkit.dialogue import process_results as dialogue_results  # noqa: F401

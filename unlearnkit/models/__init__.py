@@ -1,0 +1,14 @@
+"""The registry of loadable models: ``load(name)`` for the testbed, a hub id or a local path.
+
+* ``registry``: :func:`load` and :class:`LoadedModel` (model, tokenizer, the model's forget /
+  held-out / retain token ids);
+* ``testbed``: builds and caches the scale-model GPT-Neo (``python -m unlearnkit.models.testbed``).
+
+A new model is one entry here (a name that :func:`load` resolves); nothing else in the
+library special-cases a model.  Models load; they are not trained or evaluated here.
+"""
+
+from ..targets import TARGET_MODULES, target_modules
+from .registry import LoadedModel, load
+
+__all__ = ["LoadedModel", "load", "TARGET_MODULES", "target_modules"]
