@@ -77,7 +77,7 @@ def test_em_solver_matches_closed_form_for_row_weights_and_improves_elementwise(
 def test_fisher_is_token_weighted_mean_of_squared_batch_gradients():
     model = tiny_gpt_neo()
     x = torch.randint(1, 37, (5, 9), generator=torch.Generator().manual_seed(0))
-    fisher = fila.fisher_information(model, x, ["q_proj"], batch_size=2)
+    fisher = fila.fisher_information(model, x, ["q_proj"], batch_size=2, estimator="micro_batch")
     assert set(fisher) == {f"transformer.h.{i}.attn.attention.q_proj" for i in range(2)}
     name = "transformer.h.1.attn.attention.q_proj"
     weight = dict(model.named_modules())[name].weight
@@ -88,6 +88,31 @@ def test_fisher_is_token_weighted_mean_of_squared_batch_gradients():
         expected += g.pow(2) * x[s, 1:].numel()
     assert torch.allclose(fisher[name].double(), expected / x[:, 1:].numel(), rtol=1e-5)
     assert all(p.requires_grad for p in model.parameters())  # flags restored
+
+
+def test_per_example_fisher_is_the_mean_of_per_example_squared_gradients():
+    """Eq. 2: E[g^2] over examples (token-weighted), against a plain per-example backward loop."""
+    model = tiny_gpt_neo()
+    x = torch.randint(1, 37, (4, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(x)
+    mask[2, 6:] = 0  # a padded row: fewer tokens, smaller weight
+    fisher = fila.fisher_information(model, x, ["c_fc"], attention_mask=mask)  # per_example is the default
+    name = "transformer.h.0.mlp.c_fc"
+    weight = dict(model.named_modules())[name].weight
+    expected, tokens = torch.zeros_like(weight), 0
+    for i in range(len(x)):
+        labels = x[i:i + 1].masked_fill(mask[i:i + 1] == 0, -100)
+        model.zero_grad()
+        model(input_ids=x[i:i + 1], attention_mask=mask[i:i + 1], labels=labels).loss.backward()
+        n = int((labels[:, 1:] != -100).sum())
+        expected += weight.grad.pow(2) * n
+        tokens += n
+    model.zero_grad()
+    assert torch.allclose(fisher[name].double(), expected / tokens, rtol=1e-5)
+    whole = fila.fisher_information(model, x, ["c_fc"], batch_size=4, attention_mask=mask, estimator="micro_batch")
+    assert not torch.allclose(whole[name], fisher[name])  # (E g)^2 is not E[g^2]
+    with pytest.raises(ValueError, match="unknown Fisher estimator"):
+        fila.fisher_information(model, x, ["c_fc"], estimator="mean")
 
 
 def fila_model(seed=0, rank=4):

@@ -22,7 +22,7 @@ import torch
 
 from .. import data, losses, metrics, models, results, trainer
 from ..evaluation import downstream, memorisation
-from ..records import RECORD_VERSION, RunRecord, field_of
+from ..records import RECORD_VERSION, RunRecord
 
 THRESHOLD_SOURCES = ("heldout", "jang")  # measured on held-out rows, or Jang et al.'s fixed values
 

@@ -9,6 +9,6 @@ library special-cases a model.  Models load; they are not trained or evaluated h
 """
 
 from ..targets import TARGET_MODULES, target_modules
-from .registry import LoadedModel, load
+from .registry import RETAIN_SOURCES, LoadedModel, load
 
-__all__ = ["LoadedModel", "load", "TARGET_MODULES", "target_modules"]
+__all__ = ["LoadedModel", "load", "RETAIN_SOURCES", "TARGET_MODULES", "target_modules"]
