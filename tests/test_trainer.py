@@ -51,7 +51,7 @@ def test_gradient_ascent_meets_the_criterion_and_records_it(setup, tmp_path):
         assert h.el_lower_bound is None or h.el_lower_bound >= th.el
     assert all(not th.met(h.ma, h.el) for h in rec.history[:-1] if h.el is not None)
     assert rec.trainable_share == 1.0 and rec.train_flops > 0
-    assert json.loads((tmp_path / "run.json").read_text()) == rec
+    assert json.loads((tmp_path / "run.json").read_text()) == rec.to_dict()
     # the model passed in is untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert metrics.memorization_accuracy(result.model, forget).mean().item() == pytest.approx(rec.final_ma)
@@ -119,7 +119,7 @@ def test_lora_runs_merge_into_a_plain_model(setup, init, tmp_path):
 def test_fila_start_equals_the_original_model(setup):
     model, forget, _, _ = setup
     rec = run(setup, method="ihl", lora="fila", lr=0.0, max_epochs=1).record
-    assert rec.history[0]["ma"] == pytest.approx(metrics.memorization_accuracy(model, forget).mean().item())
+    assert rec.history[0].ma == pytest.approx(metrics.memorization_accuracy(model, forget).mean().item())
 
 
 def test_bad_input_fails_before_training(setup):

@@ -206,7 +206,8 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         reference = copy.deepcopy(model).eval().requires_grad_(False)
     if not in_place:
         model = copy.deepcopy(model)
-    model.float()  # fp32 master weights, whatever dtype the model was loaded in
+    if next(model.parameters()).dtype in (torch.bfloat16, torch.float16):
+        model.float()  # fp32 master weights for a model loaded in half precision (float64 stays)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     N, T = forget.shape
