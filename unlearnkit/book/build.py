@@ -122,11 +122,17 @@ def _quiet_kernel_logs() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    # jupyter_client warns on every local kernel start that its ports are not encrypted
+    # The kernel logs on every start that its local TCP ports are not encrypted: a kernel
+    # profile of the build's own (under _build/) keeps its log to errors.
     warnings.filterwarnings("ignore", message=".*without encryption.*")
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+    ipython_dir = ROOT / "_build" / "ipython"
+    config = ipython_dir / "profile_default" / "ipython_kernel_config.py"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('c.IPKernelApp.log_level = "ERROR"\n')
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
     os.environ.setdefault("TQDM_MININTERVAL", "15")  # progress bars in the log: one line per 15 s at most
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning,ignore:IProgress not found")
 
 
 def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | None = None) -> dict[str, float]:

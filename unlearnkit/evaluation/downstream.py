@@ -223,7 +223,7 @@ def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int 
     try:
         if tasks:
             out = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=count if mode == "online" else None,
-                                          bootstrap_iters=0, log_samples=False, verbosity="WARNING",
+                                          bootstrap_iters=0, log_samples=False, verbosity="ERROR",
                                           task_manager=_task_manager(include_defaults=mode == "online"))
             for n, tname in task_names.items():
                 scores[n] = float(out["results"][tname][f"{PRIMARY_METRIC[n]},none"])

@@ -259,7 +259,7 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append((loss_f.item(), loss_g.item()))
-        bar.set_postfix(forget=f"{losses[-1][0]:.3f}", general=f"{losses[-1][1]:.3f}")
+        bar.set_postfix(forget=f"{losses[-1][0]:.3f}", general=f"{losses[-1][1]:.3f}", refresh=False)
     model.eval()
     return {
         "forget_sequences": len(forget),

@@ -57,7 +57,7 @@ def finetune(model, batches: Callable[[int], dict], steps: int, lr: float, progr
         opt.zero_grad(set_to_none=True)
         history.append(loss.item())
         if step % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.eval()
     return {"losses": history, "seconds": time.perf_counter() - start}
 
