@@ -100,32 +100,24 @@ def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
     standard errors above chance on it; without them (plain dicts), the means are used as given.
     """
     measures = [Measure("Pile PPL", -1)]
-    excluded = []
+    excluded: list[str] = []
     ds = before.get("downstream") or {}
     docs = ds.get("docs") or {}
-    if ds.get("reasoning"):
+    for key, label, chance_of in (("reasoning", "Reasoning %", lambda t: CHANCE.get(t, 0.0)),
+                                  ("dialogue", "Dialogue F1 %", lambda t: DIALOGUE_CHANCE)):
+        if not ds.get(key):
+            if before.get(key) is not None:
+                measures.append(Measure(label, +1))
+            continue
         kept = []
-        for task, score in ds["reasoning"].items():
-            chance = CHANCE.get(task, 0.0)
-            if stats.at_chance(score, chance, docs.get(task) or 100):
-                excluded.append(f"{task} ({100 * score:.1f} % vs chance {100 * chance:.0f} %, n = {docs.get(task)})")
+        for task, score in ds[key].items():
+            n = docs.get(task) or 100
+            if stats.at_chance(score, chance_of(task), n):
+                excluded.append(f"{task} ({100 * score:.2f} % vs chance {100 * chance_of(task):.0f} %, n = {docs.get(task)})")
             else:
                 kept.append(task)
         if kept:
-            measures.append(Measure("Reasoning % (tasks above chance)", +1, tuple(kept)))
-    elif before.get("reasoning") is not None:
-        measures.append(Measure("Reasoning %", +1))
-    if ds.get("dialogue"):
-        kept = []
-        for task, score in ds["dialogue"].items():
-            if stats.at_chance(score, DIALOGUE_CHANCE, docs.get(task) or 25):
-                excluded.append(f"{task} (F1 {100 * score:.2f} %, within 2 SE of 0, n = {docs.get(task)})")
-            else:
-                kept.append(task)
-        if kept:
-            measures.append(Measure("Dialogue F1 % (tasks above floor)", +1, tuple(kept)))
-    elif before.get("dialogue") is not None:
-        measures.append(Measure("Dialogue F1 %", +1))
+            measures.append(Measure(f"{label} (tasks above chance)", +1, tuple(kept)))
     return measures, excluded
 
 
