@@ -38,9 +38,13 @@ def _module_name(path: Path) -> str:
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
     """Absolute ``unlearnkit`` modules imported by ``path`` and the names taken from each."""
-    tree = ast.parse(path.read_text())
-    here = _module_name(path).split(".")
-    package = here if path.name == "__init__.py" else here[:-1]
+    return _imports_of(path.read_text(), _module_name(path), path.name == "__init__.py")
+
+
+def _imports_of(source: str, module: str, is_package: bool) -> list[tuple[str, list[str]]]:
+    tree = ast.parse(source)
+    here = module.split(".")
+    package = here if is_package else here[:-1]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -61,22 +65,29 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _violations(module: str, imports: list[tuple[str, list[str]]]) -> list[str]:
+    mine = _layer_of(module)
+    if mine == "shim":
+        return []
+    found = []
+    for mod, names in imports:
+        theirs = _layer_of(mod)
+        if theirs == "shim":
+            found.append(f"{module} imports the compatibility name {mod}; import the real module")
+        elif LAYERS[theirs] > LAYERS[mine]:
+            found.append(f"{module} (layer {mine}) imports {mod} (layer {theirs}): imports point down")
+        private = [n for n in names if n.startswith("_") and n != "__future__"]
+        if private and mod.split(".")[:2] != module.split(".")[:2]:
+            found.append(f"{module} imports private names {private} from {mod}")
+    return found
+
+
 FILES = sorted(p for p in PKG.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PKG)))
 def test_imports_point_down(path):
-    me = _module_name(path)
-    mine = _layer_of(me)
-    if mine == "shim":
-        return
-    for mod, names in _imports(path):
-        theirs = _layer_of(mod)
-        assert theirs != "shim", f"{me} imports the compatibility name {mod}; import the real module"
-        assert LAYERS[theirs] <= LAYERS[mine], f"{me} (layer {mine}) imports {mod} (layer {theirs}): imports point down"
-        same_package = mod.split(".")[:2] == me.split(".")[:2]
-        private = [n for n in names if n.startswith("_") and n != "__future__"]
-        assert same_package or not private, f"{me} imports private names {private} from {mod}"
+    assert _violations(_module_name(path), _imports(path)) == []
 
 
 def test_every_subpackage_says_what_it_is():
@@ -85,9 +96,15 @@ def test_every_subpackage_says_what_it_is():
         assert doc and len(doc) > 80, f"{init.relative_to(PKG.parent)} needs a docstring saying what the package is"
 
 
-def test_the_checker_sees_a_violation(tmp_path):
-    """The rule above is not vacuous: an upward import is reported."""
-    assert LAYERS[_layer_of("unlearnkit.experiments.runs")] > LAYERS[_layer_of("unlearnkit.trainer")]
-    imports = _imports(PKG / "experiments" / "runs.py")
-    assert any(m == "unlearnkit.trainer" for m, _ in imports)
-    assert any(m.startswith("unlearnkit.evaluation") for m, _ in imports)
+def test_the_checker_sees_a_violation():
+    """The rule above is not vacuous: upward imports, shims and private names are reported."""
+    up = _imports_of("from ..experiments import runs\n", "unlearnkit.models.registry", False)
+    assert _violations("unlearnkit.models.registry", up)
+    core = _imports_of("from .evaluation.downstream import evaluate\n", "unlearnkit.trainer", False)
+    assert _violations("unlearnkit.trainer", core)
+    shim = _imports_of("from ..claims import verdicts\n", "unlearnkit.experiments.ablation", False)
+    assert _violations("unlearnkit.experiments.ablation", shim)
+    private = _imports_of("from ..evaluation.downstream import _task_manager\n", "unlearnkit.experiments.runs", False)
+    assert _violations("unlearnkit.experiments.runs", private)
+    down = _imports_of("from .. import trainer\nfrom ..evaluation import downstream\n", "unlearnkit.experiments.runs", False)
+    assert _violations("unlearnkit.experiments.runs", down) == []

@@ -76,7 +76,7 @@ def test_bf16_autocast_on_cuda_keeps_fp32_master_weights():
 
 
 def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbed):
-    from unlearnkit import models
+    from unlearnkit import models, results
     from unlearnkit.experiments import runs
 
     loaded = models.load("testbed:smoke", dtype=torch.float32, device="cpu")
@@ -90,16 +90,10 @@ def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbe
                "forget_rows": 8, "retain_source": "tdec", "fisher_estimator": "micro_batch", "precision": "fp32",
                "thresholds": "jang"}
     assert set(changes) == fields - {"model_name"}, "a new RunSpec field needs a cache-key check here"
-    key = lambda s: results_path(runs, s, loaded)  # noqa: E731
+    key = lambda s: results.record_path("unlearn", runs.cache_config(s, loaded))  # noqa: E731
     for name, value in changes.items():
         assert key(dataclasses.replace(base, **{name: value})) != key(base), name
-
-
-def results_path(runs, spec, loaded):
-    from unlearnkit import results
-
-    config = dataclasses.asdict(spec) | {"model_key": loaded.key, "version": records.RECORD_VERSION}
-    return results.record_path("unlearn", config)
+    assert results.record_path("unlearn", runs.cache_config(base, bf16)) != key(base)
 
 
 @pytest.mark.parametrize("kw, message", [

@@ -36,13 +36,13 @@ class Environment:
     python: str = ""
 
     @classmethod
-    def of(cls, model, precision: str) -> "Environment":
+    def of(cls, model, precision: str, dtype: str) -> "Environment":
+        """``model``'s device and the library versions; ``dtype``: the weights' dtype as loaded."""
         import peft
         import torch
         import transformers
 
-        p = next(model.parameters())
-        return cls(device=p.device.type, dtype=str(p.dtype).removeprefix("torch."), precision=precision,
+        return cls(device=next(model.parameters()).device.type, dtype=dtype, precision=precision,
                    torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
                    python=platform.python_version())
 
@@ -119,7 +119,9 @@ class RunRecord:
 
     def epochs_or_censored(self) -> int:
         """Epochs to the criterion; a failed run counts as its budget + 1 (right-censored)."""
-        return self.epochs if self.succeeded else self.max_epochs + 1
+        from .stats import censored_epochs
+
+        return censored_epochs(self.epochs, self.succeeded, self.max_epochs)
 
     @property
     def forget_set(self) -> str:

@@ -88,8 +88,8 @@ def paired_t_p(diffs) -> tuple[float, str]:
     """Two-sided p of the mean of ``diffs`` being 0: paired t test, or the exact sign-flip
     test when all differences are equal (the t statistic is then undefined)."""
     d = np.asarray(diffs, dtype=float)
-    if np.allclose(d, d[0]):
-        return (1.0 if d[0] == 0 else sign_flip_p(d[:16])), "exact sign-flip"
+    if np.allclose(d, d[0]):  # only the all-same-sign patterns reach |sum|: p = 2 / 2^n
+        return (1.0 if d[0] == 0 else min(1.0, 2.0 ** (1 - len(d)))), "exact sign-flip"
     return float(_scipy.ttest_1samp(d, 0.0).pvalue), "paired t"
 
 

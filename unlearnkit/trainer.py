@@ -289,14 +289,13 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
     if lora is not None:
         model = model.merge_and_unload()
     last = epochs[-1]
-    environment = Environment.of(model, precision)
-    environment.dtype = loaded_dtype
     record = RunRecord(
         status=status, epochs=len(epochs) if status == "forgotten" else None, epochs_run=len(epochs),
         config=config, history=epochs, final_ma=last.ma, final_el=last.el, tags=dict(tags or {}),
         trainable_params=trainable, params=base_params, trainable_share=trainable / base_params,
         train_flops=train_flops, setup_flops=setup_flops, setup_seconds=setup_seconds, train_seconds=train_s,
-        eval_seconds=eval_s, wall_seconds=time.perf_counter() - start, environment=environment,
+        eval_seconds=eval_s, wall_seconds=time.perf_counter() - start,
+        environment=Environment.of(model, precision, loaded_dtype),
     )
     if save_dir is not None:
         save_dir = Path(save_dir)

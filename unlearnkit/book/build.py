@@ -88,12 +88,8 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
     where = f"profiles/{profile_name}.yaml, chapter {Path(chapter).name}"
     keys = ("forget_draws", "max_epochs", "lr_full", "lr_lora", "rank", "heldout_rows", "retain_rows", "downstream",
             "forget_rows", "retain_source", "fisher_estimator", "precision", "thresholds")
-    settings = {k: params[k] for k in keys if k in params}
-    if "draw" in params:
-        settings["draw"] = params["draw"]
-    if "sweep_draws" in params:
-        settings.setdefault("forget_draws", [])
-        settings["forget_draws"] = list(settings["forget_draws"]) + list(params["sweep_draws"])
+    settings = {k: params[k] for k in (*keys, "draw") if k in params}
+    settings["forget_draws"] = [*params.get("forget_draws", []), *params.get("sweep_draws", [])]
     try:
         check_run_settings(**settings)
         for r in params.get("ranks", []):

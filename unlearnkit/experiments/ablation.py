@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..records import field_of
 from . import claims
 from .runs import RunSpec
 
@@ -56,7 +57,7 @@ CAPABILITY = (("reasoning", "Reasoning %", +1, 100.0), ("dialogue", "Dialogue F1
 
 def frame(groups: dict[tuple, list], key_names: tuple[str, str]) -> pd.DataFrame:
     """One row per run: the grid key, status, epochs, capability and training FLOPs."""
-    f = claims.field_of
+    f = field_of
     rows = []
     for key, records in groups.items():
         for r in records:
@@ -103,28 +104,17 @@ def _records(groups: dict, select) -> list:
     return [r for key, recs in groups.items() if select(key) for r in recs]
 
 
-def _keyed(records: list, extra) -> list:
+def _keyed(records: list, extra) -> list[dict]:
     """Records whose pairing unit also names ``extra`` (rank, method…), so that runs of a
     sweep pair with the right partner."""
-    out = []
-    for r in records:
-        d = {"status": r.status if hasattr(r, "status") else r["status"], "epochs": claims.field_of(r, "epochs"),
-             "pile_ppl": claims.field_of(r, "pile_ppl"), "reasoning": claims.field_of(r, "reasoning"),
-             "dialogue": claims.field_of(r, "dialogue"), "downstream": claims.field_of(r, "downstream"),
-             "config": claims.field_of(r, "config", {}),
+    keys = ("status", "epochs", "pile_ppl", "reasoning", "dialogue", "downstream")
+    return [{k: field_of(r, k) for k in keys} | {"config": field_of(r, "config", {}),
              "tags": {"forget_set": f"{claims.unit(r)[0]}|{extra}"}, "seed": claims.unit(r)[1]}
-        out.append(d)
-    return out
-
-
-def _epochs_or_budget(r) -> float:
-    """Epochs to the criterion; a failed run counts as one more than its budget."""
-    config = claims.field_of(r, "config", {}) or {}
-    return stats.censored_epochs(claims.field_of(r, "epochs"), claims.succeeded(r), config.get("max_epochs", 20))
+            for r in records]
 
 
 def _row(claim, verdict, comparison, evidence, effect_unit=""):
-    return claims._row(claim, "", verdict, comparison, evidence, effect_unit) | {"claim": claim}
+    return claims.verdict_row(claim, "", verdict, comparison, evidence, effect_unit)
 
 
 def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before: dict) -> list[dict]:
@@ -137,16 +127,9 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
     # C3: LoRA (GD) at every rank against full GD on the same forget set
     lora = [r for rank in ranks for r in _keyed(groups.get(("LoRA (GD)", rank), []), rank)]
     gd = [r for rank in ranks if ("LoRA (GD)", rank) in groups for r in _keyed(gd_records, rank)]
-    e = stats.paired(claims.epochs_by_unit(lora, budget), claims.epochs_by_unit(gd, budget))
-    cap = claims.capability(lora, gd, measures)
-    prim = cap.primary()
-    p_e, p_c = stats.holm([e.p, prim[2] if prim else float("nan")])
-    holds = (p_e < stats.ALPHA and e.effect > 0) or (p_c < stats.ALPHA and cap.direction < 0)
-    against = p_e < stats.ALPHA and e.effect < 0 and cap.direction >= 0
-    fails = stats.failures(claims.failed_by_unit(lora), claims.failed_by_unit(gd))
-    out.append(_row("C3", "holds" if holds else "does not hold" if against else f"inconclusive (n = {e.n})", e,
-                    f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; "
-                    f"capability: {cap.text()}", "epochs"))
+    v, e, cap, fails = claims.fails_or_costs(lora, gd, measures, budget)
+    out.append(_row("C3", v, e, f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; "
+                                f"capability: {cap.text()}", "epochs"))
     # C5: FILA vs random init at the same rank, objective and forget set
     fila_runs, plain_runs = [], []
     for (m, rank), recs in groups.items():
@@ -171,11 +154,11 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
         if not a or not b:
             continue
         c = claims.capability(a, b, measures)
-        parts.append((c.direction, True))
+        parts.append(c.direction)
         texts.append(f"FILA+IHL vs {m}: {c.text()}")
         first = first or c
     n = first.n if first else 0
-    v = claims._combine_all(parts, n) if parts else "not tested"
+    v = claims.all_hold(parts, n) if parts else "not tested"
     prim = first.primary() if first else None
     out.append(_row("C6", v, prim[1] if prim else None, " | ".join(texts), prim[0].name if prim else ""))
     return out
@@ -190,8 +173,7 @@ def module_verdict(groups: dict[tuple[str, str], list]) -> dict:
     qv = [r for m in methods for r in _keyed(groups.get((m, "QV"), []), m)]
     ffn = [r for m in methods for r in _keyed(groups.get((m, "QV+FFN"), []), m)]
     if not qv or not ffn:
-        return {"claim": "C7", "n": 0, "effect": None, "95% CI": None, "p": None, "effect unit": "",
-                "verdict": "not tested", "evidence": "the sweep lacks QV or QV+FFN", "statement": ""}
+        return _row("C7", "not tested", None, "the sweep lacks QV or QV+FFN")
     budget = claims.budget({"all": qv + ffn})
     e = stats.paired(claims.epochs_by_unit(qv, budget), claims.epochs_by_unit(ffn, budget))
     fails = stats.failures(claims.failed_by_unit(qv), claims.failed_by_unit(ffn))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import stats
-from ..records import field_of  # noqa: F401  (re-used by ablation)
+from ..records import field_of
 
 # Chance accuracy of each reasoning task (LAMBADA is exact-word generation: 0); dialogue F1's floor is 0.
 CHANCE = {"lambada": 0.0, "hellaswag": 0.25, "winogrande": 0.5, "copa": 0.5, "arc_easy": 0.25,
@@ -169,7 +169,9 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n)
 
 
-def _row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str, effect_unit: str = "") -> dict:
+def verdict_row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str,
+                effect_unit: str = "") -> dict:
+    """One row of a verdict table: n, effect, 95 % interval and p of the deciding comparison."""
     c = comparison
     return {"claim": claim, "statement": statement, "n": c.n if c else 0,
             "effect": None if c is None or math.isnan(c.effect) else round(c.effect, 4),
@@ -178,13 +180,27 @@ def _row(claim, statement, verdict, comparison: stats.Comparison | None, evidenc
             "effect unit": effect_unit, "verdict": verdict, "evidence": evidence}
 
 
-def _combine_all(parts: list[tuple[int, bool]], n: int) -> str:
+def all_hold(directions: list[int], n: int) -> str:
     """A claim made of several parts that must all hold (intersection–union test)."""
-    if any(d < 0 for d, _ in parts):
+    if any(d < 0 for d in directions):
         return "does not hold"
-    if all(d > 0 for d, _ in parts):
+    if all(d > 0 for d in directions):
         return "holds"
     return f"inconclusive (n = {n})"
+
+
+def fails_or_costs(lora: list, full: list, measures: list[Measure], max_epochs: int):
+    """C3: LoRA needs more epochs (failures = budget + 1) *or* keeps capability worse than full
+    fine-tuning; Holm over the two parts.  Returns ``(verdict, epochs comparison, capability,
+    failure comparison)``."""
+    e = stats.paired(epochs_by_unit(lora, max_epochs), epochs_by_unit(full, max_epochs))
+    cap = capability(lora, full, measures)
+    prim = cap.primary()
+    p_epochs, p_cap = stats.holm([e.p, prim[2] if prim else float("nan")])
+    holds = (p_epochs < stats.ALPHA and e.effect > 0) or (p_cap < stats.ALPHA and cap.direction < 0)
+    against = p_epochs < stats.ALPHA and e.effect < 0 and cap.direction >= 0
+    verdict = "holds" if holds else "does not hold" if against else f"inconclusive (n = {e.n})"
+    return verdict, e, cap, stats.failures(failed_by_unit(lora), failed_by_unit(full))
 
 
 # ------------------------------------------------------------------ verdicts
@@ -204,42 +220,35 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
     ppl = Measure("Pile PPL", -1)
     rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]))
     vs_gd = stats.paired(values_by_unit(groups["GA"], ppl), values_by_unit(groups["GD"], ppl))
-    out.append(_row("C1", "GA degrades the model (Pile PPL rises)", stats.verdict(rise.direction, rise.tested, rise.n),
+    out.append(verdict_row("C1", "GA degrades the model (Pile PPL rises)", stats.verdict(rise.direction, rise.tested, rise.n),
                     rise, f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
                           f"GA − GD: {vs_gd.text()}", "log PPL"))
 
     # C2: GD needs fewer epochs than GA AND keeps capability better (both parts)
     e = stats.paired(ep["GD"], ep["GA"])
     cap = capability(groups["GD"], groups["GA"], measures)
-    v = _combine_all([(-e.direction, e.tested), (cap.direction, True)], e.n) if e.tested else f"inconclusive (n = {e.n})"
-    out.append(_row("C2", "GD needs fewer epochs and keeps capability better than GA", v, e,
-                    f"epochs GD − GA (failures = budget + 1): {e.text()}; "
-                    f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}", "epochs"))
+    v = all_hold([-e.direction, cap.direction], e.n) if e.tested else f"inconclusive (n = {e.n})"
+    out.append(verdict_row("C2", "GD needs fewer epochs and keeps capability better than GA", v, e,
+                           f"epochs GD − GA (failures = budget + 1): {e.text()}; "
+                           f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}",
+                           "epochs"))
 
     # C3: LoRA (GD) fails within budget OR costs capability, against full GD (Holm over both)
-    e = stats.paired(ep["LoRA (GD)"], ep["GD"])
-    cap = capability(groups["LoRA (GD)"], groups["GD"], measures)
-    cap_primary = cap.primary()
-    cap_p = cap_primary[2] if cap_primary else float("nan")
-    p_epochs, p_cap = stats.holm([e.p, cap_p])
-    for_claim = (not math.isnan(p_epochs) and p_epochs < stats.ALPHA and e.effect > 0) or \
-                (not math.isnan(p_cap) and p_cap < stats.ALPHA and cap.direction < 0)
-    against = (not math.isnan(p_epochs) and p_epochs < stats.ALPHA and e.effect < 0) and cap.direction >= 0
-    v = "holds" if for_claim else "does not hold" if against else f"inconclusive (n = {e.n})"
-    out.append(_row("C3", "LoRA (GD) fails within budget or costs capability (vs full GD)", v, e,
-                    f"epochs LoRA(GD) − GD: {e.text()}; {stats.failures(fail['LoRA (GD)'], fail['GD']).text()}; "
-                    f"capability LoRA(GD) vs GD: {cap.text()}", "epochs"))
+    v, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs)
+    out.append(verdict_row("C3", "LoRA (GD) fails within budget or costs capability (vs full GD)", v, e,
+                           f"epochs LoRA(GD) − GD: {e.text()}; {fails.text()}; capability LoRA(GD) vs GD: {cap.text()}",
+                           "epochs"))
 
     # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA)
     cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
     prim = cap.primary()
-    out.append(_row("C4", "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
+    out.append(verdict_row("C4", "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
                     stats.verdict(cap.direction, bool(prim and prim[1].tested), cap.n), prim[1] if prim else None,
                     f"LoRA+IHL vs LoRA(GD): {cap.text()}", prim[0].name if prim else ""))
 
     # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
     e = stats.paired(ep["+ FILA"], ep["+ IHL"])
-    out.append(_row("C5", "FILA reaches the criterion in fewer epochs than plain LoRA",
+    out.append(verdict_row("C5", "FILA reaches the criterion in fewer epochs than plain LoRA",
                     stats.verdict(-e.direction, e.tested, e.n), e,
                     f"epochs FILA+IHL − LoRA+IHL (failures = budget + 1): {e.text()}; "
                     f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}", "epochs"))
@@ -247,9 +256,9 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
     # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
     caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in ("LoRA (GD)", "+ IHL")}
     n = min(c.n for c in caps.values())
-    v = _combine_all([(c.direction, True) for c in caps.values()], n)
+    v = all_hold([c.direction for c in caps.values()], n)
     prim = caps["+ IHL"].primary()
-    out.append(_row("C6", "IHL + FILA has the best capability among the LoRA methods", v, prim[1] if prim else None,
+    out.append(verdict_row("C6", "IHL + FILA has the best capability among the LoRA methods", v, prim[1] if prim else None,
                     " | ".join(f"FILA+IHL vs {k}: {c.text()}" for k, c in caps.items()), prim[0].name if prim else ""))
     out.append({"claim": "C7", "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
                 "n": None, "effect": None, "95% CI": None, "p": None, "effect unit": "", "verdict": "judged elsewhere",

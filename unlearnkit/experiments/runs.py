@@ -189,10 +189,17 @@ def before(model_name: str, heldout_rows: int = 128, downstream_preset: str = "c
     return {"thresholds": th, **rec}
 
 
+def cache_config(spec: RunSpec, loaded: models.LoadedModel) -> dict:
+    """What a run's cache key is made of: every spec field, the model's name, dtype and
+    device kind (:attr:`LoadedModel.key`) and the record version."""
+    return dataclasses.asdict(spec) | {"model_key": loaded.key, "version": RECORD_VERSION}
+
+
 def run(spec: RunSpec, progress: bool = True) -> RunRecord:
-    """Execute (or fetch from the cache) one unlearning run and its evaluation."""
+    """Execute (or fetch from the cache) one unlearning run and its evaluation; the record's
+    ``spec`` is its cache key (:func:`cache_config`)."""
     loaded = load(spec.model_name)
-    config = dataclasses.asdict(spec) | {"model_key": loaded.key, "version": RECORD_VERSION}
+    config = cache_config(spec, loaded)
 
     def compute() -> dict:
         th = metrics.Thresholds(**thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
@@ -204,7 +211,7 @@ def run(spec: RunSpec, progress: bool = True) -> RunRecord:
             tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
         )
         evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
-        return result.record.with_evaluation(evaluation | {"spec": config}).to_dict()
+        return result.record.with_evaluation(evaluation).to_dict()
 
     return RunRecord.from_dict(results.cached("unlearn", config, compute), source=f"cached run {spec}")
 

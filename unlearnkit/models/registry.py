@@ -3,12 +3,12 @@
 ``load("testbed:default")`` builds/loads the embedded testbed; any other string goes to
 ``transformers`` (``AutoModelForCausalLM`` / ``AutoTokenizer``), so GPT-Neo 125M/1.3B/2.7B and
 OPT load by hub name where a network exists, with no special case in the rest of the code.
-Also holds the LoRA target-module names per architecture.  It does not train or evaluate.
+It does not train or evaluate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -21,6 +21,7 @@ class LoadedModel:
     tokenizer: object
     name: str
     testbed: object | None = None  # the Testbed when ``name`` is ``testbed:<size>``
+    _wikitext_blocks: torch.Tensor | None = field(default=None, repr=False)  # tokenised once per model
 
     def __iter__(self):
         return iter((self.model, self.tokenizer))
@@ -62,7 +63,9 @@ class LoadedModel:
             from .. import data
             from .testbed import token_blocks
 
-            blocks = token_blocks(self.tokenizer, data.wikitext2("test"), 200)
+            if self._wikitext_blocks is None:
+                self._wikitext_blocks = token_blocks(self.tokenizer, data.wikitext2("test"), 200)
+            blocks = self._wikitext_blocks
             order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(0))
             if count > len(blocks):
                 raise ValueError(f"WikiText-2 gives {len(blocks)} retain blocks of 200 tokens, asked for {count}")

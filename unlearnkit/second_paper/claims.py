@@ -27,16 +27,18 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
+from ..experiments.claims import verdict_row
 
 H2_MARGIN = 0.05  # MC1 within ±5 points counts as kept
 K2_MARGIN = 0.02  # BLEU within ±0.02 of the original model counts as back
 
 
 def _row(claim: str, statement: str, verdict: str, n, effect, interval, p, evidence: str) -> dict:
-    return {"claim": claim, "statement": statement, "n": n,
-            "effect": None if effect is None else round(float(effect), 4),
-            "95% CI": None if interval is None else f"[{interval[0]:+.3g}, {interval[1]:+.3g}]",
-            "p": None if p is None or np.isnan(p) else float(f"{p:.3g}"), "verdict": verdict, "evidence": evidence}
+    nan = float("nan")
+    low, high = interval if interval is not None else (nan, nan)
+    comparison = stats.Comparison(n, nan if effect is None else float(effect), low, high,
+                                  nan if p is None else float(p), "")
+    return verdict_row(claim, statement, verdict, comparison, evidence)
 
 
 def _paired(after: list, before: list) -> stats.Comparison:
