@@ -17,6 +17,9 @@ def test_smoke_testbed_is_a_real_gpt_neo(smoke_testbed):
     assert tok.decode(tok.encode("The Pile, unlearned.")) == "The Pile, unlearned."
     model, tokenizer = tb  # unpacks like (model, tokenizer)
     assert model is tb.model
+    summary = tb.summary()
+    assert summary["parameters (M)"] == round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
+    assert summary["vocabulary"] == 8192 and summary["recipe hash"] == tb.recipe.hash()
 
 
 def test_splits_are_disjoint_and_200_tokens(smoke_testbed):

@@ -55,3 +55,65 @@ def target_and_runner_up(logits: Tensor, labels: Tensor) -> Tensor:
     other = lg.clone()
     other.scatter_(-1, lb.unsqueeze(-1), float("-inf"))
     return torch.stack([lb, other.argmax(-1)], dim=-1)
+
+
+def closed_form_logit_gradients(logits: Tensor, labels: Tensor, objective: str) -> Tensor:
+    """The same ``(M, V)`` gradients as :func:`per_token_logit_gradients`, from the paper's
+    closed forms (§4.1) instead of autograd: with ``p = softmax(y)``,
+
+    * GA (``log p(x_t)``): ``∂/∂y_v = 1[v = x_t] − p_v``;
+    * IHL (``1 + p(v*) − p(x_t)``, ``v*`` the most likely other token):
+      ``p_v (p* − p_x)`` for ``v ∉ {x_t, v*}``, ``p_x (p* − p_x + 1)`` at ``x_t`` and
+      ``p* (p* − p_x − 1)`` at ``v*``.
+
+    The book's gradient chapter shows that the two agree to round-off.
+    """
+    if objective not in ("ga", "ihl"):
+        raise ValueError(f"objective must be 'ga' or 'ihl', got {objective!r}")
+    lg, lb = logits[:, :-1].detach().double(), labels[:, 1:]
+    mask = lb != losses.IGNORE
+    y, target = lg[mask], lb[mask]
+    p = torch.softmax(y, -1)
+    rows = torch.arange(len(target))
+    if objective == "ga":
+        g = -p.clone()
+        g[rows, target] += 1
+        return g
+    p_x = p[rows, target]
+    other = p.clone()
+    other[rows, target] = -1
+    v_star = other.argmax(-1)
+    p_star = p[rows, v_star]
+    g = p * (p_star - p_x)[:, None]
+    g[rows, target] = p_x * (p_star - p_x + 1)
+    g[rows, v_star] = p_star * (p_star - p_x - 1)
+    return g
+
+
+def zipf_logits(vocab_size: int, tokens: int = 256, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Synthetic ``(1, tokens + 1, V)`` logits with a Zipf-like (``-1.1 log rank``) profile plus
+    noise, whose labels are each position's most likely token boosted by 2 nats (a memorised
+    token): a stand-in for a language model's logits at any vocabulary size."""
+    g = torch.Generator().manual_seed(seed)
+    ranks = torch.arange(1, vocab_size + 1, dtype=torch.float64)
+    base = -1.1 * torch.log(ranks)
+    y = base[torch.randperm(vocab_size, generator=g)].repeat(tokens, 1)
+    y = y + 0.5 * torch.randn(tokens, vocab_size, generator=g, dtype=torch.float64)
+    target = y.argmax(-1)
+    y[torch.arange(tokens), target] += 2.0
+    logits = torch.cat([y, y[:1]], dim=0).unsqueeze(0)  # one extra position: row t predicts label t + 1
+    labels = torch.cat([torch.zeros(1, dtype=torch.long), target]).unsqueeze(0)
+    return logits, labels
+
+
+def support_by_vocabulary(vocab_sizes: list[int], tokens: int = 256, seed: int = 0) -> list[dict]:
+    """Median effective support of the GA and IHL logit gradients on :func:`zipf_logits` of
+    each vocabulary size: ``[{"vocabulary", "objective", "effective support"}]``."""
+    rows = []
+    for V in vocab_sizes:
+        logits, labels = zipf_logits(V, tokens, seed)
+        for name in ("ga", "ihl"):
+            g = per_token_logit_gradients(logits, labels, name)
+            rows.append({"vocabulary": V, "objective": name.upper(),
+                         "effective support": effective_support(g).median().item()})
+    return rows

@@ -9,6 +9,7 @@ saw, and how good a language model it is on held-out text.  It composes
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .. import data, metrics, results
@@ -68,3 +69,24 @@ def thresholds(model, heldout: torch.Tensor, n: int = 10, model_key: str = "") -
     rec = results.cached("thresholds", {"model": model_key, "n": n, "heldout": len(heldout)}, compute) \
         if model_key else compute()
     return metrics.Thresholds(rec["ma"], rec["el"], rec["n"], rec["source"])
+
+
+def report_table(report: dict) -> pd.DataFrame:
+    """The report as a table in %: one row per forget set (mean and least-memorised sequence),
+    then the held-out rows the thresholds come from."""
+    rows = [{"set": r["forget_set"], "MA (%)": 100 * r["ma"], "EL10 (%)": 100 * r["el"],
+             "min MA (%)": 100 * min(r["ma_per_sequence"]), "min EL10 (%)": 100 * min(r["el_per_sequence"])}
+            for r in report["forget_sets"]]
+    th = report["thresholds"]
+    rows.append({"set": f"held-out: {th['source']}", "MA (%)": 100 * th["ma"], "EL10 (%)": 100 * th["el"]})
+    return pd.DataFrame(rows).set_index("set")
+
+
+def report_facts(report: dict) -> dict[str, str]:
+    """The numbers the introduction quotes, as text: mean MA / EL over the forget sets,
+    the thresholds and both perplexities."""
+    sets, th, ppl = report["forget_sets"], report["thresholds"], report["perplexity"]
+    return {"mean_ma": f"{100 * np.mean([r['ma'] for r in sets]):.1f}",
+            "mean_el": f"{100 * np.mean([r['el'] for r in sets]):.1f}",
+            "threshold_ma": f"{100 * th['ma']:.1f}", "threshold_el": f"{100 * th['el']:.1f}",
+            "ppl_pile": f"{ppl['pile']:.1f}", "ppl_wikitext": f"{ppl['wikitext']:.1f}"}

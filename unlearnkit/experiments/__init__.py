@@ -4,6 +4,8 @@
   its names are re-exported here (``experiments.run(spec)``);
 * ``dispatch``: run a grid inline, in local processes or as a SLURM array;
 * ``ablation``: the rank and target-module sweeps and the compute view (Figures 2–4);
+* ``curves``: per-epoch histories of fixed-budget runs (the gradient and FILA chapters);
+* ``fila_study``: the FILA chapter's analyses (importance maps, closed form vs EM, init check);
 * ``claims``: verdicts on the main paper's claims C1–C7, from :mod:`unlearnkit.stats`.
 
 Experiments orchestrate and judge; the loop is :mod:`unlearnkit.trainer`, the measures are
@@ -12,10 +14,10 @@ in :mod:`unlearnkit.metrics` and :mod:`unlearnkit.evaluation`.
 
 from .runs import (RECORD_VERSION, TABLE1_METHODS, THRESHOLD_SOURCES, RunSpec, before, check_run_settings,
                    fixed_budget, forget_ids, forget_memorisation, forget_rows_text, forget_set_name, load,
-                   mean_forget_memorisation, run, run_grid, runs_table, table1, table1_facts, table1_specs,
+                   mean_forget_memorisation, per_task_table, run, run_grid, runs_table, table1, table1_facts, table1_specs,
                    thresholds)
 
 __all__ = ["RECORD_VERSION", "TABLE1_METHODS", "THRESHOLD_SOURCES", "RunSpec", "before", "check_run_settings",
            "fixed_budget", "forget_ids", "forget_memorisation", "forget_rows_text", "forget_set_name", "load",
-           "mean_forget_memorisation", "run", "run_grid", "runs_table", "table1", "table1_facts", "table1_specs",
+           "mean_forget_memorisation", "per_task_table", "run", "run_grid", "runs_table", "table1", "table1_facts", "table1_specs",
            "thresholds"]

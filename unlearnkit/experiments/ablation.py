@@ -73,6 +73,45 @@ def frame(groups: dict[tuple, list], key_names: tuple[str, str]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def summary(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per grid cell: runs, successes, mean epochs to criterion (failures at budget + 1), mean
+    capability and the trainable share."""
+    return df.groupby(keys, observed=True).agg(
+        runs=("forgotten", "size"), succeeded=("forgotten", "sum"), epochs=("epochs", "mean"),
+        reasoning=("Reasoning %", "mean"), dialogue=("Dialogue F1 %", "mean"), pile_ppl=("Pile PPL", "mean"),
+        params_pct=("params %", "first"))
+
+
+def grid_facts(df: pd.DataFrame) -> dict[str, str]:
+    """What a sweep chapter's prose quotes about its grid: runs, failures and compute hours."""
+    return {"n_runs": str(len(df)), "n_failed": str(int((~df["forgotten"]).sum())),
+            "grid_hours": f"{df['wall s'].sum() / 3600:.1f}"}
+
+
+def compute_frame(full_groups: dict[str, list], sweep_groups: dict[tuple[str, int], list]) -> pd.DataFrame:
+    """The compute view's runs: full fine-tuning (``{"GA": records, "GD": records}``) and the
+    rank sweep's adapters, one row each, with a ``full fine-tuning`` flag."""
+    groups = {(name, "full"): recs for name, recs in full_groups.items()}
+    groups |= {(m, f"rank {r}"): recs for (m, r), recs in sweep_groups.items()}
+    df = frame(groups, ("method", "grid"))
+    df["full fine-tuning"] = df["params %"] > 50
+    return df
+
+
+def compute_facts(df: pd.DataFrame, rank: int) -> dict[str, str]:
+    """Median training FLOPs of successful full and adapter runs, and the per-epoch cost of
+    LoRA (GD) at ``rank`` against GD's."""
+    ok = df[df["forgotten"]]
+    full, adapters = ok[ok["full fine-tuning"]], ok[~ok["full fine-tuning"]]
+    per_epoch = (df["train FLOPs"] - df["setup FLOPs"]) / df["epochs run"]
+    ratio = per_epoch[(df["method"] == "LoRA (GD)") & (df["grid"] == f"rank {rank}")].median() \
+        / per_epoch[df["method"] == "GD"].median()
+    return {"flops_full": f"{full['train FLOPs'].median():.2e}" if len(full) else "n/a",
+            "flops_adapter": f"{adapters['train FLOPs'].median():.2e}" if len(adapters) else "n/a",
+            "n_points": str(len(df)), "epoch_ratio": f"{ratio:.2f}", "epoch_ratio_inv": f"{1 / ratio:.1f}",
+            "rank_text": str(rank)}
+
+
 def plot_capability(df: pd.DataFrame, x: str, hue: str, before: dict, log_x: bool = False):
     """One panel per capability against ``x``: successful runs as dots, failed as crosses,
     lines through the means of successful runs, dashed line for the model before unlearning."""

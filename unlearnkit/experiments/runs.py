@@ -270,6 +270,19 @@ def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
         for name, recs in groups.items() for r in recs])
 
 
+def per_task_table(before_rec: dict, published_dialogue: dict[str, float] | None = None,
+                   published_label: str = "published") -> pd.DataFrame:
+    """The model before unlearning per downstream task (%), with the documents evaluated and,
+    beside the dialogue tasks, published initial scores (``{task: fraction}``) where given."""
+    ds, published = before_rec["downstream"], published_dialogue or {}
+    rows = [{"task": t, "kind": "reasoning (acc %)", "ours": 100 * v, "docs": ds["docs"].get(t)}
+            for t, v in ds["reasoning"].items()]
+    rows += [{"task": t, "kind": "dialogue (F1 %)", "ours": 100 * v, "docs": ds["docs"].get(t),
+              published_label: 100 * published[t] if t in published else float("nan")}
+             for t, v in ds["dialogue"].items()]
+    return pd.DataFrame(rows).set_index("task")
+
+
 def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float, lora_init: str | None = None,
                  seed: int = 0, retain_rows: int = 256, forget_rows: int | None = None,
                  retain_source: str = "wikitext") -> RunRecord:

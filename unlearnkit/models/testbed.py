@@ -195,6 +195,17 @@ class Testbed:
     def __iter__(self):  # ``model, tokenizer = testbed.build(...)``
         return iter((self.model, self.tokenizer))
 
+    def summary(self) -> dict:
+        """What the book's introduction shows about the testbed: size, data, cost, recipe hash."""
+        info, recipe = self.info, self.recipe
+        return {"layers x width": f"{recipe.layers} x {recipe.hidden}",
+                "parameters (M)": round(sum(p.numel() for p in self.model.parameters()) / 1e6, 2),
+                "vocabulary": len(self.tokenizer), "optimiser steps": recipe.steps,
+                "forget sequences": info["forget_sequences"],
+                "times each forget sequence was seen": round(info["times_each_forget_sequence_seen"], 1),
+                "general tokens seen": info["general_tokens_seen"], "build time (s)": round(info["build_seconds"]),
+                "torch threads": info["torch_threads"], "recipe hash": recipe.hash()}
+
 
 def _make_model(recipe: Recipe, vocab_size: int, eos_id: int):
     from transformers import GPTNeoConfig, GPTNeoForCausalLM

@@ -256,3 +256,30 @@ def table(exp: dict) -> pd.DataFrame:
         else:
             rows.append({"model": f"unlearned: {name}, criterion stop", "steps": None})
     return pd.DataFrame(rows).set_index("model")
+
+
+def facts(cfg: CopyrightConfig, exp: dict) -> dict[str, str]:
+    """The numbers the chapter's prose quotes about the copyright experiment, as text."""
+    return {"book_clf_acc": f"{100 * exp['classifier']['accuracy']:.1f}", "n_passages": str(cfg.train_passages),
+            "n_heldout": str(cfg.heldout_passages), "n_normal": str(cfg.normal_passages),
+            "p_tokens": str(cfg.prompt_tokens), "c_tokens": str(cfg.continuation_tokens), "c_steps": str(cfg.steps),
+            "c_ft_steps": str(cfg.finetune_steps), "bleu_original": f"{exp['original']['forget_bleu']:.2f}",
+            "bleu_finetuned": f"{exp['finetuned']['forget_bleu']:.2f}",
+            **{f"bleu_{name}": f"{r['final']['forget_bleu']:.2f}" for name, r in exp["runs"].items()
+               if name.isidentifier()}}
+
+
+def plot_curves(exp: dict):
+    """BLEU of the continuations to the book against unlearning steps, per method."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = pd.DataFrame([{"method": name, "step": c["step"], "BLEU to the book (forget prompts)": c["forget_bleu"]}
+                         for name, r in exp["runs"].items() for c in r["checks"]])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    sns.lineplot(data=data, x="step", y="BLEU to the book (forget prompts)", hue="method", marker="o", ax=ax)
+    ax.axhline(exp["finetuned"]["forget_bleu"], ls="--", c="k", lw=1, label="fine-tuned")
+    ax.axhline(exp["original"]["forget_bleu"], ls=":", c="grey", lw=1, label="original")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

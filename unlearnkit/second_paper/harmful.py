@@ -288,3 +288,45 @@ def table(exp: dict) -> pd.DataFrame:
         else:
             rows.append({"model": f"{name}, criterion stop", "steps": None, "harmful rate (%)": None})
     return pd.DataFrame(rows).set_index("model")
+
+
+def facts(cfg: HarmfulConfig, exp: dict) -> dict[str, str]:
+    """The numbers the chapter's prose quotes about the harmful-response experiment, as text."""
+    clf, d = exp["classifier"], cfg.data()
+    return {"clf_acc": f"{100 * clf['accuracy']:.1f}", "clf_prec": f"{100 * clf['precision']:.1f}",
+            "clf_rec": f"{100 * clf['recall']:.1f}",
+            "clf_train": f"{clf['train_harmful']:,} harmful and {clf['train_benign']:,} benign",
+            "clf_test": f"{clf['n_positive']} harmful and {clf['n_negative']} benign",
+            "n_forget": str(len(d.train_pairs)), "n_eval": str(len(d.eval_pairs)),
+            "n_normal_eval": str(len(d.normal_eval)), "h_steps": str(cfg.steps), "h_batch": str(cfg.batch),
+            "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)", "ft_steps": str(cfg.finetune_steps),
+            "hr_original": f"{100 * exp['original']['harmful_rate']:.0f}",
+            "hr_before": f"{100 * exp['before']['harmful_rate']:.0f}",
+            **{f"hr_{name}": f"{100 * r['final']['harmful_rate']:.0f}" for name, r in exp["runs"].items()
+               if name.isidentifier()}}
+
+
+def curves(exp: dict) -> pd.DataFrame:
+    """Harmful rates at every check of every run: method, step, held-out and forget-prompt rate (%)."""
+    return pd.DataFrame([{"method": name, "step": c["step"], "held-out harmful rate (%)": 100 * c["harmful_rate"],
+                          "forget-prompt harmful rate (%)": 100 * c["forget_harmful_rate"]}
+                         for name, r in exp["runs"].items() for c in r["checks"]])
+
+
+def plot_curves(exp: dict):
+    """Forget-prompt and held-out harmful rate against unlearning steps, with the before and
+    never-fine-tuned levels as lines."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = curves(exp)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, col, key in zip(axes, ["forget-prompt harmful rate (%)", "held-out harmful rate (%)"],
+                            ["forget_harmful_rate", "harmful_rate"]):
+        sns.lineplot(data=data, x="step", y=col, hue="method", marker="o", ax=ax)
+        ax.axhline(100 * exp["before"][key], ls="--", c="k", lw=1, label="before unlearning")
+        ax.axhline(100 * exp["original"][key], ls=":", c="grey", lw=1, label="never fine-tuned")
+        ax.set_title(col)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
