@@ -73,6 +73,30 @@ def test_splits_are_disjoint_and_seeded():
 # ------------------------------------------------------ answer-only labels, pairing
 
 
+def test_random_answers_and_cross_source_test_never_reuse_the_classifiers_benign_source():
+    d = safety_data.harmful_data(seed=0)
+    benign = set(d.classifier_benign) | set(d.test_benign)
+    assert len(d.random_pool) >= 1000 and not benign & set(d.random_pool)
+    assert d.cross_test_benign and not benign & set(d.cross_test_benign)
+    assert not set(d.random_pool) & set(d.cross_test_benign)  # the two TOFU halves are disjoint
+    assert d.cross_fit_harmful and d.cross_test_harmful
+    assert not set(d.cross_fit_harmful) & set(d.cross_test_harmful)  # BeaverTails vs AdvBench
+    assert all(a.startswith("Sure") for a in d.cross_test_harmful[:20])
+
+
+def test_tofu_answers_name_a_broken_file(tmp_path, monkeypatch):
+    from unlearnkit.data import DataFileError
+
+    (tmp_path / "tofu").mkdir()
+    (tmp_path / "tofu" / "retain90.json").write_text("[{\"answer\": \"ok\"}, ")
+    monkeypatch.setattr(safety_data, "data_file", lambda rel: tmp_path / rel)
+    with pytest.raises(DataFileError, match="retain90.json"):
+        safety_data.tofu_answers()
+    (tmp_path / "tofu" / "retain90.json").write_text('[{"answer": "ok"}, {"answer": ""}]')
+    with pytest.warns(UserWarning, match="1 row"):
+        assert safety_data.tofu_answers() == ["ok"]
+
+
 def test_pack_labels_answer_tokens_only():
     batch = qa.pack([[5, 6, 7], [8]], [[1, 2], [3, 4, 9]], pad_id=0)
     assert batch["input_ids"].tolist() == [[5, 6, 7, 1, 2], [8, 3, 4, 9, 0]]

@@ -31,3 +31,28 @@ def target_modules(model, groups: list[str] | tuple[str, ...] = ("q", "v", "ffn"
     if unknown:
         raise ValueError(f"unknown target module group(s) {unknown} for {arch}; valid: {sorted(table)}")
     return [m for g in groups for m in table[g]]
+
+
+def lora_share(model, rank: int, groups: list[str] | tuple[str, ...] = ("q", "v", "ffn")) -> float:
+    """Trainable share of a rank-``rank`` LoRA on ``groups``: ``sum r (in + out)`` over the
+    targeted linear layers, over the model's parameter count (no adapter is built, so a model
+    on the ``meta`` device works)."""
+    suffixes = tuple(target_modules(model, groups))
+    adapter = 0
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if name.endswith(suffixes) and weight is not None and weight.dim() == 2:
+            adapter += rank * sum(weight.shape)
+    return adapter / sum(p.numel() for p in model.parameters())
+
+
+def gpt_neo_125m_on_meta():
+    """GPT-Neo 125M's architecture (EleutherAI's published config) with no weights, on the meta
+    device: for counting parameters offline."""
+    import torch
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    config = GPTNeoConfig(vocab_size=50257, max_position_embeddings=2048, hidden_size=768, num_layers=12,
+                          num_heads=12, attention_types=[[["global", "local"], 6]], window_size=256)
+    with torch.device("meta"):
+        return GPTNeoForCausalLM(config)

@@ -283,6 +283,21 @@ def per_task_table(before_rec: dict, published_dialogue: dict[str, float] | None
     return pd.DataFrame(rows).set_index("task")
 
 
+def rate_table(groups_by_rate: dict[tuple[float, float], dict[str, list[RunRecord]]]) -> pd.DataFrame:
+    """Table 1's methods at several learning-rate pairs: ``{(lr_full, lr_lora): {method: records}}``
+    → one row per pair and method with runs, successes, mean epochs to the criterion (a failure
+    counts as its budget + 1) and mean Pile perplexity of the successful runs."""
+    rows = []
+    for (lr_full, lr_lora), groups in groups_by_rate.items():
+        for name, recs in groups.items():
+            ok = [r for r in recs if r.succeeded]
+            rows.append({"rates (full / LoRA)": f"{lr_full:g} / {lr_lora:g}", "LoRA / full": lr_lora / lr_full,
+                         "method": name, "runs": len(recs), "forgotten": len(ok),
+                         "epochs (failure = budget + 1)": float(np.mean([r.epochs_or_censored() for r in recs])),
+                         "Pile PPL (forgotten runs)": float(np.mean([r.pile_ppl for r in ok])) if ok else None})
+    return pd.DataFrame(rows).set_index(["rates (full / LoRA)", "method"])
+
+
 def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float, lora_init: str | None = None,
                  seed: int = 0, retain_rows: int = 256, forget_rows: int | None = None,
                  retain_source: str = "wikitext") -> RunRecord:

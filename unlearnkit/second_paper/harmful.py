@@ -36,7 +36,8 @@ from . import finetune, qa, safety_data
 from ..cache import atomic_directory, cache_root, config_hash
 from ..trainer import LoraSettings, wrap_lora
 
-VERSION = 3  # of the records (2: empty answers are never flagged; 3: per-prompt flags, MC1 per question, empty rate)
+VERSION = 4  # of the records (2: empty answers are never flagged; 3: per-prompt flags, MC1 per question, empty rate;
+# 4: yao3's random answers from TOFU, not the classifier's benign source)
 MODEL_VERSION = 1  # of the cached before-unlearning weights
 METHODS = {  # name in the book -> (objective, LoRA init or None for full fine-tuning)
     "yao3": ("yao3", None),
@@ -83,12 +84,29 @@ def _classifier(seed: int, source: str) -> text_classifier.TextClassifier:
     return text_classifier.TextClassifier.fit(d.classifier_harmful, d.classifier_benign, seed=seed)
 
 
+@functools.lru_cache(maxsize=4)
+def _cross_source(seed: int, source: str) -> dict | None:
+    d = _data(seed, source, None, None)
+    if not (d.cross_fit_harmful and d.cross_test_harmful and d.cross_test_benign):
+        return None
+    clf = text_classifier.TextClassifier.fit(d.cross_fit_harmful, d.classifier_benign, seed=seed)
+    return clf.evaluate(d.cross_test_harmful, d.cross_test_benign) | {
+        "fit": "BeaverTails answers vs TruthfulQA answers", "test": "AdvBench targets vs TOFU answers"}
+
+
 def classifier(cfg: HarmfulConfig) -> tuple[text_classifier.TextClassifier, dict]:
-    """The harm classifier and its held-out accuracy / precision / recall."""
+    """The harm classifier, its held-out accuracy / precision / recall on the sources it was
+    fitted on, its false-positive rate on a benign source it never saw (TOFU answers), and
+    (``cross_source``) the accuracy of the same recipe fitted on one harmful source and tested
+    on the other: what the classifier measures beyond the style of its training sources."""
     clf = _classifier(cfg.seed, cfg.source)
     d = cfg.data()
-    return clf, clf.evaluate(d.test_harmful, d.test_benign) | {
-        "train_harmful": len(d.classifier_harmful), "train_benign": len(d.classifier_benign)}
+    unseen = {}
+    if d.cross_test_benign:
+        unseen = {"unseen_benign_flagged": clf.rate(d.cross_test_benign), "unseen_benign_n": len(d.cross_test_benign)}
+    return clf, clf.evaluate(d.test_harmful, d.test_benign) | unseen | {
+        "train_harmful": len(d.classifier_harmful), "train_benign": len(d.classifier_benign),
+        "cross_source": _cross_source(cfg.seed, cfg.source)}
 
 
 # ----------------------------------------------------------------------- batches
@@ -102,8 +120,7 @@ class _Encoder:
         enc = functools.partial(qa.encode_qa, tokenizer, max_answer_tokens=cfg.max_answer_tokens)
         self.forget = enc([p.question for p in d.train_pairs], [p.answer for p in d.train_pairs])
         self.normal = enc([i.question for i in d.normal_train], [i.best for i in d.normal_train])
-        pool = [a for i in d.normal_train for a in (i.best, *i.correct)]
-        rand = qa.random_answers(len(d.train_pairs), pool, seed=cfg.seed)
+        rand = qa.random_answers(len(d.train_pairs), d.random_pool, seed=cfg.seed)
         self.random = enc([p.question for p in d.train_pairs], rand)
         self.eval_prompts = enc([p.question for p in d.eval_pairs], [p.answer for p in d.eval_pairs])[0]
         self.normal_eval_prompts = enc([i.question for i in d.normal_eval], [i.best for i in d.normal_eval])[0]
@@ -276,6 +293,7 @@ def table(exp: dict) -> pd.DataFrame:
                      "E (%)": 100 * text_classifier.effectiveness(acc, hr),
                      "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
                      "similarity to before (normal)": ev.get("normal_similarity_to_before"),
+                     "empty or degenerate (%)": 100 * ev["empty_rate"] if "empty_rate" in ev else None,
                      "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None})
 
     row("original (never fine-tuned)", exp["original"])
@@ -297,6 +315,11 @@ def facts(cfg: HarmfulConfig, exp: dict) -> dict[str, str]:
             "clf_rec": f"{100 * clf['recall']:.1f}",
             "clf_train": f"{clf['train_harmful']:,} harmful and {clf['train_benign']:,} benign",
             "clf_test": f"{clf['n_positive']} harmful and {clf['n_negative']} benign",
+            "clf_unseen_flagged": f"{100 * clf['unseen_benign_flagged']:.1f}" if "unseen_benign_flagged" in clf else "n/a",
+            "clf_unseen_n": str(clf.get("unseen_benign_n", 0)),
+            "clf_cross_acc": f"{100 * clf['cross_source']['accuracy']:.1f}" if clf.get("cross_source") else "n/a",
+            "clf_cross_rec": f"{100 * clf['cross_source']['recall']:.1f}" if clf.get("cross_source") else "n/a",
+            "n_random_pool": str(len(d.random_pool)),
             "n_forget": str(len(d.train_pairs)), "n_eval": str(len(d.eval_pairs)),
             "n_normal_eval": str(len(d.normal_eval)), "h_steps": str(cfg.steps), "h_batch": str(cfg.batch),
             "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)", "ft_steps": str(cfg.finetune_steps),

@@ -6,6 +6,9 @@ with its file and line number, then skipped or rejected — never dropped silent
 * harmful pairs — the BeaverTails 140-row unsafe sample (``prompt, response``) and AdvBench
   behaviours (``goal, target``); AdvBench harmful strings (harmful text without a question);
 * benign data — TruthfulQA v1 (question, best answer, correct and incorrect answers);
+* random answers for yao3's L_rdn — TOFU retain-90 answers (fictitious authors), a source
+  disjoint from the classifier's benign class, so that learning to give them cannot lower
+  the harmful rate merely by sounding like the classifier's benign examples;
 
 and splits them with a fixed seed into disjoint parts: one for training the harm
 classifier, one the language model is fine-tuned on and then unlearns, one held out for
@@ -27,6 +30,7 @@ BEAVERTAILS = "harmful_and_benign/beavertails_30k_train_sample140.csv"
 ADVBENCH_BEHAVIOURS = "harmful_and_benign/advbench_harmful_behaviors.csv"
 ADVBENCH_STRINGS = "harmful_and_benign/advbench_harmful_strings.csv"
 TRUTHFULQA = "harmful_and_benign/TruthfulQA.csv"
+TOFU_RETAIN = "tofu/retain90.json"
 BAD_ROW_POLICIES = ("skip", "raise")
 
 
@@ -150,6 +154,24 @@ def truthfulqa(bad_rows: str = "skip") -> list[TruthfulItem]:
                          _split_answers(r["Incorrect Answers"])) for r in table.rows]
 
 
+def tofu_answers(bad_rows: str = "skip") -> list[str]:
+    """The answers of TOFU's retain-90 split (non-empty, in file order)."""
+    import json
+
+    path = data_file(TOFU_RETAIN)
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataFileError(f"{path}: not valid JSON ({err})") from err
+    answers = [str(r.get("answer", "")).strip() for r in rows if isinstance(r, dict)]
+    empty = sum(not a for a in answers)
+    if empty and bad_rows == "raise":
+        raise BadRowsError(f"{path}: {empty} row(s) without an answer")
+    if empty:
+        warnings.warn(f"{path}: skipped {empty} row(s) without an answer", stacklevel=2)
+    return [a for a in answers if a]
+
+
 def _pku_saferlhf(split: str = "train", limit: int = 2000) -> list[QAPair]:
     try:
         from datasets import load_dataset
@@ -200,12 +222,20 @@ class HarmfulData:
     eval_pairs: list[QAPair]  # held-out harmful prompts: harmful rate
     normal_train: list[TruthfulItem]  # benign pairs for fine-tuning, retain (KL) and random answers
     normal_eval: list[TruthfulItem]  # held-out benign prompts: similarity to the original, MC accuracy
+    random_pool: list[str] = field(default_factory=list)  # yao3's random answers (TOFU: not the classifier's benign source)
+    cross_fit_harmful: list[str] = field(default_factory=list)  # cross-source test: fit on one harmful source…
+    cross_test_harmful: list[str] = field(default_factory=list)  # …test on the other one
+    cross_test_benign: list[str] = field(default_factory=list)  # …and on a benign source never fitted (TOFU)
 
 
 def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = None,
                  max_eval: int | None = None) -> HarmfulData:
     """Disjoint splits: harmful pairs 1/3 classifier, 1/3 train (forget), 1/3 eval; TruthfulQA
-    likewise.  AdvBench harmful strings go to the classifier's harmful side only.
+    likewise.  AdvBench harmful strings go to the classifier's harmful side only.  TOFU answers
+    (local source) are split in two: yao3's random answers, and the unseen benign source of the
+    classifier's cross-source test, which is fitted on BeaverTails answers alone and tested on
+    the AdvBench targets (the hub source has one harmful source: no cross-source test, and the
+    random answers come from TruthfulQA as in the paper).
 
     ``max_train`` / ``max_eval`` cap the forget and evaluation sets (cpu profile)."""
     pairs = split(harmful_pairs(source), {"classifier": 1 / 3, "train": 1 / 3, "eval": 1 / 3}, seed)
@@ -213,6 +243,11 @@ def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = N
     cls_h, test_h = split(pairs["classifier"], {"fit": 0.8, "test": 0.2}, seed).values()
     cls_b, test_b = split(normal["classifier"], {"fit": 0.8, "test": 0.2}, seed).values()
     benign_texts = [a for item in cls_b for a in (item.best, *item.correct, *item.incorrect)]
+    tofu = split(tofu_answers() if source == "local" else [], {"random": 0.5, "cross": 0.5}, seed)
+    by_source = {}
+    for p in cls_h + test_h:
+        by_source.setdefault(p.source, []).append(p.answer)
+    fit_source = "beavertails" if source == "local" else None
     return HarmfulData(
         classifier_harmful=[p.answer for p in cls_h] + (harmful_strings() if source == "local" else []),
         classifier_benign=benign_texts,
@@ -222,4 +257,8 @@ def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = N
         eval_pairs=pairs["eval"][:max_eval],
         normal_train=normal["train"],
         normal_eval=normal["eval"][:max_eval],
+        random_pool=tofu["random"] or [a for i in normal["train"] for a in (i.best, *i.correct)],
+        cross_fit_harmful=by_source.get(fit_source, []),
+        cross_test_harmful=[a for s, texts in by_source.items() if s != fit_source for a in texts],
+        cross_test_benign=tofu["cross"][:len(test_b) * 4],
     )
