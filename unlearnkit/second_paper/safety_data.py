@@ -260,5 +260,5 @@ def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = N
         random_pool=tofu["random"] or [a for i in normal["train"] for a in (i.best, *i.correct)],
         cross_fit_harmful=by_source.get(fit_source, []),
         cross_test_harmful=[a for s, texts in by_source.items() if s != fit_source for a in texts],
-        cross_test_benign=tofu["cross"][:len(test_b) * 4],
+        cross_test_benign=tofu["cross"][:len(test_b) * 4],  # a few times the in-source benign test: cheap to embed
     )
