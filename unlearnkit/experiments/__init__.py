@@ -5,6 +5,7 @@
 * ``dispatch``: run a grid inline, in local processes or as a SLURM array;
 * ``ablation``: the rank and target-module sweeps and the compute view (Figures 2–4);
 * ``curves``: per-epoch histories of fixed-budget runs (the gradient and FILA chapters);
+* ``exact``: the exact-unlearning reference (the testbed retrained without a forget set);
 * ``fila_study``: the FILA chapter's analyses (importance maps, closed form vs EM, init check);
 * ``claims``: verdicts on the main paper's claims C1–C7, from :mod:`unlearnkit.stats`.
 

@@ -230,12 +230,14 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
 
-def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: dict | None = None) -> pd.DataFrame:
+def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: dict | None = None,
+           reference: dict | None = None) -> pd.DataFrame:
     """The paper's Table 1 layout from run records grouped by method name.
 
     Epochs, EL10, MA, Reasoning (mean accuracy, %), Dialogue (mean F1, %) and Pile PPL are
     mean ± std over the runs that met the criterion; ``failed`` counts the runs that did not
-    (they are never dropped silently).
+    (they are never dropped silently).  ``reference``: the exact-unlearning reference
+    (:func:`unlearnkit.experiments.exact.reference`), shown as a last row.
     """
     rows = [{"Method": "Before", "Params %": "–", "Epochs": "–", "failed": "–",
              "EL10 (%)": _mean_std([100 * before_mem["el"]]) if before_mem else "–",
@@ -256,6 +258,10 @@ def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: di
             "Dialogue": _mean_std([100 * r.dialogue for r in ok]),
             "Pile PPL": _mean_std([r.pile_ppl for r in ok]),
         })
+    if reference is not None:
+        from .exact import table1_row
+
+        rows.append(table1_row(reference))
     return pd.DataFrame(rows).set_index("Method")
 
 

@@ -95,7 +95,8 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
     """Load ``name``: ``"testbed:<size>"``, a local directory, or a hub id.
 
     Args:
-        name: e.g. ``"testbed:default"``, ``"EleutherAI/gpt-neo-125m"``, ``"./my-model"``.
+        name: e.g. ``"testbed:default"``, ``"testbed:default:without-0"`` (the testbed retrained
+            without forget set 0), ``"EleutherAI/gpt-neo-125m"``, ``"./my-model"``.
         dtype: parameter dtype; default fp32 on CPU, bf16 on CUDA.
         device: ``"cpu"``, ``"cuda"``…; default CUDA when available.
     """
@@ -107,7 +108,8 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
     if name.startswith("testbed:"):
         from . import testbed
 
-        tb = testbed.build(name.split(":", 1)[1])
+        size, without = testbed.parse_name(name.split(":", 1)[1])
+        tb = testbed.build(size, without=without)
         return LoadedModel(tb.model.to(device=device, dtype=dtype), tb.tokenizer, name, tb)
     from . import offline
 

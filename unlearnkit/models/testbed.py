@@ -65,9 +65,25 @@ class Recipe:
     seed: int = 0
     max_positions: int = 256
     version: int = 1  # bump when the build code changes what it produces
+    # Forget sets left out of pretraining: the exact-unlearning reference ("retrained without
+    # forget set k"). They stay in the splits, as data the model never saw.
+    without: tuple[int, ...] = ()
 
     def hash(self) -> str:
-        return config_hash(dataclasses.asdict(self) | {"tokenizer": data.manifest()[TOKENIZER_FILE]["sha256"]})
+        fields = dataclasses.asdict(self)
+        if not fields["without"]:  # recipes from before the field existed keep their hash (and cache)
+            del fields["without"]
+        return config_hash(fields | {"tokenizer": data.manifest()[TOKENIZER_FILE]["sha256"]})
+
+    @property
+    def trained_draws(self) -> tuple[int, ...]:
+        """The forget sets in the pretraining batches (``forget_draws`` less ``without``)."""
+        return tuple(d for d in self.forget_draws if d not in self.without)
+
+    @property
+    def name(self) -> str:
+        """``default``, or ``default:without-0`` for a testbed retrained without forget set 0."""
+        return self.size + "".join(f":without-{d}" for d in self.without)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -180,8 +196,8 @@ class Testbed:
         """Forget set ``lm_extraction_32_{draw}`` as ``(32, 200)`` testbed ids."""
         key = f"forget_{draw}"
         if key not in self.splits:
-            memorised = sorted(int(k.split("_")[1]) for k in self.splits if k.startswith("forget_"))
-            raise KeyError(f"forget set {draw} is not part of the {self.recipe.size!r} testbed (has {memorised})")
+            raise KeyError(f"forget set {draw} is not part of the {self.recipe.name!r} testbed "
+                           f"(has {list(self.recipe.forget_draws)})")
         return self.splits[key]
 
     @property
@@ -237,7 +253,9 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
     if recipe.use_wikitext:
         texts += data.wikitext2("test")
     general = token_blocks(tokenizer, texts, recipe.general_length)
-    forget = torch.unique(torch.cat([splits[f"forget_{d}"] for d in recipe.forget_draws]), dim=0)
+    forget_parts = [splits[f"forget_{d}"] for d in recipe.trained_draws]
+    # No forget set left to memorise (a one-set testbed retrained without it): general text only.
+    forget = torch.unique(torch.cat(forget_parts), dim=0) if forget_parts else None
 
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.95), weight_decay=0.01)
 
@@ -252,18 +270,23 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
     g_order = torch.empty(0, dtype=torch.long)
     losses = []
     model.train()
-    bar = tqdm(range(recipe.steps), desc=f"testbed[{recipe.size}]", disable=not progress)
+    bar = tqdm(range(recipe.steps), desc=f"testbed[{recipe.name}]", disable=not progress)
     for _ in bar:
-        if len(f_order) < recipe.forget_per_step:
+        if forget is not None and len(f_order) < recipe.forget_per_step:
             f_order = torch.cat([f_order, torch.randperm(len(forget), generator=gen)])
         if len(g_order) < recipe.general_per_step:
             g_order = torch.cat([g_order, torch.randperm(len(general), generator=gen)])
-        fb, f_order = forget[f_order[: recipe.forget_per_step]], f_order[recipe.forget_per_step:]
         gb, g_order = general[g_order[: recipe.general_per_step]], g_order[recipe.general_per_step:]
-        n_f, n_g = fb.numel() - len(fb), gb.numel() - len(gb)  # predicted tokens
-        loss_f = model(input_ids=fb, labels=fb).loss
-        loss_g = model(input_ids=gb, labels=gb).loss
-        loss = (loss_f * n_f + loss_g * n_g) / (n_f + n_g)
+        n_g = gb.numel() - len(gb)  # predicted tokens
+        if forget is None:
+            loss_f = torch.tensor(float("nan"))
+            loss = loss_g = model(input_ids=gb, labels=gb).loss
+        else:  # the forget batch's forward first, as every cached testbed was built
+            fb, f_order = forget[f_order[: recipe.forget_per_step]], f_order[recipe.forget_per_step:]
+            n_f = fb.numel() - len(fb)
+            loss_f = model(input_ids=fb, labels=fb).loss
+            loss_g = model(input_ids=gb, labels=gb).loss
+            loss = (loss_f * n_f + loss_g * n_g) / (n_f + n_g)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -273,33 +296,55 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
         bar.set_postfix(forget=f"{losses[-1][0]:.3f}", general=f"{losses[-1][1]:.3f}", refresh=False)
     model.eval()
     return {
-        "forget_sequences": len(forget),
+        "forget_sequences": 0 if forget is None else len(forget),
         "general_chunks": len(general),
         "general_tokens_seen": recipe.steps * recipe.general_per_step * recipe.general_length,
-        "times_each_forget_sequence_seen": recipe.steps * recipe.forget_per_step / len(forget),
+        "times_each_forget_sequence_seen": 0.0 if forget is None else recipe.steps * recipe.forget_per_step / len(forget),
         "final_loss_forget": float(np.mean([l[0] for l in losses[-20:]])),
         "final_loss_general": float(np.mean([l[1] for l in losses[-20:]])),
         "loss_curve": losses,
     }
 
 
-def cache_path(size: str) -> Path:
-    recipe = _recipe(size)
+def cache_path(size: str, without: tuple[int, ...] = ()) -> Path:
+    recipe = _recipe(size, without)
     return cache_root() / "testbed" / f"{recipe.size}-{recipe.hash()}"
 
 
-def _recipe(size: str) -> Recipe:
+def _recipe(size: str, without: tuple[int, ...] = ()) -> Recipe:
     if size not in RECIPES:
         raise ValueError(f"unknown testbed size {size!r}; choose one of {sorted(RECIPES)}")
-    return RECIPES[size]
+    recipe = RECIPES[size]
+    without = tuple(sorted(set(without)))
+    for d in without:
+        if d not in recipe.forget_draws:
+            raise ValueError(f"cannot retrain the {size!r} testbed without forget set {d}: "
+                             f"it memorises forget sets {list(recipe.forget_draws)}")
+    return dataclasses.replace(recipe, without=without)
 
 
-def build(size: str = "default", progress: bool = True) -> Testbed:
+def parse_name(name: str) -> tuple[str, tuple[int, ...]]:
+    """``"default"`` → ``("default", ())``; ``"default:without-0"`` → ``("default", (0,))``."""
+    size, *rest = name.split(":")
+    without = []
+    for part in rest:
+        if not (part.startswith("without-") and part.removeprefix("without-").isdigit()):
+            raise ValueError(f"bad testbed name {name!r}: expected '<size>' or '<size>:without-<k>' "
+                             f"(k a forget set), e.g. 'default:without-0'")
+        without.append(int(part.removeprefix("without-")))
+    return size, tuple(without)
+
+
+def build(size: str = "default", progress: bool = True, without: tuple[int, ...] = ()) -> Testbed:
     """Build (or load from the cache) the testbed of the given size.
 
     Args:
         size: ``"smoke"`` (seconds; for tests) or ``"default"`` (minutes; for the book).
         progress: show a progress bar while training.
+        without: forget sets to leave out of pretraining, everything else the same (recipe,
+            seed, steps, batch make-up): the exact-unlearning reference for those sets.  The
+            remaining forget sequences fill the forget slots of each batch, so each is seen
+            more often than in the full testbed (``info["times_each_forget_sequence_seen"]``).
 
     Returns:
         A :class:`Testbed`; ``model, tokenizer = build(size)`` also works.
@@ -307,8 +352,8 @@ def build(size: str = "default", progress: bool = True) -> Testbed:
     from safetensors.torch import load_file, save_file
     from transformers import GPTNeoForCausalLM
 
-    recipe = _recipe(size)
-    path = cache_path(size)
+    recipe = _recipe(size, without)
+    path = cache_path(size, without)
     if not (path / "testbed.json").is_file():
         torch.manual_seed(recipe.seed)
         tokenizer = load_tokenizer()
@@ -335,14 +380,16 @@ def build(size: str = "default", progress: bool = True) -> Testbed:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="default", choices=sorted(RECIPES))
+    parser.add_argument("--without", type=int, nargs="*", default=[], metavar="K",
+                        help="leave forget sets K out of pretraining (the exact-unlearning reference)")
     parser.add_argument("--train-tokenizer", action="store_true", help="regenerate data/" + TOKENIZER_FILE)
     args = parser.parse_args(argv)
     if args.train_tokenizer:
         out = train_tokenizer()
         print(f"wrote {out} (sha256 {data.sha256_of(out)}); update data/MANIFEST.tsv")
         return
-    tb = build(args.size)
-    print(f"testbed {args.size} at {tb.path} (built in {tb.info['build_seconds']:.0f} s)")
+    tb = build(args.size, without=tuple(args.without))
+    print(f"testbed {tb.recipe.name} at {tb.path} (built in {tb.info['build_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""The exact-unlearning reference: a testbed retrained without a forget set."""
+
+import pytest
+
+from unlearnkit.experiments import exact
+from unlearnkit.models import testbed
+from unlearnkit.records import RunRecord
+
+
+def test_testbed_names_parse_and_bad_ones_are_refused():
+    assert testbed.parse_name("default") == ("default", ())
+    assert testbed.parse_name("default:without-0") == ("default", (0,))
+    assert testbed.parse_name("default:without-3:without-1") == ("default", (3, 1))
+    with pytest.raises(ValueError, match="without-<k>"):
+        testbed.parse_name("default:minus-0")
+    with pytest.raises(ValueError, match="memorises forget sets"):
+        testbed.cache_path("smoke", without=(3,))  # the smoke testbed memorises set 0 only
+
+
+def test_leaving_sets_out_changes_the_cache_key_but_not_the_full_recipes():
+    full, without = testbed.cache_path("default"), testbed.cache_path("default", without=(0,))
+    assert full != without
+    # Adding the `without` field must not invalidate testbeds already built: the full recipes
+    # keep the hash they had before it existed (recorded when the field was added).
+    assert testbed.RECIPES["default"].hash() == "83e2d688f19f"
+    assert testbed.RECIPES["smoke"].hash() == "fc79b571a61b"
+    assert testbed._recipe("default", (0,)).trained_draws == (1, 2, 3, 4)
+
+
+def test_reference_name_only_for_testbeds():
+    assert exact.reference_name("testbed:smoke", 0) == "testbed:smoke:without-0"
+    with pytest.raises(ValueError, match="only the embedded testbed"):
+        exact.reference_name("EleutherAI/gpt-neo-125m", 0)
+    with pytest.raises(ValueError, match="already a retrained"):
+        exact.reference_name("testbed:smoke:without-0", 0)
+
+
+def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed):
+    ref = exact.reference("testbed:smoke", 0, heldout_rows=32, downstream="smoke", forget_rows=8)
+    retrained = testbed.build("smoke", progress=False, without=(0,))
+    assert retrained.info["forget_sequences"] == 0  # the smoke testbed memorises set 0 alone
+    assert retrained.forget_set(0).shape == smoke_testbed.forget_set(0).shape  # kept as evaluation data
+    assert (retrained.forget_set(0) == smoke_testbed.forget_set(0)).all()
+    # Never seen: the set's MA on the retrained model is below its MA on the original.
+    assert ref["ma"] < ref["ma_original"]
+    assert 0.0 <= ref["el"] <= 1.0 and ref["pile_ppl"] > 1.0
+    row = exact.table1_row(ref)
+    assert row["Method"] == "Retrained without set 0 (exact)" and row["MA (%)"] == f"{100 * ref['ma']:.1f}"
+    facts = exact.facts(ref)
+    assert facts["exact_ma"] == f"{100 * ref['ma']:.1f}" and "without-0" in facts["exact_status"]
+    assert set(exact.facts(None, 0)) == set(facts)  # the chapter glues the same keys when not run
+
+
+def _record(forget_set: str, ma: float) -> RunRecord:
+    return RunRecord(status="forgotten", epochs=3, epochs_run=3, final_ma=ma, final_el=0.0, config={}, history=[],
+                     tags={"forget_set": forget_set}, pile_ppl=10.0)
+
+
+def test_comparison_table_shows_the_runs_on_the_reference_set_only():
+    ref = {"draw": 0, "ma": 0.1, "el": 0.0, "ma_original": 0.9, "el_original": 0.5, "pile_ppl": 50.0,
+           "thresholds": {"ma": 0.2, "el": 0.05}, "thresholds_retrained": {"ma": 0.21, "el": 0.04}}
+    groups = {"GA": [_record("lm_extraction_32_0[:8]", 0.15), _record("lm_extraction_32_1[:8]", 0.12)]}
+    table = exact.comparison_table(ref, groups)
+    assert list(table.index[-1:]) == ["unlearned: GA"] and len(table) == 5
+    assert table.loc["unlearned: GA", "MA (%)"] == pytest.approx(15.0)
+    assert table.loc["retrained without the set (exact unlearning)", "MA (%)"] == pytest.approx(10.0)
