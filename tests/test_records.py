@@ -125,3 +125,21 @@ def test_retain_sources(smoke_testbed):
     assert torch.equal(loaded.retain(16, "wikitext"), wiki)  # fixed order
     with pytest.raises(ValueError, match="unknown retain source"):
         loaded.retain(4, "c4")
+
+
+def test_threshold_sources_measure_on_different_text(smoke_testbed):
+    from unlearnkit import metrics
+    from unlearnkit.experiments import runs
+
+    heldout = runs.thresholds("testbed:smoke", 16, source="heldout")
+    unseen = runs.thresholds("testbed:smoke", 16, source="unseen")
+    jang = runs.thresholds("testbed:smoke", 16, source="jang")
+    assert "TDEC validation" in heldout["source"] and "TOFU" in unseen["source"]
+    assert (unseen["ma"], unseen["el"]) != (heldout["ma"], heldout["el"])  # measured, on other text
+    assert 0.0 <= unseen["ma"] <= 1.0 and 0.0 <= unseen["el"] <= 1.0
+    assert jang["ma"] == metrics.JANG_THRESHOLDS.ma
+    loaded = runs.load("testbed:smoke")
+    blocks = loaded.unseen(4)
+    assert blocks.shape == (4, 200)
+    with pytest.raises(ValueError, match="TOFU's answers give"):
+        loaded.unseen(100_000)

@@ -89,7 +89,10 @@ def test_tofu_answers_name_a_broken_file(tmp_path, monkeypatch):
 
     (tmp_path / "tofu").mkdir()
     (tmp_path / "tofu" / "retain90.json").write_text("[{\"answer\": \"ok\"}, ")
+    from unlearnkit import data
+
     monkeypatch.setattr(safety_data, "data_file", lambda rel: tmp_path / rel)
+    monkeypatch.setattr(data, "data_file", lambda rel: tmp_path / rel)  # the reader lives in the data layer
     with pytest.raises(DataFileError, match="retain90.json"):
         safety_data.tofu_answers()
     (tmp_path / "tofu" / "retain90.json").write_text('[{"answer": "ok"}, {"answer": ""}]')

@@ -184,6 +184,19 @@ def encode_tdec(rows: np.ndarray, tokenizer, length: int = TDEC_LENGTH) -> np.nd
 # ---------------------------------------------------------------------- general text
 
 
+def tofu_answer_rows(path: str = "tofu/retain90.json") -> list[str]:
+    """The ``answer`` of every row of TOFU's retain-90 split, stripped, in file order (empty
+    strings kept: callers choose what to do with them)."""
+    import json
+
+    file = data_file(path)
+    try:
+        rows = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataFileError(f"{file}: not valid JSON ({err})") from err
+    return [str(r.get("answer", "")).strip() for r in rows if isinstance(r, dict)]
+
+
 def pile_sample() -> pd.DataFrame:
     """Jang et al.'s Pile validation-style sample: 1,500 documents (``doc_id, text, corpus``)."""
     return pd.read_csv(data_file("knowledge_unlearning/validation_data/pile.csv"), lineterminator="\n")

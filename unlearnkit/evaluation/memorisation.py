@@ -59,15 +59,21 @@ def memorisation_report(model, tokenizer, forget_sets: dict[str, torch.Tensor], 
     return results.cached("memorisation", config, compute)
 
 
-def thresholds(model, heldout: torch.Tensor, n: int = 10, model_key: str = "") -> metrics.Thresholds:
+TDEC_HELDOUT = "TDEC validation rows"
+
+
+def thresholds(model, heldout: torch.Tensor, n: int = 10, model_key: str = "",
+               source: str = TDEC_HELDOUT) -> metrics.Thresholds:
     """Forgetting thresholds of ``model`` on ``heldout`` (cached in the results store under
-    ``model_key``; ``""`` recomputes)."""
+    ``model_key`` and ``source``, the name of the data; ``model_key=""`` recomputes)."""
     def compute() -> dict:
-        th = metrics.forgetting_thresholds(model, heldout, n=n, source="TDEC validation rows")
+        th = metrics.forgetting_thresholds(model, heldout, n=n, source=source)
         return {"ma": th.ma, "el": th.el, "n": th.n, "source": th.source}
 
-    rec = results.cached("thresholds", {"model": model_key, "n": n, "heldout": len(heldout)}, compute) \
-        if model_key else compute()
+    key = {"model": model_key, "n": n, "heldout": len(heldout)}
+    if source != TDEC_HELDOUT:  # TDEC keys stay as they were before other sources existed
+        key["data"] = source
+    rec = results.cached("thresholds", key, compute) if model_key else compute()
     return metrics.Thresholds(rec["ma"], rec["el"], rec["n"], rec["source"])
 
 

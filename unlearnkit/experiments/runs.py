@@ -24,7 +24,11 @@ from .. import data, losses, metrics, models, results, trainer
 from ..evaluation import downstream, memorisation
 from ..records import RECORD_VERSION, RunRecord
 
-THRESHOLD_SOURCES = ("heldout", "jang")  # measured on held-out rows, or Jang et al.'s fixed values
+# Where the forgetting thresholds come from: measured on held-out TDEC rows (unseen by the
+# testbed, but Pile text for a Pile-trained model), Jang et al.'s fixed values (the paper's own
+# choice for GPT-Neo), or measured on text no Pile-trained model can have seen (TOFU, 2024).
+THRESHOLD_SOURCES = ("heldout", "jang", "unseen")
+UNSEEN_TEXT = "TOFU answers (fictitious authors, 2024)"
 
 # The paper's Table 1 rows: name -> (objective, LoRA init or None)
 TABLE1_METHODS: dict[str, tuple[str, str | None]] = {
@@ -160,12 +164,17 @@ def load(model_name: str) -> models.LoadedModel:
 
 
 def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10, source: str = "heldout") -> dict:
-    """The forgetting thresholds of ``model_name``: measured on ``heldout_rows`` held-out
-    sequences (cached), or Jang et al.'s fixed values (``source="jang"``)."""
+    """The forgetting thresholds of ``model_name`` (cached): measured on ``heldout_rows`` held-out
+    TDEC rows (``source="heldout"``), Jang et al.'s fixed values (``"jang"``), or measured on
+    ``heldout_rows`` 200-token blocks of text a Pile-trained model cannot have seen (``"unseen"``:
+    :meth:`unlearnkit.models.LoadedModel.unseen`)."""
     _choice("thresholds", source, THRESHOLD_SOURCES)
     if source == "jang":
         return dataclasses.asdict(metrics.JANG_THRESHOLDS)
     loaded = load(model_name)
+    if source == "unseen":
+        return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.unseen(heldout_rows), n=n,
+                                                          model_key=loaded.key, source=UNSEEN_TEXT))
     return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.heldout(heldout_rows), n=n,
                                                       model_key=loaded.key))
 

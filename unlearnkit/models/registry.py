@@ -22,6 +22,7 @@ class LoadedModel:
     tokenizer: object
     name: str
     testbed: object | None = None  # the Testbed when ``name`` is ``testbed:<size>``
+    injection: dict | None = None  # the injection report when ``name`` is ``<base>+tdec`` (:mod:`.injection`)
     _wikitext_blocks: torch.Tensor | None = field(default=None, repr=False)  # tokenised once per model
 
     def __iter__(self):
@@ -78,12 +79,31 @@ class LoadedModel:
 
         return self._ids(data.tdec_sequences("train")[testbed.general_tdec_doc_ids(count, seed=0)])
 
+    def unseen(self, count: int = 128, length: int = 200) -> torch.Tensor:
+        """``(count, length)`` ids of text no Pile-trained model can have seen: TOFU's answers
+        about fictitious authors (written in 2024, after the Pile, GPT-Neo and OPT), joined and
+        cut into ``length``-token blocks of this model's tokenizer (a TDEC row's length).
+
+        The threshold data of ``thresholds="unseen"``: for a model that trained on the Pile,
+        TDEC validation rows are Pile text too, so "below held-out" would mean "below other
+        memorised text".
+        """
+        from ..data import tofu_answer_rows
+        from .testbed import token_blocks
+
+        blocks = token_blocks(self.tokenizer, [a for a in tofu_answer_rows() if a], length)
+        if count > len(blocks):
+            raise ValueError(f"TOFU's answers give {len(blocks)} unseen blocks of {length} tokens, asked for {count}")
+        return blocks[:count].to(_device(self.model))
+
     @property
     def key(self) -> str:
         """Identifies the weights and how they compute in result caches: the name (plus the
         recipe hash for a testbed), the parameter dtype and the device kind."""
         p = next(self.model.parameters())
         name = f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
+        if self.injection is not None:
+            name = f"{name}@{self.injection['hash']}"
         return f"{name}|{str(p.dtype).removeprefix('torch.')}|{p.device.type}"
 
 
@@ -96,7 +116,8 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
 
     Args:
         name: e.g. ``"testbed:default"``, ``"testbed:default:without-0"`` (the testbed retrained
-            without forget set 0), ``"EleutherAI/gpt-neo-125m"``, ``"./my-model"``.
+            without forget set 0), ``"smollm2-135m"`` (offline), ``"smollm2-135m+tdec"`` (with
+            TDEC memorisation injected, :mod:`.injection`), ``"EleutherAI/gpt-neo-125m"``, ``"./my-model"``.
         dtype: parameter dtype; default fp32 on CPU, bf16 on CUDA.
         device: ``"cpu"``, ``"cuda"``…; default CUDA when available.
     """
@@ -105,6 +126,15 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
+    from . import injection
+
+    injected = injection.parse_name(name)
+    if injected is not None:  # "<base>+tdec[:<recipe>]": the base model with TDEC memorisation injected
+        base, recipe = injected
+        loaded = load(base, dtype=dtype, device=device)
+        report = injection.load_or_inject(loaded, recipe)
+        loaded.name, loaded.injection = name, report
+        return loaded
     if name.startswith("testbed:"):
         from . import testbed
 

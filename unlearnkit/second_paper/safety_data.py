@@ -156,14 +156,10 @@ def truthfulqa(bad_rows: str = "skip") -> list[TruthfulItem]:
 
 def tofu_answers(bad_rows: str = "skip") -> list[str]:
     """The answers of TOFU's retain-90 split (non-empty, in file order)."""
-    import json
+    from ..data import tofu_answer_rows
 
     path = data_file(TOFU_RETAIN)
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataFileError(f"{path}: not valid JSON ({err})") from err
-    answers = [str(r.get("answer", "")).strip() for r in rows if isinstance(r, dict)]
+    answers = tofu_answer_rows()
     empty = sum(not a for a in answers)
     if empty and bad_rows == "raise":
         raise BadRowsError(f"{path}: {empty} row(s) without an answer")

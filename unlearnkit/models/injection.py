@@ -1,0 +1,178 @@
+"""Memorisation injected into a pretrained model, the way TOFU and MUSE build their targets.
+
+A pretrained model that never memorised TDEC has nothing to unlearn.  :func:`inject`
+fine-tunes it on the forget sets (each TDEC row re-tokenised with the model's tokenizer at
+the fixed length :data:`unlearnkit.data.TDEC_LENGTH`), interleaved with general text (TDEC
+train rows in no forget set, never the WikiText or Pile text the evaluation uses), until every
+forget set is memorised at least as strongly as the recipe asks (by default GPT-Neo 125M's
+own memorisation of its forget sets in Cha et al.: MA 77.4 %, EL10 30.9 %) or the step budget
+ends.  The injected weights are cached as safetensors under
+``cache_root()/injected/<model>-<recipe hash>``, with a JSON report (steps, seconds, MA and EL
+per forget set, met or not), so the second load takes seconds.
+
+Model names: ``"<base>+tdec"`` (for example ``"smollm2-135m+tdec"``) loads ``<base>`` and
+injects with :data:`RECIPES` ``["default"]``; ``"<base>+tdec:<recipe>"`` picks another recipe.
+This module trains and measures memorisation; it does not unlearn or evaluate capability.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+
+SUFFIX = "+tdec"
+
+
+@dataclass(frozen=True)
+class InjectionRecipe:
+    """Everything that determines an injected model; its hash names the cache entry."""
+
+    forget_draws: tuple[int, ...] = (0, 1, 2, 3, 4)
+    forget_rows: int | None = 8  # the first rows of each 32-sequence set (None: all 32)
+    target_ma: float = 0.774  # GPT-Neo 125M on its forget sets (Cha et al., Table 1 "Before")
+    target_el: float = 0.309
+    lr: float = 1e-4
+    forget_per_step: int = 8
+    general_per_step: int = 4
+    general_rows: int = 2000  # TDEC train rows in no forget set, the interleaved general text
+    max_steps: int = 400
+    check_every: int = 10  # steps between memorisation checks (MA every check, EL once MA is met)
+    n: int = 10  # EL_n
+    seed: int = 0
+    version: int = 1
+
+    def hash(self) -> str:
+        return config_hash(dataclasses.asdict(self))
+
+
+RECIPES: dict[str, InjectionRecipe] = {
+    "default": InjectionRecipe(),
+    # Seconds, for tests: two forget rows of one set, a low bar, a short budget.
+    "smoke": InjectionRecipe(forget_draws=(0,), forget_rows=2, target_ma=0.3, target_el=0.0, lr=1e-3,
+                             forget_per_step=2, general_per_step=1, general_rows=16, max_steps=30, check_every=5),
+}
+
+
+def parse_name(name: str) -> tuple[str, str] | None:
+    """``"smollm2-135m+tdec"`` → ``("smollm2-135m", "default")``; ``"x+tdec:smoke"`` → ``("x", "smoke")``;
+    ``None`` for a name without the injection suffix."""
+    if SUFFIX not in name:
+        return None
+    base, _, rest = name.partition(SUFFIX)
+    recipe = rest.removeprefix(":") or "default"
+    if rest and not rest.startswith(":"):
+        raise ValueError(f"bad injected-model name {name!r}: expected '<base>{SUFFIX}' or '<base>{SUFFIX}:<recipe>'")
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown injection recipe {recipe!r} in {name!r}; choose one of {sorted(RECIPES)}")
+    return base, recipe
+
+
+def cache_path(base_key: str, recipe: InjectionRecipe):
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in base_key)
+    return cache_root() / "injected" / f"{safe}-{recipe.hash()}"
+
+
+def _forget_sets(loaded, recipe: InjectionRecipe) -> dict[int, torch.Tensor]:
+    rows = recipe.forget_rows
+    return {d: loaded.forget_set(d)[: rows or None] for d in recipe.forget_draws}
+
+
+def _general(loaded, recipe: InjectionRecipe) -> torch.Tensor:
+    from .. import data
+    from .testbed import general_tdec_doc_ids
+
+    ids = general_tdec_doc_ids(recipe.general_rows, seed=recipe.seed)
+    return torch.from_numpy(data.encode_tdec(data.tdec_sequences("train")[ids], loaded.tokenizer))
+
+
+def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = True) -> dict[int, dict]:
+    """Mean MA (and EL_n when ``el``) of ``model`` on each forget set."""
+    from .. import metrics
+
+    out = {}
+    for d, x in sets.items():
+        out[d] = {"ma": metrics.memorization_accuracy(model, x).mean().item()}
+        if el:
+            out[d]["el"] = metrics.extraction_likelihood(model, x, n=n).mean().item()
+    return out
+
+
+def _met(mem: dict[int, dict], recipe: InjectionRecipe) -> bool:
+    return all(m["ma"] >= recipe.target_ma and m.get("el", -1.0) >= recipe.target_el for m in mem.values())
+
+
+def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
+    """Fine-tune ``loaded.model`` in place until ``recipe``'s memorisation is met; return the report.
+
+    Each step trains on ``forget_per_step`` forget sequences (all sets pooled, shuffled) and
+    ``general_per_step`` general rows, token-weighted into one loss (AdamW, constant rate).
+    Every ``check_every`` steps MA is measured on every set; once every set meets the MA
+    target, EL_n is measured too, and training stops when both are met.  A budget that ends
+    first leaves ``report["met"]`` False: the caller decides (the report says by how much).
+    """
+    model = loaded.model
+    sets = _forget_sets(loaded, recipe)
+    device = next(model.parameters()).device
+    forget = torch.cat(list(sets.values())).to(device)
+    general = _general(loaded, recipe).to(device)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
+    f_order = g_order = torch.empty(0, dtype=torch.long)
+    start, history, mem = time.perf_counter(), [], {}
+    bar = tqdm(range(1, recipe.max_steps + 1), desc=f"inject[{loaded.name}]", disable=not progress)
+    for step in bar:
+        model.train()
+        if len(f_order) < recipe.forget_per_step:
+            f_order = torch.cat([f_order, torch.randperm(len(forget), generator=gen)])
+        if len(g_order) < recipe.general_per_step:
+            g_order = torch.cat([g_order, torch.randperm(len(general), generator=gen)])
+        fb, f_order = forget[f_order[: recipe.forget_per_step]], f_order[recipe.forget_per_step:]
+        gb, g_order = general[g_order[: recipe.general_per_step]], g_order[recipe.general_per_step:]
+        batch = torch.cat([fb, gb])
+        loss = model(input_ids=batch, labels=batch).loss  # equal-length rows: token-weighted
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if step % recipe.check_every == 0 or step == recipe.max_steps:
+            model.eval()
+            mem = memorisation(model, sets, recipe.n, el=False)
+            if all(m["ma"] >= recipe.target_ma for m in mem.values()):
+                mem = memorisation(model, sets, recipe.n, el=True)
+            history.append({"step": step, "loss": loss.item(), **{f"ma_{d}": m["ma"] for d, m in mem.items()}})
+            bar.set_postfix(loss=f"{loss.item():.3f}", ma=f"{min(m['ma'] for m in mem.values()):.3f}", refresh=False)
+            if _met(mem, recipe):
+                break
+    model.eval()
+    if not mem or "el" not in next(iter(mem.values())):
+        mem = memorisation(model, sets, recipe.n, el=True)
+    return {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), "base": loaded.name, "steps": step,
+            "seconds": time.perf_counter() - start, "met": _met(mem, recipe),
+            "memorisation": {str(d): m for d, m in mem.items()}, "history": history,
+            "forget_sequences": len(forget), "general_rows": len(general)}
+
+
+def load_or_inject(loaded, recipe_name: str = "default", progress: bool = True) -> dict:
+    """Give ``loaded`` (modified in place) the injected weights of ``recipe_name``: from the
+    cache when present, else by :func:`inject` (then cached).  Returns the injection report."""
+    from safetensors.torch import load_model, save_model  # tied weights (SmolLM2) need these
+
+    recipe = RECIPES[recipe_name]
+    path = cache_path(loaded.key, recipe)
+    if not (path / "report.json").is_file():
+        report = inject(loaded, recipe, progress=progress)
+        with atomic_directory(path) as tmp:
+            save_model(loaded.model, str(tmp / "model.safetensors"))
+            write_json_atomic(tmp / "report.json", report)
+        return report | {"cached": False}
+    load_model(loaded.model, str(path / "model.safetensors"), device=str(next(loaded.model.parameters()).device))
+    loaded.model.eval()
+    return json.loads((path / "report.json").read_text()) | {"cached": True}
