@@ -172,11 +172,9 @@ def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10, source: st
     if source == "jang":
         return dataclasses.asdict(metrics.JANG_THRESHOLDS)
     loaded = load(model_name)
-    if source == "unseen":
-        return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.unseen(heldout_rows), n=n,
-                                                          model_key=loaded.key, source=UNSEEN_TEXT))
-    return dataclasses.asdict(memorisation.thresholds(loaded.model, loaded.heldout(heldout_rows), n=n,
-                                                      model_key=loaded.key))
+    ids, label = ((loaded.unseen(heldout_rows), UNSEEN_TEXT) if source == "unseen"
+                  else (loaded.heldout(heldout_rows), memorisation.TDEC_HELDOUT))
+    return dataclasses.asdict(memorisation.thresholds(loaded.model, ids, n=n, model_key=loaded.key, source=label))
 
 
 def _evaluation(model, tokenizer, preset: str | None) -> dict:

@@ -104,6 +104,13 @@ def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = T
     return out
 
 
+def _add_el(model, sets: dict[int, torch.Tensor], mem: dict[int, dict], n: int) -> dict[int, dict]:
+    """``mem`` (MA per set, from :func:`memorisation`) with EL_n added, MA not measured again."""
+    from .. import metrics
+
+    return {d: m | {"el": metrics.extraction_likelihood(model, sets[d], n=n).mean().item()} for d, m in mem.items()}
+
+
 def _met(mem: dict[int, dict], recipe: InjectionRecipe) -> bool:
     return all(m["ma"] >= recipe.target_ma and m.get("el", -1.0) >= recipe.target_el for m in mem.values())
 
@@ -146,14 +153,14 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
             model.eval()
             mem = memorisation(model, sets, recipe.n, el=False)
             if all(m["ma"] >= recipe.target_ma for m in mem.values()):
-                mem = memorisation(model, sets, recipe.n, el=True)
+                mem = _add_el(model, sets, mem, recipe.n)
             history.append({"step": step, "loss": loss.item(), **{f"ma_{d}": m["ma"] for d, m in mem.items()}})
             bar.set_postfix(loss=f"{loss.item():.3f}", ma=f"{min(m['ma'] for m in mem.values()):.3f}", refresh=False)
             if _met(mem, recipe):
                 break
     model.eval()
-    if not mem or "el" not in next(iter(mem.values())):
-        mem = memorisation(model, sets, recipe.n, el=True)
+    if "el" not in next(iter(mem.values())):  # the budget ended before every set met the MA target
+        mem = _add_el(model, sets, mem, recipe.n)
     return {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), "base": loaded.name, "steps": step,
             "seconds": time.perf_counter() - start, "met": _met(mem, recipe),
             "memorisation": {str(d): m for d, m in mem.items()}, "history": history,

@@ -24,6 +24,7 @@ class LoadedModel:
     testbed: object | None = None  # the Testbed when ``name`` is ``testbed:<size>``
     injection: dict | None = None  # the injection report when ``name`` is ``<base>+tdec`` (:mod:`.injection`)
     _wikitext_blocks: torch.Tensor | None = field(default=None, repr=False)  # tokenised once per model
+    _unseen_blocks: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # by block length
 
     def __iter__(self):
         return iter((self.model, self.tokenizer))
@@ -91,7 +92,9 @@ class LoadedModel:
         from ..data import tofu_answer_rows
         from .testbed import token_blocks
 
-        blocks = token_blocks(self.tokenizer, [a for a in tofu_answer_rows() if a], length)
+        if length not in self._unseen_blocks:  # every run's thresholds() asks: tokenise once
+            self._unseen_blocks[length] = token_blocks(self.tokenizer, [a for a in tofu_answer_rows() if a], length)
+        blocks = self._unseen_blocks[length]
         if count > len(blocks):
             raise ValueError(f"TOFU's answers give {len(blocks)} unseen blocks of {length} tokens, asked for {count}")
         return blocks[:count].to(_device(self.model))
