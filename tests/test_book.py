@@ -60,6 +60,18 @@ def test_profiles_parse_and_unknown_profile_is_named():
         book.load_profile("nope")
 
 
+def test_gpu_profile_runs_offline_by_default():
+    """Issue 17: a lent GPU machine has no network, so the gpu profile's models are offline ones."""
+    from unlearnkit.models import injection, offline
+
+    profile = book.load_profile("gpu") | {"name": "gpu"}
+    names = {book.chapter_parameters(profile, chapter).get("model_name") for chapter in book.toc_files()}
+    for name in names - {None}:
+        parsed = injection.parse_name(name)
+        assert (parsed[0] if parsed else name) in offline.OFFLINE_MODELS, name
+    assert "smollm2-135m+tdec:full" in names
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", book.toc_files())
 def test_chapter_executes_on_smoke_profile(chapter, tmp_path):

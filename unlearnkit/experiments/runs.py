@@ -189,11 +189,16 @@ def _evaluation(model, tokenizer, preset: str | None) -> dict:
 def before(model_name: str, heldout_rows: int = 128, downstream_preset: str = "cpu", n: int = 10,
            thresholds_source: str = "heldout") -> dict:
     """Thresholds and downstream scores of the model before unlearning (cached)."""
-    loaded = load(model_name)
     th = thresholds(model_name, heldout_rows, n, thresholds_source)
-    rec = results.cached("before", {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
-                         lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset))
-    return {"thresholds": th, **rec}
+    return {"thresholds": th, **capability(model_name, downstream_preset)}
+
+
+def capability(model_name: str, downstream_preset: str = "cpu") -> dict:
+    """Downstream scores of ``model_name`` as loaded, no thresholds (cached; the same record
+    :func:`before` uses)."""
+    loaded = load(model_name)
+    return results.cached("before", {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
+                          lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset))
 
 
 def cache_config(spec: RunSpec, loaded: models.LoadedModel) -> dict:

@@ -2,7 +2,8 @@
 
 A pretrained model that never memorised TDEC has nothing to unlearn.  :func:`inject`
 fine-tunes it on the forget sets (each TDEC row re-tokenised with the model's tokenizer at
-the fixed length :data:`unlearnkit.data.TDEC_LENGTH`), interleaved with general text (TDEC
+the model's fixed length, :attr:`~unlearnkit.models.LoadedModel.tdec_length`: 200 for GPT-2's
+vocabulary, 80 for SmolLM2), interleaved with general text (TDEC
 train rows in no forget set, never the WikiText or Pile text the evaluation uses), until every
 forget set is memorised at least as strongly as the recipe asks (by default GPT-Neo 125M's
 own memorisation of its forget sets in Cha et al.: MA 77.4 %, EL10 30.9 %) or the step budget
@@ -54,8 +55,10 @@ class InjectionRecipe:
 
 RECIPES: dict[str, InjectionRecipe] = {
     "default": InjectionRecipe(),
+    # The gpu profile's: all 32 sequences of every forget set (160 rows), as Table 1 there unlearns them.
+    "full": InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000),
     # Seconds, for tests: two forget rows of one set, a low bar, a short budget.
-    "smoke": InjectionRecipe(forget_draws=(0,), forget_rows=2, target_ma=0.3, target_el=0.0, lr=1e-3,
+    "smoke": InjectionRecipe(forget_draws=(0,), forget_rows=2, target_ma=0.6, target_el=0.0, lr=1e-3,
                              forget_per_step=2, general_per_step=1, general_rows=16, max_steps=30, check_every=5),
 }
 
@@ -86,10 +89,10 @@ def _forget_sets(loaded, recipe: InjectionRecipe) -> dict[int, torch.Tensor]:
 
 def _general(loaded, recipe: InjectionRecipe) -> torch.Tensor:
     from .. import data
-    from .testbed import general_tdec_doc_ids
+    from .testbed import general_tdec_doc_pool
 
-    ids = general_tdec_doc_ids(recipe.general_rows, seed=recipe.seed)
-    return torch.from_numpy(data.encode_tdec(data.tdec_sequences("train")[ids], loaded.tokenizer))
+    ids = general_tdec_doc_pool(recipe.general_rows, seed=recipe.seed)
+    return loaded.tdec_pool(data.tdec_sequences("train")[ids], recipe.general_rows, "general TDEC train rows")
 
 
 def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = True) -> dict[int, dict]:

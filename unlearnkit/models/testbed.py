@@ -158,6 +158,15 @@ def general_tdec_doc_ids(count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(candidates, size=count, replace=False))
 
 
+def general_tdec_doc_pool(count: int, seed: int) -> np.ndarray:
+    """:func:`general_tdec_doc_ids` ``(count, seed)`` in order, followed by ``count`` more such rows:
+    a pool from which a tokenizer that makes some rows too short still finds ``count`` (a
+    GPT-2-vocabulary model takes exactly the first ``count``)."""
+    first = general_tdec_doc_ids(count, seed)
+    more = np.setdiff1d(general_tdec_doc_ids(2 * count, seed), first)
+    return np.concatenate([first, more])
+
+
 def heldout_ids(tokenizer, count: int) -> torch.Tensor:
     """The first ``count`` TDEC *validation* rows (never trained on) as ``(count, 200)`` ids."""
     rows = data.tdec_sequences("val")[:count]
