@@ -83,3 +83,28 @@ def test_wikitext_articles_start_with_titles():
     arts = data.wikitext2("test")
     assert len(arts) > 50
     assert all(a.lstrip().startswith("= ") for a in arts)
+
+
+class _WordTokenizer:
+    """A stand-in non-GPT-2 tokenizer: one id per whitespace-separated word."""
+
+    def __len__(self):
+        return 1000
+
+    def encode(self, text, add_special_tokens=True):
+        return [hash(w) % 1000 for w in text.split()]
+
+
+def test_encode_tdec_with_another_tokenizer_cuts_to_length_and_raises_or_skips_short_rows():
+    rows = data.tdec_sequences("val")[:20]
+    words = np.array([len(t.split()) for t in data.decode_tdec(rows)])
+    length = int(np.median(words))  # about half the rows are shorter
+    tok = _WordTokenizer()
+    with pytest.raises(ValueError, match=f"TDEC row {int(np.argmax(words < length))} encodes to"):
+        data.encode_tdec(rows, tok, length)
+    kept = data.encode_tdec(rows, tok, length, short="skip")
+    assert kept.shape == ((words >= length).sum(), length) and kept.dtype == np.int64
+    first_long = data.decode_tdec(rows[words >= length][:1])[0]
+    assert kept[0].tolist() == tok.encode(first_long)[:length]
+    with pytest.raises(ValueError, match="short must be"):
+        data.encode_tdec(rows, tok, length, short="pad")

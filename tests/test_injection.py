@@ -56,7 +56,7 @@ def smollm2_smoke():
 @pytest.mark.smollm2
 def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
     """The real model end to end at smoke size: injection memorises, unlearning then forgets."""
-    from unlearnkit import experiments
+    from unlearnkit import experiments, metrics
 
     loaded = smollm2_smoke
     recipe = injection.RECIPES["smoke"]
@@ -76,4 +76,5 @@ def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
                                    forget_rows=recipe.forget_rows, thresholds="jang")
         rec = experiments.run(spec, progress=False)
         assert rec.epochs_run >= 1 and rec.history[-1].ma < ma_injected, (method, rec.history[-1].ma)
-        assert rec.succeeded == (rec.status == "forgotten") and rec.spec["model_name"] == spec.model_name
+        assert rec.status in ("forgotten", "max_epochs") and rec.spec["model_name"] == spec.model_name
+        assert not rec.succeeded or rec.final_ma <= metrics.JANG_THRESHOLDS.ma  # forgotten means below the bar

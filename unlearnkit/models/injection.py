@@ -87,14 +87,6 @@ def _forget_sets(loaded, recipe: InjectionRecipe) -> dict[int, torch.Tensor]:
     return {d: loaded.forget_set(d)[: rows or None] for d in recipe.forget_draws}
 
 
-def _general(loaded, recipe: InjectionRecipe) -> torch.Tensor:
-    from .. import data
-    from .testbed import general_tdec_doc_pool
-
-    ids = general_tdec_doc_pool(recipe.general_rows, seed=recipe.seed)
-    return loaded.tdec_pool(data.tdec_sequences("train")[ids], recipe.general_rows, "general TDEC train rows")
-
-
 def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = True) -> dict[int, dict]:
     """Mean MA (and EL_n when ``el``) of ``model`` on each forget set."""
     from .. import metrics
@@ -131,7 +123,7 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     sets = _forget_sets(loaded, recipe)
     device = next(model.parameters()).device
     forget = torch.cat(list(sets.values())).to(device)
-    general = _general(loaded, recipe).to(device)
+    general = loaded.general_tdec(recipe.general_rows, recipe.seed).to(device)
     gen = torch.Generator().manual_seed(recipe.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
     f_order = g_order = torch.empty(0, dtype=torch.long)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache import atomic_file, cache_root
+from ..data import TDEC_LENGTH
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class OfflineModel:
     description: str
     # Tokens per TDEC row for this model.  TDEC rows are 200 GPT-2 tokens; re-encoded with
     # another tokenizer they come out shorter or longer, and MA / EL need one length per set.
-    tdec_length: int = 200
+    tdec_length: int = TDEC_LENGTH
 
     @property
     def requirement(self) -> str:

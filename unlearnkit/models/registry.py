@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..data import TDEC_LENGTH
+
 RETAIN_SOURCES = ("wikitext", "tdec")
 
 
@@ -23,7 +25,7 @@ class LoadedModel:
     name: str
     testbed: object | None = None  # the Testbed when ``name`` is ``testbed:<size>``
     injection: dict | None = None  # the injection report when ``name`` is ``<base>+tdec`` (:mod:`.injection`)
-    tdec_length: int = 200  # tokens per TDEC row in this model's tokenizer (:attr:`.offline.OfflineModel.tdec_length`)
+    tdec_length: int = TDEC_LENGTH  # tokens per TDEC row with this tokenizer (OfflineModel.tdec_length)
     _wikitext_blocks: torch.Tensor | None = field(default=None, repr=False)  # tokenised once per model
     _unseen_blocks: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # by block length
 
@@ -87,11 +89,16 @@ class LoadedModel:
             return blocks[order[:count]].to(_device(self.model))
         if self.testbed is not None:
             return self.testbed.retain[:count].to(_device(self.model))
-        from .. import data
-        from . import testbed
+        return self.general_tdec(count, seed=0)
 
-        return self.tdec_pool(data.tdec_sequences("train")[testbed.general_tdec_doc_pool(count, seed=0)], count,
-                              "general TDEC train rows")
+    def general_tdec(self, count: int, seed: int = 0) -> torch.Tensor:
+        """``count`` TDEC train rows in no forget set (chosen with ``seed``) as this model's ids:
+        general text of the forget sets' distribution."""
+        from .. import data
+        from .testbed import general_tdec_doc_pool
+
+        rows = data.tdec_sequences("train")[general_tdec_doc_pool(count, seed)]
+        return self.tdec_pool(rows, count, "general TDEC train rows")
 
     def unseen(self, count: int = 128, length: int | None = None) -> torch.Tensor:
         """``(count, length)`` ids of text no Pile-trained model can have seen: TOFU's answers
@@ -121,7 +128,7 @@ class LoadedModel:
         name = f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
         if self.injection is not None:
             name = f"{name}@{self.injection['hash']}"
-        if self.tdec_length != 200:
+        if self.tdec_length != TDEC_LENGTH:
             name = f"{name}@len{self.tdec_length}"
         return f"{name}|{str(p.dtype).removeprefix('torch.')}|{p.device.type}"
 
