@@ -92,6 +92,20 @@ def test_every_local_task_scores_a_tiny_model_offline(smoke_testbed):
     assert all(1 <= docs[n] <= 3 for n in scores)
 
 
+def test_a_preset_can_name_its_reasoning_tasks_and_an_argument_overrides_them(smoke_testbed):
+    sizes = downstream.Sizes(reasoning_docs=2, dialogue_docs=1, pile_docs=0, wikitext_docs=0,
+                             reasoning_tasks=("copa", "piqa"))
+    m, tok = smoke_testbed.model, smoke_testbed.tokenizer
+    out = downstream.evaluate(m, tok, sizes, dialogue_tasks=[], progress=False)
+    assert set(out["reasoning"]) == {"copa", "piqa"} and out["sizes"]["reasoning_tasks"] == ("copa", "piqa")
+    assert set(downstream.evaluate(m, tok, sizes, reasoning=["lambada"], dialogue_tasks=[],
+                                   progress=False)["reasoning"]) == {"lambada"}
+    with pytest.raises(ValueError, match="unknown downstream task"):
+        downstream.evaluate(m, tok, downstream.Sizes(reasoning_tasks=("arc",)), progress=False)
+    brief = downstream.SIZES["brief"].reasoning_tasks
+    assert set(brief) < set(downstream.REASONING_TASKS) and {"arc_easy", "arc_challenge"} <= set(brief)
+
+
 def _choice_logprob(model, tokenizer, context: str, continuation: str) -> float:
     """log p(continuation | context), splitting the tokens of the whole string as lm-eval does
     (trailing spaces of the context move to the continuation)."""
