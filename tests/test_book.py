@@ -53,11 +53,25 @@ def test_profile_sections_only_set_parameters_their_chapter_declares(profile):
 
 
 def test_profiles_parse_and_unknown_profile_is_named():
-    for name in ("smoke", "cpu", "cpu-full", "gpu"):
+    for name in ("smoke", "cpu", "cpu-full", "gpu", "real"):
         params = book.chapter_parameters(book.load_profile(name) | {"name": name}, "book/intro")
         assert params["model_name"] and params["profile_name"] == name
     with pytest.raises(FileNotFoundError, match="unknown profile 'nope'"):
         book.load_profile("nope")
+
+
+def test_bad_chapter_settings_are_named_before_anything_runs():
+    from unlearnkit.book.build import check_chapter_parameters
+
+    with pytest.raises(ValueError, match=r"profiles/p.yaml, chapter real_model: unlearning_methods entry 'IHL' "
+                                         r"is not a row of Table 1"):
+        check_chapter_parameters("book/real_model", {"unlearning_methods": ["GA", "IHL"]}, "p")
+    with pytest.raises(ValueError, match="recipe 'fast' is not an injection recipe"):
+        check_chapter_parameters("book/real_model", {"recipe": "fast"}, "p")
+    with pytest.raises(ValueError, match="methods entry 'GA' is not valid"):  # the ablations' LoRA methods
+        check_chapter_parameters("book/rank_sweep", {"methods": ["GA"]}, "p")
+    check_chapter_parameters("book/real_model", {"unlearning_methods": ["GA", "+ FILA"], "recipe": "one-set",
+                                                 "downstream": "brief"}, "p")
 
 
 def test_gpu_profile_runs_offline_by_default():
@@ -65,7 +79,8 @@ def test_gpu_profile_runs_offline_by_default():
     from unlearnkit.models import injection, offline
 
     profile = book.load_profile("gpu") | {"name": "gpu"}
-    names = {book.chapter_parameters(profile, chapter).get("model_name") for chapter in book.toc_files()}
+    names = {book.chapter_parameters(profile, chapter).get(key) for chapter in book.toc_files()
+             for key in ("model_name", "base_model")}
     for name in names - {None}:
         parsed = injection.parse_name(name)
         assert (parsed[0] if parsed else name) in offline.OFFLINE_MODELS, name

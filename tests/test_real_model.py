@@ -52,6 +52,38 @@ def test_capability_and_injection_tables():
     assert facts["inject_reasoning_drop"] == pytest.approx(3.0) and not facts["inject_within_2"]
 
 
+def test_capability_table_marks_tasks_at_chance_on_the_named_stage_and_the_change_leaves_them_out():
+    # 100 documents: two standard errors at chance 50 % are 10 points, at 25 % 8.7 points
+    injected = {"downstream": _downstream({"piqa": 0.80, "winogrande": 0.52, "arc_easy": 0.60}, {})}
+    loaded = {"downstream": _downstream({"piqa": 0.80, "winogrande": 0.70, "arc_easy": 0.62}, {})}
+    after = {"downstream": _downstream({"piqa": 0.70, "winogrande": 0.10, "arc_easy": 0.50}, {})}
+    after["downstream"]["pile_ppl"] = 30.0
+    stages = {"as loaded": loaded, "injected": injected, "after GA (set 0)": after}
+    table = real_model.capability_table(stages, chance="injected")
+    assert table["at chance (injected)"].dropna().to_dict() == {"arc_easy": False, "piqa": False, "winogrande": True}
+    assert table.loc["winogrande", "chance"] == 50.0
+    with pytest.raises(KeyError, match="not a stage"):
+        real_model.capability_table(stages, chance="before")
+    change = real_model.capability_change(stages, "injected")
+    assert list(change.index) == ["as loaded", "after GA (set 0)"]
+    ga = change.loc["after GA (set 0)"]
+    assert ga["tasks above chance"] == 2  # winogrande's collapse to 10 % is not counted: it carried no signal
+    assert ga["reasoning Δ (points)"] == pytest.approx(-10.0)
+    assert ga["Pile PPL ratio"] == pytest.approx(1.5)
+
+
+def test_stages_after_names_each_evaluated_run_by_method_and_forget_set():
+    from types import SimpleNamespace
+
+    ds = _downstream({"piqa": 0.7}, {})
+    groups = {"GA": [SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"}),
+                     SimpleNamespace(downstream=None, tags={"forget_set": "lm_extraction_32_1[:8]"})],
+              "GD": [SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"})]}
+    stages = real_model.stages_after(groups)
+    assert list(stages) == ["after GA (lm_extraction_32_0[:8])", "after GD (lm_extraction_32_0[:8])"]
+    assert stages["after GD (lm_extraction_32_0[:8])"]["downstream"] is ds
+
+
 def test_provenance_lists_each_offline_model_with_licence_quantisation_and_hashes():
     from unlearnkit.book import provenance
     from unlearnkit.models.offline import OFFLINE_MODELS

@@ -83,7 +83,8 @@ def declared_parameters(notebook: Path) -> set[str]:
 def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> None:
     """Reject a bad profile value before any chapter runs, naming the profile, chapter and key."""
     from ..experiments import ablation
-    from ..experiments.runs import check_run_settings
+    from ..experiments.runs import TABLE1_METHODS, check_run_settings
+    from ..models.injection import RECIPES
 
     where = f"profiles/{profile_name}.yaml, chapter {Path(chapter).name}"
     keys = ("forget_draws", "max_epochs", "lr_full", "lr_lora", "rank", "heldout_rows", "retain_rows", "downstream",
@@ -98,6 +99,12 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
         for m in params.get("methods", []):
             if m not in ablation.LORA_METHODS:
                 raise ValueError(f"methods entry {m!r} is not valid; choose one of {list(ablation.LORA_METHODS)}")
+        for m in params.get("unlearning_methods", []):
+            if m not in TABLE1_METHODS:
+                raise ValueError(f"unlearning_methods entry {m!r} is not a row of Table 1; choose from "
+                                 f"{list(TABLE1_METHODS)}")
+        if "recipe" in params and params["recipe"] not in RECIPES:
+            raise ValueError(f"recipe {params['recipe']!r} is not an injection recipe; choose one of {sorted(RECIPES)}")
         for m in params.get("module_sets", []):
             if m not in ablation.MODULE_SETS:
                 raise ValueError(f"module_sets entry {m!r} is not valid; choose one of {list(ablation.MODULE_SETS)}")

@@ -19,14 +19,17 @@ import time
 
 import pandas as pd
 
+from .. import stats
 from ..evaluation import published
+from .claims import CHANCE
 from .runs import capability, load
 
 
-def capability_table(stages: dict[str, dict]) -> pd.DataFrame:
+def capability_table(stages: dict[str, dict], chance: str | None = None) -> pd.DataFrame:
     """One column per stage (``{"as loaded": capability record, "injected": …, "after GA": …}``),
     one row per reasoning task (accuracy %), then the reasoning mean, the dialogue mean (F1 %)
-    and Pile perplexity."""
+    and Pile perplexity.  ``chance`` (a stage): add the chance level of each task and whether
+    that stage scores it at chance (within two binomial standard errors)."""
     columns = {}
     for stage, rec in stages.items():
         ds = rec["downstream"]
@@ -35,7 +38,48 @@ def capability_table(stages: dict[str, dict]) -> pd.DataFrame:
         col["dialogue F1 (mean)"] = 100 * ds["dialogue_mean"]
         col["Pile PPL"] = ds.get("pile_ppl")
         columns[stage] = col
-    return pd.DataFrame(columns)
+    table = pd.DataFrame(columns)
+    if chance is not None:
+        if chance not in stages:
+            raise KeyError(f"chance={chance!r} is not a stage; stages: {list(stages)}")
+        judged = stages[chance]["downstream"]
+        table.insert(0, "chance", pd.Series({t: 100 * CHANCE[t] for t in judged["reasoning"] if t in CHANCE}))
+        table.insert(1, f"at chance ({chance})", pd.Series(
+            {t: stats.at_chance(v, CHANCE[t], judged["docs"].get(t) or 1) for t, v in judged["reasoning"].items()
+             if t in CHANCE}))
+    return table
+
+
+def stages_after(groups: dict[str, list]) -> dict[str, dict]:
+    """``{"after GA (set 0)": {"downstream": …}, …}`` for every evaluated run of ``groups``
+    (``{method: [RunRecord, …]}``), in order, named by method and forget set."""
+    out = {}
+    for method, records in groups.items():
+        for rec in records:
+            if rec.downstream:
+                out[f"after {method} ({rec.tags.get('forget_set', '?')})"] = {"downstream": rec.downstream}
+    return out
+
+
+def capability_change(stages: dict[str, dict], baseline: str) -> pd.DataFrame:
+    """Each stage against ``baseline`` (a key of ``stages``): the change in mean accuracy over
+    the reasoning tasks the baseline scores above chance (points), in dialogue F1 (points) and
+    the Pile perplexity ratio.  Tasks at chance carry no signal and are left out (named in the
+    ``tasks`` column's count)."""
+    base = stages[baseline]["downstream"]
+    kept = [t for t, v in base["reasoning"].items()
+            if t in CHANCE and not stats.at_chance(v, CHANCE[t], base["docs"].get(t) or 1)]
+    rows = []
+    for stage, rec in stages.items():
+        if stage == baseline:
+            continue
+        ds = rec["downstream"]
+        rows.append({"stage": stage, "tasks above chance": len(kept),
+                     "reasoning Δ (points)": 100 * sum(ds["reasoning"][t] - base["reasoning"][t] for t in kept)
+                     / max(len(kept), 1),
+                     "dialogue F1 Δ (points)": 100 * (ds["dialogue_mean"] - base["dialogue_mean"]),
+                     "Pile PPL ratio": (ds.get("pile_ppl") or float("nan")) / (base.get("pile_ppl") or float("nan"))})
+    return pd.DataFrame(rows).set_index("stage")
 
 
 def injection_table(report: dict) -> pd.DataFrame:

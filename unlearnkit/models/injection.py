@@ -57,6 +57,9 @@ RECIPES: dict[str, InjectionRecipe] = {
     "default": InjectionRecipe(),
     # The gpu profile's: all 32 sequences of every forget set (160 rows), as Table 1 there unlearns them.
     "full": InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000),
+    # The default book's real-model chapter: forget set 0 alone (its first 8 rows), which is all
+    # that chapter unlearns.
+    "one-set": InjectionRecipe(forget_draws=(0,)),
     # Seconds, for tests: two forget rows of one set, a low bar, a short budget.
     "smoke": InjectionRecipe(forget_draws=(0,), forget_rows=2, target_ma=0.6, target_el=0.0, lr=1e-3,
                              forget_per_step=2, general_per_step=1, general_rows=16, max_steps=30, check_every=5),
