@@ -1,5 +1,7 @@
 """Memorisation injection (``<base>+tdec``): raises memorisation, is cached, names its cache key."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -22,6 +24,8 @@ def test_injection_raises_memorisation_and_is_cached(smoke_testbed):
     base = models.load("testbed:smoke")
     sets = {0: base.forget_set(0)[: recipe.forget_rows]}
     before = injection.memorisation(base.model, sets, el=False)[0]["ma"]
+    # another test (the real-model chapter on the smoke profile) may have injected it into this cache
+    shutil.rmtree(injection.cache_path(base.key, recipe), ignore_errors=True)
 
     injected = models.load("testbed:smoke+tdec:smoke")
     report = injected.injection
