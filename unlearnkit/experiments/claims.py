@@ -92,6 +92,15 @@ class Measure:
         return float(np.mean(values)) if len(values) == len(self.tasks) else None
 
 
+def reasoning_at_chance(downstream: dict) -> dict[str, bool]:
+    """Per reasoning task of an evaluation record (``{"reasoning": …, "docs": …}``): whether
+    its score lies within two binomial standard errors of chance, the rule
+    :func:`capability_measures` applies."""
+    docs = downstream.get("docs") or {}
+    return {t: stats.at_chance(score, CHANCE.get(t, 0.0), docs.get(t) or 100)
+            for t, score in downstream["reasoning"].items()}
+
+
 def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
     """The measures that carry signal for this model, and why the others are left out.
 

@@ -19,9 +19,8 @@ import time
 
 import pandas as pd
 
-from .. import stats
 from ..evaluation import published
-from .claims import CHANCE
+from .claims import CHANCE, reasoning_at_chance
 from .runs import capability, load
 
 
@@ -43,10 +42,8 @@ def capability_table(stages: dict[str, dict], chance: str | None = None) -> pd.D
         if chance not in stages:
             raise KeyError(f"chance={chance!r} is not a stage; stages: {list(stages)}")
         judged = stages[chance]["downstream"]
-        table.insert(0, "chance", pd.Series({t: 100 * CHANCE[t] for t in judged["reasoning"] if t in CHANCE}))
-        table.insert(1, f"at chance ({chance})", pd.Series(
-            {t: stats.at_chance(v, CHANCE[t], judged["docs"].get(t) or 1) for t, v in judged["reasoning"].items()
-             if t in CHANCE}))
+        table.insert(0, "chance", pd.Series({t: 100 * CHANCE.get(t, 0.0) for t in judged["reasoning"]}))
+        table.insert(1, f"at chance ({chance})", pd.Series(reasoning_at_chance(judged)))
     return table
 
 
@@ -64,11 +61,10 @@ def stages_after(groups: dict[str, list]) -> dict[str, dict]:
 def capability_change(stages: dict[str, dict], baseline: str) -> pd.DataFrame:
     """Each stage against ``baseline`` (a key of ``stages``): the change in mean accuracy over
     the reasoning tasks the baseline scores above chance (points), in dialogue F1 (points) and
-    the Pile perplexity ratio.  Tasks at chance carry no signal and are left out (named in the
-    ``tasks`` column's count)."""
+    the Pile perplexity ratio.  Tasks at chance carry no signal and are left out (the
+    ``tasks above chance`` column counts the rest)."""
     base = stages[baseline]["downstream"]
-    kept = [t for t, v in base["reasoning"].items()
-            if t in CHANCE and not stats.at_chance(v, CHANCE[t], base["docs"].get(t) or 1)]
+    kept = [t for t, at_chance in reasoning_at_chance(base).items() if not at_chance]
     rows = []
     for stage, rec in stages.items():
         if stage == baseline:
