@@ -157,3 +157,10 @@ def test_rate_table_counts_failures_as_budget_plus_one():
     assert slow["epochs (failure = budget + 1)"] == pytest.approx(15.5)  # (10 + 21) / 2
     assert slow["Pile PPL (forgotten runs)"] == pytest.approx(500.0)
     assert table.loc[("0.0001 / 0.001", "GD"), "epochs (failure = budget + 1)"] == 4
+
+
+def test_rate_table_without_runs_says_so():
+    from unlearnkit.experiments import rate_table
+
+    with pytest.raises(ValueError, match="no runs to tabulate"):
+        rate_table({(5e-5, 2e-4): {}})

@@ -109,7 +109,9 @@ def test_pairing_removes_forget_set_difficulty():
 
 
 def test_rows_show_n_effect_interval_p_and_verdict():
-    rows = claims.verdicts(_null_groups(np.random.default_rng(3), 5), BEFORE)
+    rng = np.random.default_rng(3)
+    effects = _unit_effects(rng, 5)
+    rows = claims.verdicts({name: _group(rng, 5, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}, BEFORE)
     for r in rows[:-1]:
         assert {"n", "effect", "95% CI", "p", "verdict", "evidence"} <= set(r)
         assert r["n"] == 5
@@ -126,3 +128,34 @@ def test_capability_leaves_out_tasks_at_chance():
     assert measures[1].tasks == ("piqa",)
     assert any(e.startswith("copa") for e in excluded) and any(e.startswith("lambada") for e in excluded)
     assert any(e.startswith("wizard_of_wikipedia") for e in excluded)
+
+
+def test_capability_is_compared_only_where_both_runs_forgot():
+    """A run that never met the criterion has spent less of the model: its capability is not
+    set against a run that forgot. Both LoRA methods failing everywhere leaves C4 without pairs
+    (inconclusive, however large the perplexity gap), and FILA, the one LoRA method that forgot,
+    is not judged against them (C6 inconclusive rather than "does not hold")."""
+    rng = np.random.default_rng(0)
+    effects = [{"epochs": 0.0, "ppl": 0.0, "reasoning": 0.0}] * 5
+    groups = {name: _group(rng, 5, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
+    groups["+ IHL"] = _group(rng, 5, log_ppl_shift=-1.0, unit_effects=effects, fail_p=1.0)
+    groups["LoRA (GD)"] = _group(rng, 5, unit_effects=effects, fail_p=1.0)
+    groups["+ FILA"] = _group(rng, 5, log_ppl_shift=1.0, unit_effects=effects, fail_p=0.0)
+    rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
+    assert rows["C4"]["verdict"] == "inconclusive (n = 0)", rows["C4"]
+    assert "compared where both forgot: 0 of 5 pairs" in rows["C4"]["evidence"]
+    assert rows["C6"]["verdict"] == "inconclusive (n = 0)", rows["C6"]
+    assert rows["C5"]["verdict"] == "holds"  # the epochs claim keeps the failures, censored
+
+
+def test_capability_pairs_keep_only_units_where_both_forgot():
+    """Four of five pairs forgot: the fifth, where + IHL failed with a far better perplexity,
+    is left out, and the four show + IHL worse."""
+    rng = np.random.default_rng(1)
+    effects = [{"epochs": 0.0, "ppl": 0.0, "reasoning": 0.0}] * 5
+    groups = {name: _group(rng, 5, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
+    ihl = _group(rng, 5, log_ppl_shift=0.5, unit_effects=effects, fail_p=0.0)
+    ihl[0].update(status="max_epochs", epochs=None, epochs_run=20, pile_ppl=1.0)
+    groups["+ IHL"] = ihl
+    rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
+    assert rows["C4"]["n"] == 4 and rows["C4"]["verdict"] == "does not hold", rows["C4"]

@@ -10,8 +10,11 @@ Pile perplexity (on a log scale) always; reasoning and dialogue only over the ta
 model before unlearning scores above chance (two binomial standard errors), so a testbed
 at chance adds no noise.  One method keeps capability better than another when, after
 Holm's correction over those measures, some measure is significantly better and none
-significantly worse.  Capability is that of the model at the end of each run (a failed
-run's too, so that pairs stay complete).
+significantly worse.  Capability is compared only on the units where *both* runs met the
+forgetting criterion (the paper reports capability at forgetting): a run that never forgot
+has spent less of the model, and comparing it with one that did would credit the failure.
+Where fewer than :data:`unlearnkit.stats.MIN_UNITS` such pairs remain, a capability claim
+is inconclusive, and the evidence says how many runs failed.
 
 Each verdict row: claim, statement, n, effect with its 95 % interval, p, verdict, evidence.
 Records are :class:`~unlearnkit.records.RunRecord` or plain dicts with at least
@@ -147,9 +150,12 @@ class CapabilityResult:
     direction: int  # +1: a keeps capability better than b; -1 worse; 0 undecided
     comparisons: list  # (measure, stats.Comparison signed so that + means a is better, Holm p)
     n: int
+    units: int = 0  # pairs before keeping those where both runs forgot
 
     def text(self) -> str:
         parts = []
+        if self.units and self.n < self.units:
+            parts.append(f"compared where both forgot: {self.n} of {self.units} pairs")
         for m, c, p_holm in self.comparisons:
             scale = 100.0 if m.name != "Pile PPL" else 1.0
             what = "log PPL (b − a)" if m.name == "Pile PPL" else f"{m.name} (a − b)"
@@ -163,10 +169,15 @@ class CapabilityResult:
 
 
 def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
-    """Does ``a`` keep capability better (+1), worse (-1) than ``b``, or undecided (0)?"""
+    """Does ``a`` keep capability better (+1), worse (-1) than ``b``, or undecided (0)?
+    Paired over the units where both ``a``'s and ``b``'s runs met the criterion."""
+    forgot_a = {unit(r) for r in a if succeeded(r)}
+    forgot_b = {unit(r) for r in b if succeeded(r)}
+    both = forgot_a & forgot_b
     comps = []
     for m in measures:
-        c = stats.paired(values_by_unit(a, m), values_by_unit(b, m))
+        va, vb = values_by_unit(a, m), values_by_unit(b, m)
+        c = stats.paired({u: v for u, v in va.items() if u in both}, {u: v for u, v in vb.items() if u in both})
         if m.better < 0:  # signed so that positive means a is better
             c = stats.Comparison(c.n, -c.effect, -c.high, -c.low, c.p, c.test)
         comps.append((m, c))
@@ -175,7 +186,8 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     worse = any(p < stats.ALPHA and c.effect < 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
     direction = 1 if better and not worse else -1 if worse and not better else 0
     n = max((c.n for _, c in comps), default=0)
-    return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n)
+    units = len({unit(r) for r in a} & {unit(r) for r in b})
+    return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, units)
 
 
 def verdict_row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str,

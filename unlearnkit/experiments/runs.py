@@ -313,6 +313,8 @@ def rate_table(groups_by_rate: dict[tuple[float, float], dict[str, list[RunRecor
                          "method": name, "runs": len(recs), "forgotten": len(ok),
                          "epochs (failure = budget + 1)": float(np.mean([r.epochs_or_censored() for r in recs])),
                          "Pile PPL (forgotten runs)": float(np.mean([r.pile_ppl for r in ok])) if ok else None})
+    if not rows:
+        raise ValueError("rate_table: no runs to tabulate (every rate pair has an empty method list)")
     return pd.DataFrame(rows).set_index(["rates (full / LoRA)", "method"])
 
 
