@@ -150,12 +150,13 @@ class CapabilityResult:
     direction: int  # +1: a keeps capability better than b; -1 worse; 0 undecided
     comparisons: list  # (measure, stats.Comparison signed so that + means a is better, Holm p)
     n: int
-    units: int = 0  # pairs before keeping those where both runs forgot
+    pairs: int = 0  # units both methods ran
+    forgotten_pairs: int = 0  # of those, the units where both runs met the criterion (compared)
 
     def text(self) -> str:
         parts = []
-        if self.units and self.n < self.units:
-            parts.append(f"compared where both forgot: {self.n} of {self.units} pairs")
+        if self.forgotten_pairs < self.pairs:
+            parts.append(f"compared where both forgot: {self.forgotten_pairs} of {self.pairs} pairs")
         for m, c, p_holm in self.comparisons:
             scale = 100.0 if m.name != "Pile PPL" else 1.0
             what = "log PPL (b − a)" if m.name == "Pile PPL" else f"{m.name} (a − b)"
@@ -171,13 +172,11 @@ class CapabilityResult:
 def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     """Does ``a`` keep capability better (+1), worse (-1) than ``b``, or undecided (0)?
     Paired over the units where both ``a``'s and ``b``'s runs met the criterion."""
-    forgot_a = {unit(r) for r in a if succeeded(r)}
-    forgot_b = {unit(r) for r in b if succeeded(r)}
-    both = forgot_a & forgot_b
+    forgotten_a = [r for r in a if succeeded(r)]
+    forgotten_b = [r for r in b if succeeded(r)]
     comps = []
     for m in measures:
-        va, vb = values_by_unit(a, m), values_by_unit(b, m)
-        c = stats.paired({u: v for u, v in va.items() if u in both}, {u: v for u, v in vb.items() if u in both})
+        c = stats.paired(values_by_unit(forgotten_a, m), values_by_unit(forgotten_b, m))  # pairs on shared units
         if m.better < 0:  # signed so that positive means a is better
             c = stats.Comparison(c.n, -c.effect, -c.high, -c.low, c.p, c.test)
         comps.append((m, c))
@@ -186,8 +185,9 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     worse = any(p < stats.ALPHA and c.effect < 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
     direction = 1 if better and not worse else -1 if worse and not better else 0
     n = max((c.n for _, c in comps), default=0)
-    units = len({unit(r) for r in a} & {unit(r) for r in b})
-    return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, units)
+    pairs = len({unit(r) for r in a} & {unit(r) for r in b})
+    forgotten_pairs = len({unit(r) for r in forgotten_a} & {unit(r) for r in forgotten_b})
+    return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, pairs, forgotten_pairs)
 
 
 def verdict_row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str,
