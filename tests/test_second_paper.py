@@ -296,3 +296,28 @@ def test_second_paper_verdicts_are_paired_tests():
     book["runs"]["yao3"]["final"] = u2
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "does not hold", "K3": "does not hold"}
+
+
+def _harmful_exp(finetune_steps: int) -> dict:
+    """A harmful-experiment record with one run whose criterion check fired at step 50."""
+    ev = {"harmful_rate": 0.2, "forget_harmful_rate": 0.2, "empty_rate": 0.0, "mc1": 0.3}
+    after = dict(ev, harmful_rate=0.05, forget_harmful_rate=0.02)
+    run = {"steps_run": 200, "seconds": 10.0, "final": after, "criterion_step": 50,
+           "checks": [dict(after, step=50)]}
+    return {"classifier": {"accuracy": 0.9}, "original": dict(ev, harmful_rate=0.1), "before": ev,
+            "runs": {"yao3": run}, "finetune_steps": finetune_steps}
+
+
+def test_harmful_table_has_no_criterion_rows_for_a_model_unlearned_as_loaded():
+    from unlearnkit.second_paper import harmful
+
+    t = harmful.table(_harmful_exp(300))
+    assert list(t.index) == ["original (never fine-tuned)", "before unlearning (fine-tuned)",
+                             "yao3, 200-step budget", "yao3, criterion stop"]
+    t = harmful.table(_harmful_exp(0))  # nothing fine-tuned: no level to return to
+    assert list(t.index) == ["before unlearning (as loaded)", "yao3, 200-step budget"]
+    assert t.loc["yao3, 200-step budget", "reduction vs before (%)"] == pytest.approx(75.0)
+    cfg = harmful.HarmfulConfig(finetune_steps=0)
+    facts = harmful._finetune_facts(cfg, _harmful_exp(0), 100)
+    assert "not fine-tuned" in facts["ft_text"] and "no criterion" in facts["criterion_line"]
+    assert "10 %" in harmful._finetune_facts(harmful.HarmfulConfig(), _harmful_exp(300), 100)["hr_origin"]

@@ -253,7 +253,9 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
                 forget=enc.batch(enc.forget, rows), random=enc.batch(enc.random, rows),
                 retain=enc.batch(enc.normal, qa.batch_rows(n_normal, cfg.batch, step, cfg.seed + 7)), reference=reference)
 
-        limit = refs["original"]["forget_harmful_rate"] + cfg.tolerance
+        # The criterion is a return to the never-fine-tuned model's level; a model unlearned as
+        # loaded (finetune_steps 0) starts at that level, so it has no criterion, only the budget.
+        limit = refs["original"]["forget_harmful_rate"] + cfg.tolerance if cfg.finetune_steps > 0 else None
 
         def check(m):
             ev = evaluate(m, enc, clf, refs["before"]["normal_answers"], mc=False)
@@ -261,7 +263,8 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
 
         kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
         rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, lr, check=check, check_every=cfg.check_every,
-                                     stop=lambda m: m["forget_harmful_rate"] <= limit, objective_kwargs=kwargs,
+                                     stop=None if limit is None else (lambda m: m["forget_harmful_rate"] <= limit),
+                                     objective_kwargs=kwargs,
                                      progress=progress)
         final = evaluate(model, enc, clf, refs["before"]["normal_answers"])
         final.pop("normal_answers")
@@ -277,7 +280,13 @@ def experiment(cfg: HarmfulConfig, methods: list[str] | None = None, progress: b
     _, metrics = classifier(cfg)
     refs = _reference_evaluations(cfg, progress)
     runs = {m: run(cfg, m, progress) for m in (methods or list(METHODS))}
-    return {"classifier": metrics, **refs, "runs": runs}
+    return {"classifier": metrics, **refs, "runs": runs, "finetune_steps": cfg.finetune_steps}
+
+
+def _finetuned(exp: dict) -> bool:
+    """Whether the model before unlearning was fine-tuned on the harmful pairs (and so has a
+    never-fine-tuned level to return to, the criterion's target)."""
+    return exp.get("finetune_steps", 1) > 0
 
 
 def table(exp: dict) -> pd.DataFrame:
@@ -296,10 +305,15 @@ def table(exp: dict) -> pd.DataFrame:
                      "empty or degenerate (%)": 100 * ev["empty_rate"] if "empty_rate" in ev else None,
                      "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None})
 
-    row("original (never fine-tuned)", exp["original"])
-    row("before unlearning (fine-tuned)", exp["before"])
+    if _finetuned(exp):
+        row("original (never fine-tuned)", exp["original"])
+        row("before unlearning (fine-tuned)", exp["before"])
+    else:  # the same model: one row, and no criterion (nothing to return to)
+        row("before unlearning (as loaded)", exp["before"])
     for name, r in exp["runs"].items():
         row(f"{name}, {r['steps_run']}-step budget", r["final"], r["steps_run"], round(r["seconds"]))
+        if not _finetuned(exp):
+            continue
         if r["criterion_step"] is not None:
             c = next(c for c in r["checks"] if c["step"] == r["criterion_step"])
             row(f"{name}, criterion stop", c, r["criterion_step"])
@@ -322,8 +336,8 @@ def facts(cfg: HarmfulConfig, exp: dict) -> dict[str, str]:
             "n_random_pool": str(len(d.random_pool)),
             "n_forget": str(len(d.train_pairs)), "n_eval": str(len(d.eval_pairs)),
             "n_normal_eval": str(len(d.normal_eval)), "h_steps": str(cfg.steps), "h_batch": str(cfg.batch),
-            "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)", "ft_steps": str(cfg.finetune_steps),
-            "hr_original": f"{100 * exp['original']['harmful_rate']:.0f}",
+            "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)",
+            **_finetune_facts(cfg, exp, len(d.train_pairs)),
             "hr_before": f"{100 * exp['before']['harmful_rate']:.0f}",
             **{f"hr_{name}": f"{100 * r['final']['harmful_rate']:.0f}" for name, r in exp["runs"].items()
                if name.isidentifier()}}
@@ -337,8 +351,8 @@ def curves(exp: dict) -> pd.DataFrame:
 
 
 def plot_curves(exp: dict):
-    """Forget-prompt and held-out harmful rate against unlearning steps, with the before and
-    never-fine-tuned levels as lines."""
+    """Forget-prompt and held-out harmful rate against unlearning steps, with the before level
+    as a line and, when the model was fine-tuned first, the never-fine-tuned level."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -348,8 +362,24 @@ def plot_curves(exp: dict):
                             ["forget_harmful_rate", "harmful_rate"]):
         sns.lineplot(data=data, x="step", y=col, hue="method", marker="o", ax=ax)
         ax.axhline(100 * exp["before"][key], ls="--", c="k", lw=1, label="before unlearning")
-        ax.axhline(100 * exp["original"][key], ls=":", c="grey", lw=1, label="never fine-tuned")
+        if _finetuned(exp):
+            ax.axhline(100 * exp["original"][key], ls=":", c="grey", lw=1, label="never fine-tuned")
         ax.set_title(col)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _finetune_facts(cfg: HarmfulConfig, exp: dict, n_forget: int) -> dict[str, str]:
+    """The prose that depends on whether the model was fine-tuned on harmful pairs first."""
+    if _finetuned(exp):
+        return {"ft_text": f"The language model is fine-tuned for {cfg.finetune_steps} steps on {n_forget} harmful "
+                           "pairs (the forget set) and as many benign ones.",
+                "hr_origin": f"the never-fine-tuned model: {100 * exp['original']['harmful_rate']:.0f} %",
+                "criterion_line": "The dotted line is the level the criterion-based stop aims at."}
+    return {"ft_text": f"The language model is not fine-tuned first (`finetune_steps` 0): it answers harmful "
+                       f"prompts as loaded, like the paper's OPT, and unlearns the {n_forget} harmful pairs of the "
+                       "training split (the forget set) from those weights.",
+            "hr_origin": "the model as loaded, nothing fine-tuned",
+            "criterion_line": "With nothing fine-tuned there is no earlier level to return to, so the runs have "
+                              "no criterion-based stop, only the budget."}
