@@ -317,7 +317,6 @@ def test_harmful_table_has_no_criterion_rows_for_a_model_unlearned_as_loaded():
     t = harmful.table(_harmful_exp(0))  # nothing fine-tuned: no level to return to
     assert list(t.index) == ["before unlearning (as loaded)", "yao3, 200-step budget"]
     assert t.loc["yao3, 200-step budget", "reduction vs before (%)"] == pytest.approx(75.0)
-    cfg = harmful.HarmfulConfig(finetune_steps=0)
-    facts = harmful._finetune_facts(cfg, _harmful_exp(0), 100)
+    facts = harmful._finetune_facts(_harmful_exp(0), 100)
     assert "not fine-tuned" in facts["ft_text"] and "no criterion" in facts["criterion_line"]
-    assert "10 %" in harmful._finetune_facts(harmful.HarmfulConfig(), _harmful_exp(300), 100)["hr_origin"]
+    assert "10 %" in harmful._finetune_facts(_harmful_exp(300), 100)["hr_origin"]

@@ -337,7 +337,7 @@ def facts(cfg: HarmfulConfig, exp: dict) -> dict[str, str]:
             "n_forget": str(len(d.train_pairs)), "n_eval": str(len(d.eval_pairs)),
             "n_normal_eval": str(len(d.normal_eval)), "h_steps": str(cfg.steps), "h_batch": str(cfg.batch),
             "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)",
-            **_finetune_facts(cfg, exp, len(d.train_pairs)),
+            **_finetune_facts(exp, len(d.train_pairs)),
             "hr_before": f"{100 * exp['before']['harmful_rate']:.0f}",
             **{f"hr_{name}": f"{100 * r['final']['harmful_rate']:.0f}" for name, r in exp["runs"].items()
                if name.isidentifier()}}
@@ -370,10 +370,10 @@ def plot_curves(exp: dict):
     return fig
 
 
-def _finetune_facts(cfg: HarmfulConfig, exp: dict, n_forget: int) -> dict[str, str]:
+def _finetune_facts(exp: dict, n_forget: int) -> dict[str, str]:
     """The prose that depends on whether the model was fine-tuned on harmful pairs first."""
     if _finetuned(exp):
-        return {"ft_text": f"The language model is fine-tuned for {cfg.finetune_steps} steps on {n_forget} harmful "
+        return {"ft_text": f"The language model is fine-tuned for {exp['finetune_steps']} steps on {n_forget} harmful "
                            "pairs (the forget set) and as many benign ones.",
                 "hr_origin": f"the never-fine-tuned model: {100 * exp['original']['harmful_rate']:.0f} %",
                 "criterion_line": "The dotted line is the level the criterion-based stop aims at."}
