@@ -66,6 +66,15 @@ def test_top_row_share_separates_uniform_from_concentrated_importance():
     assert fila_study.top_row_share({"w": peaked}, ones, 0.1) > 0.99
 
 
+@pytest.mark.parametrize("prefix", ["transformer.h.{}.attn.attention.q_proj", "model.layers.{}.self_attn.q_proj"])
+def test_edge_layer_keys_finds_the_first_and_last_block_in_gpt_neo_and_llama_names(prefix):
+    fisher = {prefix.format(i): torch.ones(2, 2) for i in range(12)}
+    assert fila_study.edge_layer_keys(fisher, 12) == [prefix.format(0), prefix.format(11)]
+    assert fila_study.short_name(prefix.format(3)) in ("h.3.q_proj", "layers.3.q_proj")
+    with pytest.raises(ValueError, match="num_layers=30"):
+        fila_study.edge_layer_keys({"lm_head": torch.ones(1)}, 30)
+
+
 def _fishers(model):
     names = fila.targeted_linears(model, ["q_proj", "v_proj"])
     ids = torch.randint(0, 37, (4, 12), generator=torch.Generator().manual_seed(1))

@@ -9,6 +9,7 @@ table or a figure for ``book/fila.ipynb``; none of them changes how FILA works.
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,29 @@ def fisher_pair(model_name: str, draw: int, forget_rows: int | None = None,
             "retain_fisher": fila.fisher_information(model, retain, names)}
 
 
+_BLOCK_INDEX = re.compile(r"\.(\d+)\.")
+
+
 def edge_layer_keys(fisher: dict[str, torch.Tensor], num_layers: int) -> list[str]:
-    """The targeted weights of the first and the last transformer block."""
-    return [k for k in fisher if k.startswith(("transformer.h.0.", f"transformer.h.{num_layers - 1}."))]
+    """The targeted weights of the first and the last transformer block, whatever the
+    architecture names its blocks (GPT-Neo ``transformer.h.0.…``, LLaMA ``model.layers.0.…``):
+    the block is the first dotted integer in the weight's name."""
+    def block(key: str) -> int | None:
+        found = _BLOCK_INDEX.search(key)
+        return int(found.group(1)) if found else None
+
+    keys = [k for k in fisher if block(k) in (0, num_layers - 1)]
+    if not keys:
+        raise ValueError(f"no targeted weight lies in block 0 or block {num_layers - 1} "
+                         f"(num_layers={num_layers}); weights: {sorted(fisher)[:4]}...")
+    return keys
+
+
+def short_name(key: str) -> str:
+    """A weight's name without the architecture's container prefixes, for titles and tables."""
+    for prefix in ("transformer.", "model.", "attn.attention.", "self_attn."):
+        key = key.replace(prefix, "")
+    return key
 
 
 def top_row_share(forget_fisher: dict, retain_fisher: dict, share: float = 0.1) -> float:
@@ -57,7 +78,7 @@ def plot_importance(forget_fisher: dict, retain_fisher: dict, keys: list[str]):
     for ax, key in zip(axes.flat, keys):
         rel = fila.relative_importance(forget_fisher[key], retain_fisher[key])
         ax.imshow(torch.log10(rel + 1e-12).numpy(), aspect="auto", cmap="magma")
-        ax.set_title(key.replace("transformer.", "").replace("attn.attention.", ""), fontsize=8)
+        ax.set_title(short_name(key), fontsize=8)
         ax.set_xticks([]), ax.set_yticks([])
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
@@ -77,7 +98,7 @@ def closed_form_vs_em(model, forget_fisher: dict, retain_fisher: dict, keys: lis
         B, A = fila.weighted_low_rank(W, fila.row_weights(rel), rank)
         X = fila.weighted_low_rank_em(W, rel, rank, iters=iters)
         elem = rel / rel.max()
-        rows.append({"weight": key.replace("transformer.", ""),
+        rows.append({"weight": short_name(key),
                      "row-wise closed form": fila.weighted_error(W, B @ A, elem),
                      "element-wise EM": fila.weighted_error(W, X, elem)})
     table = pd.DataFrame(rows).set_index("weight")
