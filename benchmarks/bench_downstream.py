@@ -33,8 +33,8 @@ def main(argv=None) -> None:
     scores = downstream.evaluate(loaded.model, loaded.tokenizer, args.preset, progress=False)
     eval_s = time.perf_counter() - start
     start = time.perf_counter()
-    run = trainer.unlearn(loaded.model, forget, retain, method="gd", lr=args.lr, max_epochs=20, thresholds=th,
-                          progress=False)
+    run = trainer.unlearn(loaded.model, forget, retain, trainer.UnlearnConfig(objective="gd", lr=args.lr),
+                          thresholds=th, progress=False)
     run_s = time.perf_counter() - start
     print(f"sizes ({args.preset}): {scores['sizes']}")
     print(f"documents scored: {scores['docs']}")

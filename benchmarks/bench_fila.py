@@ -23,8 +23,8 @@ def main(argv=None) -> None:
     from unlearnkit import trainer
 
     loaded, forget, retain, th = testbed_problem(args.model)
-    rec = trainer.unlearn(loaded.model, forget, retain, method="ihl", lora="fila", lr=2e-4, max_epochs=args.epochs,
-                          thresholds=th, progress=False).record.to_dict()
+    config = trainer.UnlearnConfig.of("FILA + IHL", lr=2e-4, max_epochs=args.epochs)
+    rec = trainer.unlearn(loaded.model, forget, retain, config, thresholds=th, progress=False).record.to_dict()
     plain = [h for h in rec["history"] if h["el"] is None and h["el_lower_bound"] is None]
     step = sum(h["train_seconds"] for h in plain) / len(plain)
     epoch = sum(h["train_seconds"] + h["eval_seconds"] for h in plain) / len(plain)

@@ -21,13 +21,7 @@ import argparse
 from _common import testbed_problem
 from reference_metrics import extraction_likelihood_ref
 
-METHODS = {
-    "GA": dict(method="ga", lora=None),
-    "GD": dict(method="gd", lora=None),
-    "LoRA(GD)": dict(method="gd", lora="lora"),
-    "LoRA+IHL": dict(method="ihl", lora="lora"),
-    "FILA+IHL": dict(method="ihl", lora="fila"),
-}
+METHODS = ("GA", "GD", "LoRA (GD)", "LoRA + IHL", "FILA + IHL")  # unlearnkit.methods names
 
 
 def main(argv=None) -> None:
@@ -45,7 +39,7 @@ def main(argv=None) -> None:
     parser.add_argument("--ppl-docs", type=int, default=100, help="Pile-sample documents for held-out perplexity")
     args = parser.parse_args(argv)
     from unlearnkit.evaluation import memorisation
-    from unlearnkit import metrics, trainer
+    from unlearnkit import methods, metrics, trainer
 
     texts = memorisation.perplexity_texts("pile", args.ppl_docs)
 
@@ -58,10 +52,10 @@ def main(argv=None) -> None:
     print(f"{'method':<10}{'status':>12}{'epochs':>8}{'MA':>8}{'EL10':>8}{'Pile PPL':>10}{'train s':>9}{'eval s':>8}"
           f"{'wall s':>8}")
     records = {}
-    for name, kw in METHODS.items():
-        lr = args.lr_lora if kw["lora"] else args.lr_full
-        result = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th,
-                                 progress=False, lr=lr, **kw)
+    for name in METHODS:
+        lr = args.lr_full if methods.get(name).full_finetuning else args.lr_lora
+        config = trainer.UnlearnConfig.of(name, lr=lr, max_epochs=args.max_epochs)
+        result = trainer.unlearn(loaded.model, forget, retain, config, thresholds=th, progress=False)
         rec = result.record.to_dict()
         records[name] = rec
         el = "-" if rec["final_el"] is None else f"{rec['final_el']:.3f}"
@@ -70,11 +64,11 @@ def main(argv=None) -> None:
               f"{rec['train_seconds']:>9.1f}{rec['eval_seconds']:>8.1f}{rec['wall_seconds']:>8.1f}", flush=True)
     if args.skip_reference:
         return
-    kw = METHODS[args.compare] | {"lr": args.compare_lr}
-    fast = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th, progress=False,
-                           **kw).record.to_dict()
-    slow = trainer.unlearn(loaded.model, forget, retain, max_epochs=args.max_epochs, thresholds=th, progress=False,
-                           el_every_epoch=True, el_function=extraction_likelihood_ref, **kw).record.to_dict()
+    config = trainer.UnlearnConfig.of(args.compare, lr=args.compare_lr, max_epochs=args.max_epochs)
+    fast = trainer.unlearn(loaded.model, forget, retain, config, thresholds=th, progress=False).record.to_dict()
+    # the trainer's benchmark-only switches: the reference EL, every epoch
+    slow = trainer._unlearn(loaded.model, forget, retain, config, thresholds=th, progress=False,
+                            el_every_epoch=True, el_function=extraction_likelihood_ref).record.to_dict()
     assert slow["epochs_run"] == fast["epochs_run"], "the reference run must take the same decisions"
     print(f"{args.compare} (lr {args.compare_lr:g}) with reference EL every epoch: {slow['wall_seconds']:.1f} s vs {fast['wall_seconds']:.1f} s"
           f" -> speed-up {slow['wall_seconds'] / fast['wall_seconds']:.1f}x (same {fast['epochs_run']} epochs)")

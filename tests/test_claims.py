@@ -4,8 +4,8 @@ power (a real difference -> found), pairing, censoring and chance-level exclusio
 import numpy as np
 import pytest
 
-from unlearnkit import claims as claims_entry  # the entry point kept under its old name
-from unlearnkit.experiments import TABLE1_METHODS, claims
+from unlearnkit.experiments import claims
+from unlearnkit.methods import TABLE1 as TABLE1_METHODS
 
 TRIALS = 400
 # Monte-Carlo margin: 5 % plus two binomial standard errors of a 5 % rate over TRIALS trials
@@ -74,7 +74,7 @@ def test_too_few_units_are_inconclusive_never_holds():
     effects = _unit_effects(rng, 2)
     groups = {name: _group(rng, 2, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
     groups["GA"] = _group(rng, 2, log_ppl_shift=3.0, unit_effects=effects, fail_p=0.0)  # a huge effect
-    rows = {r["claim"]: r for r in claims_entry.verdicts(groups, BEFORE)}
+    rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
     assert rows["C1"]["verdict"] == "inconclusive (n = 2)" and rows["C1"]["p"] is None
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from unlearnkit import experiments
 from unlearnkit.experiments import exact
 from unlearnkit.models import testbed
 from unlearnkit.records import RunRecord
@@ -44,16 +45,18 @@ def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed
     # Never seen: the set's MA on the retrained model is below its MA on the original.
     assert ref["ma"] < ref["ma_original"]
     assert 0.0 <= ref["el"] <= 1.0 and ref["pile_ppl"] > 1.0
-    row = exact.table1_row(ref)
-    assert row["Method"] == "Retrained without set 0 (exact)" and row["MA (%)"] == f"{100 * ref['ma']:.1f}"
+    before = {"reasoning": 0.5, "dialogue": 0.1, "pile_ppl": 20.0}
+    row = experiments.table1({}, before, reference=ref).loc["Retrained without set 0 (exact)"]
+    assert row["MA (%)"] == f"{100 * ref['ma']:.1f}" and row["Pile PPL"] == f"{ref['pile_ppl']:.1f}"
     facts = exact.facts(ref)
     assert facts["exact_ma"] == f"{100 * ref['ma']:.1f}" and "without-0" in facts["exact_status"]
     assert set(exact.facts(None, 0)) == set(facts)  # the chapter glues the same keys when not run
 
 
 def _record(forget_set: str, ma: float) -> RunRecord:
+    draw = int(forget_set.split("[")[0].rsplit("_", 1)[1])
     return RunRecord(status="forgotten", epochs=3, epochs_run=3, final_ma=ma, final_el=0.0, config={}, history=[],
-                     tags={"forget_set": forget_set}, pile_ppl=10.0)
+                     tags={"forget_set": forget_set}, pile_ppl=10.0, spec={"draw": draw})
 
 
 def test_comparison_table_shows_the_runs_on_the_reference_set_only():

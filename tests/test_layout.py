@@ -1,5 +1,6 @@
 """The package's layers (see ``unlearnkit/__init__.py``): imports only point down, never
-into a sibling package's private names."""
+into a sibling package's private names, and no module imports itself back through others
+(no import cycles, inside a layer either; an import inside a function counts)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "unlearnkit"
 # Lower number = lower layer; a module may import from its own layer or a lower one.
 LAYERS = {"core": 0, "models": 1, "evaluation": 2, "experiments": 3, "second_paper": 4, "book": 5, "cli": 5}
-# Compatibility names at the top of the package that re-export a higher layer's module.
-SHIMS = {"claims"}
 
 
 def _layer_of(module: str) -> str:
@@ -23,8 +22,6 @@ def _layer_of(module: str) -> str:
     head = parts[1]
     if head in LAYERS:
         return head
-    if head in SHIMS:
-        return "shim"
     return "core"
 
 
@@ -67,14 +64,10 @@ def _imports_of(source: str, module: str, is_package: bool) -> list[tuple[str, l
 
 def _violations(module: str, imports: list[tuple[str, list[str]]]) -> list[str]:
     mine = _layer_of(module)
-    if mine == "shim":
-        return []
     found = []
     for mod, names in imports:
         theirs = _layer_of(mod)
-        if theirs == "shim":
-            found.append(f"{module} imports the compatibility name {mod}; import the real module")
-        elif LAYERS[theirs] > LAYERS[mine]:
+        if LAYERS[theirs] > LAYERS[mine]:
             found.append(f"{module} (layer {mine}) imports {mod} (layer {theirs}): imports point down")
         private = [n for n in names if n.startswith("_") and n != "__future__"]
         if private and mod.split(".")[:2] != module.split(".")[:2]:
@@ -102,9 +95,81 @@ def test_the_checker_sees_a_violation():
     assert _violations("unlearnkit.models.registry", up)
     core = _imports_of("from .evaluation.downstream import evaluate\n", "unlearnkit.trainer", False)
     assert _violations("unlearnkit.trainer", core)
-    shim = _imports_of("from ..claims import verdicts\n", "unlearnkit.experiments.ablation", False)
-    assert _violations("unlearnkit.experiments.ablation", shim)
     private = _imports_of("from ..evaluation.downstream import _task_manager\n", "unlearnkit.experiments.runs", False)
     assert _violations("unlearnkit.experiments.runs", private)
     down = _imports_of("from .. import trainer\nfrom ..evaluation import downstream\n", "unlearnkit.experiments.runs", False)
     assert _violations("unlearnkit.experiments.runs", down) == []
+
+
+def _graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}`` from ``{module: (source, is_package)}``.
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg``;
+    importing ``a.b`` also runs package ``a``'s ``__init__``, which is not counted as an edge
+    back (a package re-exporting its modules is not a cycle of theirs).
+    """
+    graph = {}
+    for module, (source, is_package) in sources.items():
+        edges = set()
+        for mod, names in _imports_of(source, module, is_package):
+            if mod in sources:
+                edges.add(mod)
+            for n in names:
+                if f"{mod}.{n}" in sources:
+                    edges.add(f"{mod}.{n}")
+        graph[module] = edges - {module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component with more than one module (Tarjan), sorted."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+def _package_graph() -> dict[str, set[str]]:
+    sources = {_module_name(p): (p.read_text(), p.name == "__init__.py") for p in FILES}
+    graph = _graph(sources)
+    # a package's __init__ re-exporting its own modules is how Python packages work, not a cycle
+    return {m: {e for e in edges if not m.startswith(e + ".")} for m, edges in graph.items()}
+
+
+def test_no_import_cycles_anywhere():
+    assert _cycles(_package_graph()) == []
+
+
+def test_the_cycle_checker_sees_a_cycle_inside_one_layer():
+    sources = {
+        "unlearnkit.experiments.runs": ("from .exact import reference\n", False),
+        "unlearnkit.experiments.exact": ("def f():\n    from .runs import before\n", False),
+        "unlearnkit.experiments.claims": ("from . import runs\n", False),
+    }
+    assert _cycles(_graph(sources)) == [["unlearnkit.experiments.exact", "unlearnkit.experiments.runs"]]
+    del sources["unlearnkit.experiments.exact"]
+    assert _cycles(_graph(sources)) == []

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_gpt_neo
-from unlearnkit import metrics, records, trainer
+from unlearnkit import metrics, records, trainer, training
 from unlearnkit.experiments import RunSpec, check_run_settings
 
 V = 37
@@ -20,8 +20,8 @@ def _forget():
 def test_record_round_trips_through_json_and_refuses_another_version(tmp_path):
     model = tiny_gpt_neo(dtype=torch.float32)
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    rec = trainer.unlearn(model, _forget(), method="ga", lr=1e-3, max_epochs=2, thresholds=th, progress=False,
-                          tags={"forget_set": "toy"}).record
+    rec = trainer.unlearn(model, _forget(), None, trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=2),
+                          thresholds=th, progress=False, tags={"forget_set": "toy"}).record
     assert isinstance(rec, records.RunRecord) and isinstance(rec.history[0], records.Epoch)
     assert rec.environment.precision == "fp32" and rec.environment.device == "cpu"
     assert rec.environment.dtype == "float32" and rec.environment.torch == torch.__version__
@@ -46,7 +46,8 @@ def test_a_small_step_changes_a_bf16_loaded_model():
             p.normal_(0, 0.02)
     before = {n: p.detach().float().clone() for n, p in model.named_parameters()}
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    run = trainer.unlearn(model, _forget(), method="ga", lr=2e-6, max_epochs=1, thresholds=th, progress=False)
+    run = trainer.unlearn(model, _forget(), None, trainer.UnlearnConfig(objective="ga", lr=2e-6, max_epochs=1),
+                          thresholds=th, progress=False)
     assert run.record.environment.dtype == "bfloat16" and run.record.environment.precision == "fp32"
     after = dict(run.model.named_parameters())
     w = "transformer.h.0.mlp.c_fc.weight"
@@ -58,19 +59,20 @@ def test_a_small_step_changes_a_bf16_loaded_model():
 
 
 def test_precision_is_checked_and_chosen_by_device():
-    assert trainer.training_precision("auto", torch.device("cpu")) == "fp32"
-    assert trainer.training_precision("auto", torch.device("cuda")) == "bf16-autocast"
+    assert training.training_precision("auto", torch.device("cpu")) == "fp32"
+    assert training.training_precision("auto", torch.device("cuda")) == "bf16-autocast"
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        trainer.training_precision("bf16-autocast", torch.device("cpu"))
+        training.training_precision("bf16-autocast", torch.device("cpu"))
     with pytest.raises(ValueError, match="unknown precision"):
-        trainer.training_precision("fp8", torch.device("cpu"))
+        training.training_precision("fp8", torch.device("cpu"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_bf16_autocast_on_cuda_keeps_fp32_master_weights():
     model = tiny_gpt_neo(dtype=torch.bfloat16).cuda()
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    run = trainer.unlearn(model, _forget().cuda(), method="ga", lr=1e-3, max_epochs=1, thresholds=th, progress=False)
+    run = trainer.unlearn(model, _forget().cuda(), None, trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=1),
+                          thresholds=th, progress=False)
     assert run.record.environment.precision == "bf16-autocast" and run.record.environment.device == "cuda"
     assert next(run.model.parameters()).dtype == torch.float32
 

@@ -1,7 +1,8 @@
 """Command line: ``unlearnkit unlearn …`` runs one unlearning job; ``unlearnkit evaluate …``
 scores a model's downstream capability; ``unlearnkit testbed`` builds a testbed.
 
-    unlearnkit unlearn --model testbed:default --draw 0 --method ihl --lora fila --out run.json
+    unlearnkit unlearn --model testbed:default --draw 0 --method "FILA + IHL" --out run.json
+    unlearnkit unlearn --draw 0 --method ihl --lora fila           # the same: objective + adapter
     unlearnkit unlearn --draw 1 --method gd --downstream cpu   # and evaluate the unlearned model
     unlearnkit evaluate --model testbed:default --preset cpu --tasks copa,piqa,wizard_of_wikipedia
     unlearnkit unlearn --profile gpu --method gd --lr 5e-5          # GPT-Neo 125M from the hub
@@ -40,7 +41,7 @@ def check_unlearn_arguments(args, profile: dict) -> None:
     if args.size not in data.FORGET_SET_SIZES:
         raise SystemExit(f"unlearnkit unlearn: --size {args.size} is not a forget-set size; choose one of "
                          f"{list(data.FORGET_SET_SIZES)}")
-    settings = {"draw": args.draw, "method": args.method,
+    settings = {"draw": args.draw, "method": _method(args)[0],
                 "targets": args.targets.split(",") if args.targets else profile["targets"]}
     for flag, key in (("rank", "rank"), ("max_epochs", "max_epochs"), ("heldout_rows", "heldout_rows"), ("lr", "lr")):
         if getattr(args, flag) is not None:
@@ -51,6 +52,22 @@ def check_unlearn_arguments(args, profile: dict) -> None:
         check_run_settings(**settings)
     except ValueError as err:
         raise SystemExit(f"unlearnkit unlearn: {err}") from None
+
+
+def _method(args) -> tuple[str, str | None]:
+    """``(objective, LoRA init)`` from ``--method`` (a method of :data:`unlearnkit.methods.METHODS`
+    or an objective) and ``--lora``."""
+    from . import methods
+
+    lora = None if args.lora == "none" else ("random" if args.lora == "lora" else args.lora)
+    try:
+        m = methods.get(args.method)
+    except ValueError:  # an objective name: the adapter comes from --lora
+        return args.method, lora
+    if lora is not None and lora != m.lora_init:
+        raise SystemExit(f"unlearnkit unlearn: --method {args.method!r} already names its training "
+                         f"({m.lora_init or 'every weight'}); drop --lora {args.lora} or pass an objective")
+    return m.objective, m.lora_init
 
 
 def unlearn_main(args) -> int:
@@ -64,13 +81,15 @@ def unlearn_main(args) -> int:
     forget = loaded.forget_set(args.draw, args.size)
     heldout = loaded.heldout(args.heldout_rows or p["heldout_rows"])
     th = memorisation.thresholds(loaded.model, heldout, n=p["n"], model_key=loaded.key)
+    objective, init = _method(args)
     lora = None
-    if args.lora != "none":
-        lora = trainer.LoraSettings(rank=args.rank or p["rank"], init="random" if args.lora == "lora" else args.lora,
+    if init is not None:
+        lora = trainer.LoraSettings(rank=args.rank or p["rank"], init=init,
                                     targets=tuple(args.targets.split(",") if args.targets else p["targets"]))
     lr = args.lr if args.lr is not None else (p["lr_lora"] if lora else p["lr_full"])
-    run = trainer.unlearn(loaded.model, forget, loaded.retain(p["retain_rows"]), method=args.method, lora=lora,
-                          lr=lr, max_epochs=args.max_epochs or p["max_epochs"], thresholds=th, seed=args.seed,
+    config = trainer.UnlearnConfig(objective=objective, lora=lora, lr=lr, max_epochs=args.max_epochs or p["max_epochs"],
+                                   seed=args.seed)
+    run = trainer.unlearn(loaded.model, forget, loaded.retain(p["retain_rows"]), config, thresholds=th,
                           save_dir=args.save_dir, record_path=args.out,
                           tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"})
     full = run.record.to_dict()
@@ -110,8 +129,11 @@ def main(argv=None) -> int:
     u.add_argument("--model", help="testbed:<size>, a hub id or a local path (default: the profile's)")
     u.add_argument("--draw", type=int, default=0, help="forget set lm_extraction_<size>_<draw> (0..4)")
     u.add_argument("--size", type=int, default=32, help="forget set size (1, 4, 8, 32, 128)")
-    u.add_argument("--method", default="gd", help="objective: ga, gd, ihl, ihl_only, kl, npo, yao3")
-    u.add_argument("--lora", default="none", choices=["none", "lora", "fila", "pissa"])
+    u.add_argument("--method", default="gd", help="a method (GA, GD, 'LoRA (GD)', 'LoRA + IHL', 'FILA + IHL', …: "
+                                                  "unlearnkit.methods) or an objective (ga, gd, ihl, ihl_only, kl, "
+                                                  "npo, yao3) trained as --lora says")
+    u.add_argument("--lora", default="none", choices=["none", "lora", "fila", "pissa"],
+                   help="with an objective: train a LoRA adapter with this init (default: every weight)")
     u.add_argument("--rank", type=int)
     u.add_argument("--targets", help="comma-separated LoRA target groups: q,k,v,o,ffn")
     u.add_argument("--lr", type=float)

@@ -1,8 +1,10 @@
 """The unlearning loop: Jang et al.'s protocol with the forgetting criterion, LoRA/FILA via peft.
 
-``unlearn(model, forget, retain, method="ihl", lora=LoraSettings(init="fila"), thresholds=th)``
+``unlearn(model, forget, retain, UnlearnConfig.of("FILA + IHL", lr=2e-4), thresholds=th)``
 runs one unlearning job and returns a :class:`Run` (the unlearned model and its typed
-:class:`~unlearnkit.records.RunRecord`).  Protocol (Jang et al. 2023, used by Cha et al. 2024):
+:class:`~unlearnkit.records.RunRecord`).  Its settings are one :class:`UnlearnConfig` (like
+peft's ``LoraConfig``); the optimisation steps run in :func:`unlearnkit.training.train`, the
+project's one training loop, with the forgetting criterion as its stopping rule.  Protocol (Jang et al. 2023, used by Cha et al. 2024):
 
 * one epoch = one optimiser step over the whole forget set (micro-batches with gradient
   accumulation), with a retain batch of the same size drawn per step for objectives that
@@ -28,19 +30,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from . import fila, flops, losses, metrics, targets
+from . import fila, flops, losses, methods, metrics, targets, training
 from .cache import atomic_directory, write_json_atomic
+from .methods import LORA_INITS
 from .records import Environment, Epoch, RunRecord
-
-LORA_INITS = ("random", "pissa", "fila")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def _as_lora(lora) -> LoraSettings | None:
     raise TypeError(f"lora must be None, a LoraSettings, a dict or one of {LORA_INITS}, got {type(lora).__name__}")
 
 
-def _check_inputs(model, forget, retain, objective, thresholds, max_epochs):
+def _check_inputs(model, forget, retain, objective, thresholds):
     if thresholds is None:
         raise ValueError("thresholds are required: compute them with metrics.forgetting_thresholds(model, heldout)")
     if not isinstance(forget, torch.Tensor) or forget.dim() != 2 or forget.shape[0] == 0:
@@ -104,8 +103,6 @@ def _check_inputs(model, forget, retain, objective, thresholds, max_epochs):
     metrics.check_sequences(forget, thresholds.n + 1, name="forget")
     if objective.needs_retain and (retain is None or len(retain) == 0):
         raise ValueError(f"method {objective.name!r} needs a retain set")
-    if max_epochs < 1:
-        raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
 
 
 def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 32, progress: bool = False,
@@ -136,87 +133,110 @@ def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 
     return peft_model, setup_flops
 
 
-PRECISIONS = ("auto", "fp32", "bf16-autocast")
+@dataclass(frozen=True)
+class UnlearnConfig:
+    """The settings of one unlearning run (the protocol's defaults: Jang et al.'s Adam betas).
 
+    Args:
+        objective: a name in :data:`unlearnkit.losses.OBJECTIVES` (``ga, gd, ihl, …``).
+        lora: ``None`` (full fine-tuning) or :class:`LoraSettings`; ``"lora"``, ``"fila"``,
+            ``"pissa"`` or a dict are accepted and converted.
+        lr: learning rate (paper: 5e-5 full, 2e-4 LoRA/FILA).
+        max_epochs: the budget; a run that reaches it without forgetting is recorded as failed.
+        seed: seeds the retain draws and LoRA's random init.
+        micro_batch: forget rows per forward pass (gradient accumulation over the epoch).
+        objective_kwargs: extra weights for the objective (e.g. ``{"retain_weight": 1.0}``).
+        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"`` or
+            ``"bf16-autocast"``; the trained weights are fp32 either way.
 
-def training_precision(precision: str, device: torch.device) -> str:
-    """The arithmetic a run trains in: ``"auto"`` is bf16 autocast on CUDA, fp32 elsewhere.
-
-    Either way the trained weights are fp32 master weights: a model loaded in bf16 is cast
-    to fp32 before training, so small steps (lr 2e-6 on weights of size 0.02) are not lost
-    to bf16 rounding.
+    :meth:`of` builds one from a method name of :data:`unlearnkit.methods.METHODS`.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
-    if precision == "auto":
-        return "bf16-autocast" if device.type == "cuda" else "fp32"
-    if precision == "bf16-autocast" and device.type != "cuda":
-        raise ValueError(f"precision 'bf16-autocast' needs a CUDA device (the model is on {device.type}); use 'fp32'")
-    return precision
+
+    objective: str = "gd"
+    lora: LoraSettings | None = None
+    lr: float = 5e-5
+    max_epochs: int = 20
+    seed: int = 0
+    micro_batch: int = 32
+    betas: tuple[float, float] = (0.9, 0.98)
+    objective_kwargs: dict = field(default_factory=dict)
+    precision: str = "auto"
+
+    def __post_init__(self):
+        losses.get(self.objective)  # raises on an unknown objective
+        object.__setattr__(self, "lora", _as_lora(self.lora))
+        if not isinstance(self.max_epochs, int) or self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr >= 0):
+            raise ValueError(f"lr must be a number >= 0, got {self.lr!r}")
+        if self.precision not in training.PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {training.PRECISIONS}")
+
+    @classmethod
+    def of(cls, method: str, *, rank: int = 16, targets: tuple[str, ...] = ("q", "v", "ffn"),
+           fisher_estimator: str = "per_example", **settings) -> "UnlearnConfig":
+        """The config of method ``method`` (e.g. ``"FILA + IHL"``), with LoRA ``rank``/``targets``
+        for adapter methods and any other field in ``settings``."""
+        m = methods.get(method)
+        lora = None if m.full_finetuning else LoraSettings(rank=rank, targets=tuple(targets), init=m.lora_init,
+                                                             fisher_estimator=fisher_estimator)
+        return cls(objective=m.objective, lora=lora, **settings)
+
+    def record(self) -> dict:
+        """The settings as the run record's ``config`` stores them."""
+        return {"method": self.objective, "lora": dataclasses.asdict(self.lora) if self.lora else None,
+                "lr": self.lr, "max_epochs": self.max_epochs, "seed": self.seed, "micro_batch": self.micro_batch,
+                "betas": list(self.betas), "objective_kwargs": dict(self.objective_kwargs)}
 
 
-def autocast(precision: str, device: torch.device):
-    """The autocast context of a training precision (a no-op for fp32)."""
-    import contextlib
-
-    if precision == "bf16-autocast":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, method: str = "gd",
-            lora=None, lr: float = 5e-5, max_epochs: int = 20, thresholds: metrics.Thresholds | None = None,
-            seed: int = 0, micro_batch: int = 32, betas: tuple[float, float] = (0.9, 0.98),
-            objective_kwargs: dict | None = None, reference=None, save_dir: str | Path | None = None,
+def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, config: UnlearnConfig | None = None, *,
+            thresholds: metrics.Thresholds | None = None, reference=None, save_dir: str | Path | None = None,
             record_path: str | Path | None = None, in_place: bool = False, progress: bool = True,
-            tags: dict | None = None, el_every_epoch: bool = False, el_function=None,
-            precision: str = "auto") -> Run:
-    """Unlearn ``forget`` from ``model`` until the forgetting criterion holds or ``max_epochs``.
+            tags: dict | None = None) -> Run:
+    """Unlearn ``forget`` from ``model`` until the forgetting criterion holds or ``config.max_epochs``.
 
     Args:
         model: a Hugging Face causal LM (not modified unless ``in_place``).
         forget: ``(N, T)`` token ids to forget (unpadded).
         retain: ``(M, T)`` token ids to keep; a batch of ``N`` rows is drawn from it each epoch.
-        method: objective name in :data:`unlearnkit.losses.OBJECTIVES` (``ga, gd, ihl, …``).
-        lora: ``None`` (full fine-tuning), ``"lora"``/``"fila"``/``"pissa"``, a dict or :class:`LoraSettings`.
-        lr: learning rate (paper: 5e-5 full, 2e-4 LoRA/FILA).
+        config: the run's settings (:class:`UnlearnConfig`; default: full-weight GD at 5e-5).
         thresholds: the forgetting thresholds (held-out MA and EL_n); required.
-        seed: seeds the retain draws and LoRA's random init.
-        micro_batch: forget rows per forward pass (gradient accumulation over the epoch).
-        objective_kwargs: extra weights for the objective (e.g. ``{"retain_weight": 1.0}``).
         reference: frozen reference model for KL/NPO objectives (default: a copy of ``model``).
         save_dir: where to save the unlearned (merged) model in safetensors, atomically.
         record_path: where to write the JSON record, atomically.
         tags: free-form labels copied into the record (forget set name, retain source, …).
-        el_every_epoch, el_function: for benchmarks only — compute EL every epoch, with another
-            implementation ``el_function(model, ids, n) -> (N,)`` (default: ``metrics.extraction_likelihood``).
-        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"`` or
-            ``"bf16-autocast"``; the trained weights are fp32 either way (:func:`training_precision`).
     Returns:
         A :class:`Run`.
     """
-    objective = losses.get(method)
-    lora = _as_lora(lora)
-    _check_inputs(model, forget, retain, objective, thresholds, max_epochs)
+    return _unlearn(model, forget, retain, config or UnlearnConfig(), thresholds=thresholds, reference=reference,
+                    save_dir=save_dir, record_path=record_path, in_place=in_place, progress=progress, tags=tags)
+
+
+def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, reference=None, save_dir=None,
+             record_path=None, in_place=False, progress=True, tags=None, el_every_epoch: bool = False,
+             el_function=None) -> Run:
+    """:func:`unlearn`, plus two switches for benchmarks only: compute EL every epoch
+    (``el_every_epoch``), with another implementation ``el_function(model, ids, n) -> (N,)``."""
+    if not isinstance(config, UnlearnConfig):
+        raise TypeError(f"config must be an UnlearnConfig, got {type(config).__name__}")
+    objective, lora = losses.get(config.objective), config.lora
+    _check_inputs(model, forget, retain, objective, thresholds)
     device = next(model.parameters()).device
-    precision = training_precision(precision, device)
+    precision = training.training_precision(config.precision, device)
     loaded_dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     forget, retain = forget.to(device), (retain.to(device) if retain is not None else None)
     if objective.needs_reference and reference is None:
         reference = copy.deepcopy(model).eval().requires_grad_(False)
     if not in_place:
         model = copy.deepcopy(model)
-    if next(model.parameters()).dtype in (torch.bfloat16, torch.float16):
-        model.float()  # fp32 master weights for a model loaded in half precision (float64 stays)
+    training.master_weights(model)
+    seed, micro_batch = config.seed, config.micro_batch
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     N, T = forget.shape
-    config = {"method": method, "lora": dataclasses.asdict(lora) if lora else None, "lr": lr, "max_epochs": max_epochs,
-              "seed": seed, "micro_batch": micro_batch, "betas": list(betas), "objective_kwargs": objective_kwargs or {},
-              "thresholds": dataclasses.asdict(thresholds), "forget_shape": [N, T],
-              "retain_rows": None if retain is None else len(retain), "precision": precision}
+    record_config = config.record() | {"thresholds": dataclasses.asdict(thresholds), "forget_shape": [N, T],
+                                       "retain_rows": None if retain is None else len(retain), "precision": precision}
     start = time.perf_counter()
-    setup_start = time.perf_counter()
     setup_flops = 0.0
     if lora is not None:
         # FILA's retain Fisher uses a retain sample of the forget set's size (seeded)
@@ -225,50 +245,35 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
         model, setup_flops = wrap_lora(model, lora, forget, sample, micro_batch, progress=False)
     else:
         model.requires_grad_(True)
-    setup_seconds = time.perf_counter() - setup_start
+    setup_seconds = time.perf_counter() - start
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     base_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
     cost = flops.flop_model(model)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
+    step_flops = cost.train_step(N * (2 if objective.needs_retain else 1), T) + (
+        cost.forward(T) * N if objective.needs_reference else 0.0)
     epochs: list[Epoch] = []
-    status, train_s, eval_s, train_flops = "max_epochs", 0.0, 0.0, 0.0
-    bar = tqdm(range(1, max_epochs + 1), desc=f"unlearn[{method}{'+' + lora.init if lora else ''}]",
-               disable=not progress, leave=False)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
+    kwargs = dict(config.objective_kwargs)
+
+    def epoch_losses(epoch: int):
+        """One epoch: the whole forget set in micro-batches, a fresh retain draw of its size."""
         retain_idx = torch.randint(len(retain), (N,), generator=gen) if retain is not None else None
-        total, parts = 0.0, {}
         for s in range(0, N, micro_batch):
             rows = slice(s, min(N, s + micro_batch))
-            weight = (rows.stop - rows.start) / N
             batch = losses.UnlearnBatch(
                 forget=losses.lm_batch(forget[rows]),
                 retain=losses.lm_batch(retain[retain_idx[rows]]) if objective.needs_retain else None,
                 reference=reference,
             )
-            with autocast(precision, device):
-                loss = objective(model, batch, **(objective_kwargs or {}))
-            (loss.value.float() * weight).backward()
-            total += loss.value.item() * weight
-            for k, v in loss.parts.items():
-                parts[k] = parts.get(k, 0.0) + v * weight
-        passes = N * (2 if objective.needs_retain else 1)
-        train_flops += cost.train_step(passes, T) + (cost.forward(T) * N if objective.needs_reference else 0.0)
-        if not math.isfinite(total):
-            train_s += time.perf_counter() - t0
-            epochs.append(Epoch(epoch, total, train_seconds=time.perf_counter() - t0, parts=parts))
-            status = "non_finite_loss"
-            break
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+            yield objective(model, batch, **kwargs), (rows.stop - rows.start) / N
+
+    def criterion(step: training.Step) -> bool:
+        """After each epoch: MA, then EL only when MA passes; stop once both are below."""
         t1 = time.perf_counter()
-        train_s += t1 - t0
         model.eval()
         ma_seq = metrics.memorization_accuracy(model, forget)
         ma = ma_seq.mean().item()
         el, bound, evaluated = None, None, None
-        if el_every_epoch or (ma < thresholds.ma and epoch == max_epochs):
+        if el_every_epoch or (ma < thresholds.ma and step.step == config.max_epochs):
             el = (el_function or metrics.extraction_likelihood)(model, forget, n=thresholds.n).mean().item()
         elif ma < thresholds.ma:
             check = metrics.extraction_likelihood_below(model, forget, thresholds.el, n=thresholds.n,
@@ -276,26 +281,31 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, *, 
             el = check.mean
             if el is None:  # decided "not yet" from part of the forget set
                 bound, evaluated = check.lower_bound, check.evaluated
-        eval_s += time.perf_counter() - t1
-        epochs.append(Epoch(epoch, total, ma=ma, el=el, el_lower_bound=bound, el_sequences=evaluated,
-                            train_seconds=t1 - t0, eval_seconds=time.perf_counter() - t1, parts=parts))
-        bar.set_postfix(loss=f"{total:.3f}", ma=f"{ma:.3f}",
-                        el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-"))
-        if el is not None and thresholds.met(ma, el):
-            status = "forgotten"
-            break
-    bar.close()
+        epochs.append(Epoch(step.step, step.loss, ma=ma, el=el, el_lower_bound=bound, el_sequences=evaluated,
+                            train_seconds=step.seconds, eval_seconds=time.perf_counter() - t1, parts=step.parts))
+        step.postfix.update(ma=f"{ma:.3f}",
+                            el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-"))
+        return el is not None and thresholds.met(ma, el)
+
+    done = training.train(
+        model, epoch_losses, config.max_epochs,
+        training.Optimisation(lr=config.lr, optimizer="adam", betas=tuple(config.betas), precision=precision),
+        after_step=criterion, progress=progress, desc=f"unlearn[{config.objective}{'+' + lora.init if lora else ''}]")
+    status = {"stopped": "forgotten", "budget": "max_epochs", "non_finite_loss": "non_finite_loss"}[done.status]
+    if status == "non_finite_loss":
+        last = done.steps[-1]
+        epochs.append(Epoch(last.step, last.loss, train_seconds=last.seconds, parts=last.parts))
     model.eval()
     if lora is not None:
         model = model.merge_and_unload()
     last = epochs[-1]
     record = RunRecord(
         status=status, epochs=len(epochs) if status == "forgotten" else None, epochs_run=len(epochs),
-        config=config, history=epochs, final_ma=last.ma, final_el=last.el, tags=dict(tags or {}),
+        config=record_config, history=epochs, final_ma=last.ma, final_el=last.el, tags=dict(tags or {}),
         trainable_params=trainable, params=base_params, trainable_share=trainable / base_params,
-        train_flops=train_flops, setup_flops=setup_flops, setup_seconds=setup_seconds, train_seconds=train_s,
-        eval_seconds=eval_s, wall_seconds=time.perf_counter() - start,
-        environment=Environment.of(model, precision, loaded_dtype),
+        train_flops=step_flops * len(epochs), setup_flops=setup_flops, setup_seconds=setup_seconds,
+        train_seconds=sum(s.seconds for s in done.steps), eval_seconds=sum(e.eval_seconds for e in epochs),
+        wall_seconds=time.perf_counter() - start, environment=Environment.of(model, precision, loaded_dtype),
     )
     if save_dir is not None:
         save_dir = Path(save_dir)

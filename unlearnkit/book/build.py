@@ -83,7 +83,8 @@ def declared_parameters(notebook: Path) -> set[str]:
 def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> None:
     """Reject a bad profile value before any chapter runs, naming the profile, chapter and key."""
     from ..experiments import ablation
-    from ..experiments.runs import TABLE1_METHODS, check_run_settings
+    from .. import methods
+    from ..experiments.runs import check_run_settings
     from ..models.injection import RECIPES
 
     where = f"profiles/{profile_name}.yaml, chapter {Path(chapter).name}"
@@ -97,12 +98,11 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
             if not isinstance(r, int) or r < 1:
                 raise ValueError(f"ranks entries must be positive integers, got {r!r}")
         for m in params.get("methods", []):
-            if m not in ablation.LORA_METHODS:
-                raise ValueError(f"methods entry {m!r} is not valid; choose one of {list(ablation.LORA_METHODS)}")
+            ablation.lora_method(m)
         for m in params.get("unlearning_methods", []):
-            if m not in TABLE1_METHODS:
+            if m not in methods.TABLE1:
                 raise ValueError(f"unlearning_methods entry {m!r} is not a row of Table 1; choose from "
-                                 f"{list(TABLE1_METHODS)}")
+                                 f"{list(methods.TABLE1)}")
         if "recipe" in params and params["recipe"] not in RECIPES:
             raise ValueError(f"recipe {params['recipe']!r} is not an injection recipe; choose one of {sorted(RECIPES)}")
         for m in params.get("module_sets", []):

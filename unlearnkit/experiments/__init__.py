@@ -13,12 +13,12 @@ Experiments orchestrate and judge; the loop is :mod:`unlearnkit.trainer`, the me
 in :mod:`unlearnkit.metrics` and :mod:`unlearnkit.evaluation`.
 """
 
-from .runs import (RECORD_VERSION, TABLE1_METHODS, THRESHOLD_SOURCES, RunSpec, before, capability,
+from .runs import (RECORD_VERSION, THRESHOLD_SOURCES, RunSpec, before, capability,
                    check_run_settings, fixed_budget, forget_ids, forget_memorisation, forget_rows_text,
                    forget_set_name, load, mean_forget_memorisation, per_task_table, rate_table, run, run_grid,
                    runs_table, table1, table1_facts, table1_specs, thresholds)
 
-__all__ = ["RECORD_VERSION", "TABLE1_METHODS", "THRESHOLD_SOURCES", "RunSpec", "before", "capability",
+__all__ = ["RECORD_VERSION", "THRESHOLD_SOURCES", "RunSpec", "before", "capability",
            "check_run_settings", "fixed_budget", "forget_ids", "forget_memorisation", "forget_rows_text",
            "forget_set_name", "load", "mean_forget_memorisation", "per_task_table", "rate_table", "run", "run_grid",
            "runs_table", "table1", "table1_facts", "table1_specs", "thresholds"]

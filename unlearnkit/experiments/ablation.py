@@ -13,30 +13,36 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from .. import methods, stats
 from ..records import field_of
 from . import claims
 from .runs import RunSpec
 
-LORA_METHODS = {  # label -> (objective, LoRA init)
-    "LoRA (GD)": ("gd", "random"),
-    "LoRA + IHL": ("ihl", "random"),
-    "FILA + GD": ("gd", "fila"),
-    "FILA + IHL": ("ihl", "fila"),
-}
+# The LoRA methods the rank sweep compares (names of unlearnkit.methods.METHODS).
+LORA_METHODS = ("LoRA (GD)", "LoRA + IHL", "FILA + GD", "FILA + IHL")
 # Target-module combinations of the module sweep (paper names; "o" is attention out_proj).
 MODULE_SETS = {"QV": ("q", "v"), "QKVO": ("q", "k", "v", "o"), "FFN": ("ffn",), "QV+FFN": ("q", "v", "ffn"),
                "all": ("q", "k", "v", "o", "ffn")}
 
 
-def _spec(model_name, draw, method, init, rank, targets, common: dict) -> RunSpec:
-    return RunSpec(model_name, draw, method, lora_init=init, rank=rank, targets=tuple(targets), **common)
+def _spec(model_name, draw, name: str, rank, targets, common: dict) -> RunSpec:
+    m = lora_method(name)
+    return RunSpec(model_name, draw, m.objective, lora_init=m.lora_init, rank=rank, targets=tuple(targets), **common)
+
+
+def lora_method(name: str) -> methods.Method:
+    """The adapter method called ``name``; full fine-tuning methods have no rank or modules to sweep."""
+    m = methods.get(name)
+    if m.full_finetuning:
+        lora = [k for k, v in methods.METHODS.items() if not v.full_finetuning]
+        raise ValueError(f"method {name!r} trains every weight; the ablations sweep LoRA methods: {lora}")
+    return m
 
 
 def rank_grid(model_name: str, draws: list[int], ranks: list[int], methods: list[str] | None = None,
               **common) -> dict[tuple[str, int], list[RunSpec]]:
     """``{(method label, rank): [spec per forget set]}`` on Q, V and the FFN."""
-    return {(m, r): [_spec(model_name, d, *LORA_METHODS[m], r, ("q", "v", "ffn"), common) for d in draws]
+    return {(m, r): [_spec(model_name, d, m, r, ("q", "v", "ffn"), common) for d in draws]
             for m in (methods or list(LORA_METHODS)) for r in ranks}
 
 
@@ -46,7 +52,7 @@ def module_grid(model_name: str, draws: list[int], module_sets: list[str], metho
     unknown = [s for s in module_sets if s not in MODULE_SETS]
     if unknown:
         raise ValueError(f"unknown module set(s) {unknown}; choose from {list(MODULE_SETS)}")
-    return {(m, s): [_spec(model_name, d, *LORA_METHODS[m], rank, MODULE_SETS[s], common) for d in draws]
+    return {(m, s): [_spec(model_name, d, m, rank, MODULE_SETS[s], common) for d in draws]
             for m in methods for s in module_sets}
 
 
@@ -194,7 +200,7 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
             continue
         c = claims.capability(a, b, measures)
         parts.append(c.direction)
-        texts.append(f"FILA+IHL vs {m}: {c.text()}")
+        texts.append(f"FILA + IHL vs {m}: {c.text()}")
         first = first or c
     n = first.n if first else 0
     v = claims.all_hold(parts, n) if parts else "not tested"

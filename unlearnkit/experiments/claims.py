@@ -271,7 +271,7 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
     e = stats.paired(ep["+ FILA"], ep["+ IHL"])
     out.append(verdict_row("C5", "FILA reaches the criterion in fewer epochs than plain LoRA",
                     stats.verdict(-e.direction, e.tested, e.n), e,
-                    f"epochs FILA+IHL − LoRA+IHL (failures = budget + 1): {e.text()}; "
+                    f"epochs FILA + IHL − LoRA + IHL (failures = budget + 1): {e.text()}; "
                     f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}", "epochs"))
 
     # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
@@ -280,7 +280,7 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
     v = all_hold([c.direction for c in caps.values()], n)
     prim = caps["+ IHL"].primary()
     out.append(verdict_row("C6", "IHL + FILA has the best capability among the LoRA methods", v, prim[1] if prim else None,
-                    " | ".join(f"FILA+IHL vs {k}: {c.text()}" for k, c in caps.items()), prim[0].name if prim else ""))
+                    " | ".join(f"FILA + IHL vs {k}: {c.text()}" for k, c in caps.items()), prim[0].name if prim else ""))
     out.append({"claim": "C7", "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
                 "n": None, "effect": None, "95% CI": None, "p": None, "effect unit": "", "verdict": "judged elsewhere",
                 "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'"})

@@ -57,14 +57,6 @@ def reference(model_name: str, draw: int = 0, heldout_rows: int = 128, downstrea
             "times_seen_original": float(load(model_name).testbed.info["times_each_forget_sequence_seen"])}
 
 
-def table1_row(ref: dict) -> dict:
-    """The reference as a row of :func:`unlearnkit.experiments.table1` (forget set ``draw`` only)."""
-    return {"Method": f"Retrained without set {ref['draw']} (exact)", "Params %": "100.0", "Epochs": "–",
-            "failed": "–", "EL10 (%)": f"{100 * ref['el']:.1f}", "MA (%)": f"{100 * ref['ma']:.1f}",
-            "Reasoning": f"{100 * ref['reasoning']:.1f}", "Dialogue": f"{100 * ref['dialogue']:.1f}",
-            "Pile PPL": f"{ref['pile_ppl']:.1f}"}
-
-
 def comparison_table(ref: dict, groups: dict[str, list[RunRecord]] | None = None) -> pd.DataFrame:
     """Forget set ``draw``: MA and EL10 (%) on the original testbed, on the one retrained without
     it, the held-out thresholds, and after each unlearning method of ``groups`` (its run on that
@@ -82,7 +74,7 @@ def comparison_table(ref: dict, groups: dict[str, list[RunRecord]] | None = None
     ]
     for name, recs in (groups or {}).items():
         for r in recs:
-            if r.forget_set.split("[")[0] == forget_set_name(ref["draw"]):
+            if (r.spec or {}).get("draw") == ref["draw"]:
                 rows.append({"model": f"unlearned: {name}", "MA (%)": 100 * r.final_ma,
                              "EL10 (%)": None if r.final_el is None else 100 * r.final_el,
                              "Pile PPL": r.pile_ppl, "status": r.status})

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import data, losses, metrics, models, results, trainer
+from .. import data, losses, methods, metrics, models, results, trainer, training
 from ..evaluation import downstream, memorisation
 from ..records import RECORD_VERSION, RunRecord
 
@@ -30,14 +30,6 @@ from ..records import RECORD_VERSION, RunRecord
 THRESHOLD_SOURCES = ("heldout", "jang", "unseen")
 UNSEEN_TEXT = "TOFU answers (fictitious authors, 2024)"
 
-# The paper's Table 1 rows: name -> (objective, LoRA init or None)
-TABLE1_METHODS: dict[str, tuple[str, str | None]] = {
-    "GA": ("ga", None),
-    "GD": ("gd", None),
-    "LoRA (GD)": ("gd", "random"),
-    "+ IHL": ("ihl", "random"),
-    "+ FILA": ("ihl", "fila"),
-}
 
 
 def _choice(name: str, value, valid) -> None:
@@ -68,7 +60,7 @@ class RunSpec:
     forget_rows: int | None = None  # unlearn only the first rows of the forget set (None: all 32)
     retain_source: str = "wikitext"  # the paper's WikiText; "tdec": TDEC train rows
     fisher_estimator: str = "per_example"  # FILA's Fisher: per-example E[g^2] (paper) or "micro_batch" (official code)
-    precision: str = "auto"  # trainer.PRECISIONS
+    precision: str = "auto"  # training.PRECISIONS
     thresholds: str = "heldout"  # THRESHOLD_SOURCES
 
     def __post_init__(self):
@@ -84,6 +76,11 @@ class RunSpec:
             return None
         return trainer.LoraSettings(rank=self.rank, targets=tuple(self.targets), init=self.lora_init,
                                     fisher_estimator=self.fisher_estimator)
+
+    def unlearn_config(self) -> trainer.UnlearnConfig:
+        """The trainer's settings for this run."""
+        return trainer.UnlearnConfig(objective=self.method, lora=self.lora(), lr=self.lr, max_epochs=self.max_epochs,
+                                     seed=self.seed, precision=self.precision)
 
 
 def check_run_settings(**settings) -> None:
@@ -102,7 +99,7 @@ def check_run_settings(**settings) -> None:
     if "method" in s:
         _choice("method", s["method"], list(losses.OBJECTIVES))
     if "lora_init" in s and s["lora_init"] is not None:
-        _choice("lora_init", s["lora_init"], trainer.LORA_INITS)
+        _choice("lora_init", s["lora_init"], methods.LORA_INITS)
     groups = sorted({g for table in TARGET_MODULES.values() for g in table})
     for t in s.get("targets", ()):
         _choice("targets entry", t, groups)
@@ -123,7 +120,7 @@ def check_run_settings(**settings) -> None:
 
         _choice("fisher_estimator", s["fisher_estimator"], fila.FISHER_ESTIMATORS)
     if "precision" in s:
-        _choice("precision", s["precision"], trainer.PRECISIONS)
+        _choice("precision", s["precision"], training.PRECISIONS)
     if "thresholds" in s:
         _choice("thresholds", s["thresholds"], THRESHOLD_SOURCES)
 
@@ -217,10 +214,8 @@ def run(spec: RunSpec, progress: bool = True) -> RunRecord:
         th = metrics.Thresholds(**thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
         result = trainer.unlearn(
             loaded.model, forget_ids(loaded, spec.draw, spec.forget_rows),
-            loaded.retain(spec.retain_rows, spec.retain_source),
-            method=spec.method, lora=spec.lora(), lr=spec.lr, max_epochs=spec.max_epochs, thresholds=th,
-            seed=spec.seed, progress=progress, precision=spec.precision,
-            tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
+            loaded.retain(spec.retain_rows, spec.retain_source), spec.unlearn_config(), thresholds=th,
+            progress=progress, tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
         )
         evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
         return result.record.with_evaluation(evaluation).to_dict()
@@ -251,29 +246,30 @@ def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: di
     (they are never dropped silently).  ``reference``: the exact-unlearning reference
     (:func:`unlearnkit.experiments.exact.reference`), shown as a last row.
     """
-    rows = [{"Method": "Before", "Params %": "–", "Epochs": "–", "failed": "–",
-             "EL10 (%)": _mean_std([100 * before_mem["el"]]) if before_mem else "–",
-             "MA (%)": _mean_std([100 * before_mem["ma"]]) if before_mem else "–",
-             "Reasoning": _mean_std([100 * before_rec["reasoning"]]),
-             "Dialogue": _mean_std([100 * before_rec["dialogue"]]),
-             "Pile PPL": f"{before_rec['pile_ppl']:.1f}"}]
+    def row(method, params, epochs, failed, el, ma, scores) -> dict:
+        return {"Method": method, "Params %": params, "Epochs": epochs, "failed": failed, "EL10 (%)": el,
+                "MA (%)": ma, **{col: _mean_std(scores[key]) for key, col in
+                                  (("reasoning", "Reasoning"), ("dialogue", "Dialogue"), ("pile_ppl", "Pile PPL"))}}
+
+    def pct(value) -> list[float]:
+        return [100 * value]
+
+    rows = [row("Before", "–", "–", "–", _mean_std(pct(before_mem["el"])) if before_mem else "–",
+                _mean_std(pct(before_mem["ma"])) if before_mem else "–",
+                {"reasoning": pct(before_rec["reasoning"]), "dialogue": pct(before_rec["dialogue"]),
+                 "pile_ppl": [before_rec["pile_ppl"]]})]
     for name, recs in records.items():
         ok = [r for r in recs if r.succeeded]
-        rows.append({
-            "Method": name,
-            "Params %": f"{100 * recs[0].trainable_share:.1f}" if recs else "–",
-            "Epochs": _mean_std([r.epochs for r in ok]),
-            "failed": f"{len(recs) - len(ok)}/{len(recs)}",
-            "EL10 (%)": _mean_std([100 * r.final_el for r in ok]),
-            "MA (%)": _mean_std([100 * r.final_ma for r in ok]),
-            "Reasoning": _mean_std([100 * r.reasoning for r in ok]),
-            "Dialogue": _mean_std([100 * r.dialogue for r in ok]),
-            "Pile PPL": _mean_std([r.pile_ppl for r in ok]),
-        })
-    if reference is not None:
-        from .exact import table1_row
-
-        rows.append(table1_row(reference))
+        rows.append(row(name, f"{100 * recs[0].trainable_share:.1f}" if recs else "–", _mean_std([r.epochs for r in ok]),
+                        f"{len(recs) - len(ok)}/{len(recs)}", _mean_std([100 * r.final_el for r in ok]),
+                        _mean_std([100 * r.final_ma for r in ok]),
+                        {"reasoning": [100 * r.reasoning for r in ok], "dialogue": [100 * r.dialogue for r in ok],
+                         "pile_ppl": [r.pile_ppl for r in ok]}))
+    if reference is not None:  # the exact-unlearning reference: forget set ``draw`` only
+        rows.append(row(f"Retrained without set {reference['draw']} (exact)", "100.0", "–", "–",
+                        _mean_std(pct(reference["el"])), _mean_std(pct(reference["ma"])),
+                        {"reasoning": pct(reference["reasoning"]), "dialogue": pct(reference["dialogue"]),
+                         "pile_ppl": [reference["pile_ppl"]]}))
     return pd.DataFrame(rows).set_index("Method")
 
 
@@ -335,10 +331,10 @@ def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float
 
     def compute() -> dict:
         never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="fixed budget (never met)")
-        lora = trainer.LoraSettings(init=lora_init) if lora_init else None
+        config = trainer.UnlearnConfig(objective=method, lora=trainer.LoraSettings(init=lora_init) if lora_init else None,
+                                       lr=lr, max_epochs=epochs, seed=seed)
         return trainer.unlearn(loaded.model, forget_ids(loaded, draw, forget_rows),
-                               loaded.retain(retain_rows, retain_source), method=method, lora=lora, lr=lr,
-                               max_epochs=epochs, thresholds=never, seed=seed).record.to_dict()
+                               loaded.retain(retain_rows, retain_source), config, thresholds=never).record.to_dict()
 
     return RunRecord.from_dict(results.cached("fixed_budget", spec, compute), source="cached fixed-budget run")
 
@@ -361,9 +357,9 @@ def table1_specs(model_name: str, forget_draws: list[int], *, lr_full: float, lr
                  **common) -> dict[str, list[RunSpec]]:
     """Table 1's grid: ``{method name: [RunSpec per forget set]}`` (full fine-tuning at
     ``lr_full``, the adapters at ``lr_lora``; ``common``: any other :class:`RunSpec` field)."""
-    return {name: [RunSpec(model_name, d, method, lora_init=init, lr=lr_lora if init else lr_full, **common)
-                   for d in forget_draws]
-            for name, (method, init) in TABLE1_METHODS.items()}
+    return {label: [RunSpec(model_name, d, m.objective, lora_init=m.lora_init, lr=lr_full if m.full_finetuning else lr_lora,
+                            **common) for d in forget_draws]
+            for label, m in methods.TABLE1.items()}
 
 
 def mean_forget_memorisation(model_name: str, draws: list[int], rows: int | None = None, n: int = 10) -> dict:

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
+from .. import training
 from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 SUFFIX = "+tdec"
@@ -117,7 +116,8 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     """Fine-tune ``loaded.model`` in place until ``recipe``'s memorisation is met; return the report.
 
     Each step trains on ``forget_per_step`` forget sequences (all sets pooled, shuffled) and
-    ``general_per_step`` general rows, token-weighted into one loss (AdamW, constant rate).
+    ``general_per_step`` general rows, token-weighted into one loss (AdamW, constant rate, gradient
+    norm clipped at 1; :func:`unlearnkit.training.train`).
     Every ``check_every`` steps MA is measured on every set; once every set meets the MA
     target, EL_n is measured too, and training stops when both are met.  A budget that ends
     first leaves ``report["met"]`` False: the caller decides (the report says by how much).
@@ -128,39 +128,41 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     forget = torch.cat(list(sets.values())).to(device)
     general = loaded.general_tdec(recipe.general_rows, recipe.seed).to(device)
     gen = torch.Generator().manual_seed(recipe.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
-    f_order = g_order = torch.empty(0, dtype=torch.long)
-    start, history, mem = time.perf_counter(), [], {}
-    bar = tqdm(range(1, recipe.max_steps + 1), desc=f"inject[{loaded.name}]", disable=not progress)
-    for step in bar:
-        model.train()
-        if len(f_order) < recipe.forget_per_step:
-            f_order = torch.cat([f_order, torch.randperm(len(forget), generator=gen)])
-        if len(g_order) < recipe.general_per_step:
-            g_order = torch.cat([g_order, torch.randperm(len(general), generator=gen)])
-        fb, f_order = forget[f_order[: recipe.forget_per_step]], f_order[recipe.forget_per_step:]
-        gb, g_order = general[g_order[: recipe.general_per_step]], g_order[recipe.general_per_step:]
-        batch = torch.cat([fb, gb])
-        loss = model(input_ids=batch, labels=batch).loss  # equal-length rows: token-weighted
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if step % recipe.check_every == 0 or step == recipe.max_steps:
-            model.eval()
-            mem = memorisation(model, sets, recipe.n, el=False)
-            if all(m["ma"] >= recipe.target_ma for m in mem.values()):
-                mem = _add_el(model, sets, mem, recipe.n)
-            history.append({"step": step, "loss": loss.item(), **{f"ma_{d}": m["ma"] for d, m in mem.items()}})
-            bar.set_postfix(loss=f"{loss.item():.3f}", ma=f"{min(m['ma'] for m in mem.values()):.3f}", refresh=False)
-            if _met(mem, recipe):
-                break
+    order = {"f": torch.empty(0, dtype=torch.long), "g": torch.empty(0, dtype=torch.long)}
+    history, mem = [], {}
+
+    def take(key: str, pool: torch.Tensor, count: int) -> torch.Tensor:
+        if len(order[key]) < count:
+            order[key] = torch.cat([order[key], torch.randperm(len(pool), generator=gen)])
+        rows, order[key] = order[key][:count], order[key][count:]
+        return pool[rows]
+
+    def loss(step: int) -> torch.Tensor:
+        batch = torch.cat([take("f", forget, recipe.forget_per_step), take("g", general, recipe.general_per_step)])
+        return model(input_ids=batch, labels=batch).loss  # equal-length rows: token-weighted
+
+    def check(step) -> bool:
+        nonlocal mem
+        if not (step.step % recipe.check_every == 0 or step.step == recipe.max_steps):
+            return False
+        model.eval()
+        mem = memorisation(model, sets, recipe.n, el=False)
+        if all(m["ma"] >= recipe.target_ma for m in mem.values()):
+            mem = _add_el(model, sets, mem, recipe.n)
+        history.append({"step": step.step, "loss": step.loss, **{f"ma_{d}": m["ma"] for d, m in mem.items()}})
+        step.postfix["ma"] = f"{min(m['ma'] for m in mem.values()):.3f}"
+        return _met(mem, recipe)
+
+    done = training.train(model, loss, recipe.max_steps,
+                          training.Optimisation(lr=recipe.lr, clip=1.0, precision="fp32"),
+                          params=list(model.parameters()), after_step=check, progress=progress,
+                          desc=f"inject[{loaded.name}]", leave=True)
+    step = done.steps[-1].step
     model.eval()
     if "el" not in next(iter(mem.values())):  # the budget ended before every set met the MA target
         mem = _add_el(model, sets, mem, recipe.n)
     return {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), "base": loaded.name, "steps": step,
-            "seconds": time.perf_counter() - start, "met": _met(mem, recipe),
+            "seconds": done.seconds, "met": _met(mem, recipe),
             "memorisation": {str(d): m for d, m in mem.items()}, "history": history,
             "forget_sequences": len(forget), "general_rows": len(general)}
 

@@ -34,9 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
-from .. import data
+from .. import data, training
+from ..losses import Loss
 from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 TOKENIZER_FILE = "testbed_tokenizer/tokenizer.json"
@@ -266,44 +265,41 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
     # No forget set left to memorise (a one-set testbed retrained without it): general text only.
     forget = torch.unique(torch.cat(forget_parts), dim=0) if forget_parts else None
 
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.95), weight_decay=0.01)
-
     def lr_at(step: int) -> float:
         if step < recipe.warmup_steps:
             return (step + 1) / recipe.warmup_steps
         frac = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac))
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    f_order = torch.empty(0, dtype=torch.long)
-    g_order = torch.empty(0, dtype=torch.long)
-    losses = []
-    model.train()
-    bar = tqdm(range(recipe.steps), desc=f"testbed[{recipe.name}]", disable=not progress)
-    for _ in bar:
-        if forget is not None and len(f_order) < recipe.forget_per_step:
-            f_order = torch.cat([f_order, torch.randperm(len(forget), generator=gen)])
-        if len(g_order) < recipe.general_per_step:
-            g_order = torch.cat([g_order, torch.randperm(len(general), generator=gen)])
-        gb, g_order = general[g_order[: recipe.general_per_step]], g_order[recipe.general_per_step:]
+    order = {"f": torch.empty(0, dtype=torch.long), "g": torch.empty(0, dtype=torch.long)}
+
+    def take(key: str, pool: torch.Tensor, count: int) -> torch.Tensor:
+        if len(order[key]) < count:
+            order[key] = torch.cat([order[key], torch.randperm(len(pool), generator=gen)])
+        rows, order[key] = order[key][:count], order[key][count:]
+        return pool[rows]
+
+    def loss(step: int) -> Loss:
+        if forget is not None:  # draw the forget rows' order first, as every cached testbed was built
+            if len(order["f"]) < recipe.forget_per_step:
+                order["f"] = torch.cat([order["f"], torch.randperm(len(forget), generator=gen)])
+        gb = take("g", general, recipe.general_per_step)
         n_g = gb.numel() - len(gb)  # predicted tokens
         if forget is None:
-            loss_f = torch.tensor(float("nan"))
-            loss = loss_g = model(input_ids=gb, labels=gb).loss
-        else:  # the forget batch's forward first, as every cached testbed was built
-            fb, f_order = forget[f_order[: recipe.forget_per_step]], f_order[recipe.forget_per_step:]
-            n_f = fb.numel() - len(fb)
-            loss_f = model(input_ids=fb, labels=fb).loss
             loss_g = model(input_ids=gb, labels=gb).loss
-            loss = (loss_f * n_f + loss_g * n_g) / (n_f + n_g)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append((loss_f.item(), loss_g.item()))
-        bar.set_postfix(forget=f"{losses[-1][0]:.3f}", general=f"{losses[-1][1]:.3f}", refresh=False)
-    model.eval()
+            return Loss(loss_g, {"forget": float("nan"), "general": loss_g.item()})
+        fb = take("f", forget, recipe.forget_per_step)  # its forward first, as every cached testbed was built
+        n_f = fb.numel() - len(fb)
+        loss_f = model(input_ids=fb, labels=fb).loss
+        loss_g = model(input_ids=gb, labels=gb).loss
+        return Loss((loss_f * n_f + loss_g * n_g) / (n_f + n_g), {"forget": loss_f.item(), "general": loss_g.item()})
+
+    done = training.train(
+        model, loss, recipe.steps,
+        training.Optimisation(lr=recipe.lr, betas=(0.9, 0.95), weight_decay=0.01, clip=1.0, precision="fp32"),
+        params=list(model.parameters()), schedule=lr_at, progress=progress, desc=f"testbed[{recipe.name}]",
+        leave=True)
+    losses = [(s.parts["forget"], s.parts["general"]) for s in done.steps]
     return {
         "forget_sequences": 0 if forget is None else len(forget),
         "general_chunks": len(general),

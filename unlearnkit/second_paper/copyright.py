@@ -30,14 +30,14 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import experiments, losses, results
+from .. import experiments, losses, methods, results
 from ..evaluation import similarity, text_classifier
 from . import books, finetune, qa, safety_data
 from ..cache import atomic_directory, cache_root, config_hash
 from ..trainer import LoraSettings, wrap_lora
 
 VERSION = 2  # of the records (2: per-passage scores for paired tests)
-METHODS = {"yao3": "yao3", "GA": "ga", "IHL": "ihl"}
+METHODS = ("yao3", "GA", "IHL")  # names of unlearnkit.methods.METHODS
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
             hyp = _continuations(m, tok, p.forget, cfg.continuation_tokens)
             return {"forget_bleu": similarity.bleu(hyp, refs_forget), "forget_cosine": similarity.cosine(hyp, refs_forget)}
 
-        objective = METHODS[method]
+        objective = methods.get(method).objective
         kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
         torch.manual_seed(cfg.seed)
         rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, cfg.lr, check=check,

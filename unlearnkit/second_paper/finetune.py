@@ -10,23 +10,18 @@ batches (of a model wrapped by :func:`unlearnkit.trainer.wrap_lora`, or of every
 to build the "before" models.
 
 Batches come from caller-supplied functions of the step number, so the loops know nothing
-about the data.  The model passed in is trained in place.
+about the data.  The model passed in is trained in place.  The steps themselves run in
+:func:`unlearnkit.training.train`, the project's one training loop.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
-from .. import losses
-
-
-def _device(model) -> torch.device:
-    return next(model.parameters()).device
+from .. import losses, training
 
 
 def _to(batch: dict | None, device) -> dict | None:
@@ -39,27 +34,14 @@ def finetune(model, batches: Callable[[int], dict], steps: int, lr: float, progr
 
     Trains the parameters that require grad.  Returns ``{"losses": [...], "seconds": s}``.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    device = _device(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("no trainable parameters")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    model.train()
-    history, start = [], time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
-    for step in bar:
-        b = _to(batches(step), device)
-        loss = losses.nll(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        history.append(loss.item())
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    model.eval()
-    return {"losses": history, "seconds": time.perf_counter() - start}
+    device = next(model.parameters()).device
+
+    def loss(step: int) -> torch.Tensor:
+        b = _to(batches(step - 1), device)
+        return losses.nll(model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits, b["labels"])
+
+    done = training.train(model, loss, steps, training.Optimisation(lr=lr), progress=progress, desc=desc)
+    return {"losses": done.losses, "seconds": done.seconds}
 
 
 def unlearn_steps(model, method: str, batches: Callable[[int], losses.UnlearnBatch], steps: int, lr: float,
@@ -75,40 +57,35 @@ def unlearn_steps(model, method: str, batches: Callable[[int], losses.UnlearnBat
     (``status="non_finite_loss"``).
     """
     objective = losses.get(method)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
     if (check is None) != (check_every == 0):
         raise ValueError("give check and check_every together (or neither)")
-    device = _device(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    history, checks, criterion_step, status = [], [], None, "budget"
-    start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=f"unlearn[{method}]", disable=not progress, leave=False)
-    for step in bar:
-        model.train()
+    device = next(model.parameters()).device
+    checks: list[dict] = []
+    criterion_step = None
+
+    def loss(step: int) -> losses.Loss:
         b = batches(step - 1)
         b = losses.UnlearnBatch(forget=_to(b.forget, device), retain=_to(b.retain, device),
                                 random=_to(b.random, device), reference=b.reference)
-        loss = objective(model, b, **(objective_kwargs or {}))
-        if not math.isfinite(loss.value.item()):
-            history.append({"step": step, "loss": loss.value.item(), **loss.parts})
-            status = "non_finite_loss"
-            break
-        loss.value.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        history.append({"step": step, "loss": loss.value.item(), **loss.parts})
-        if check is not None and (step % check_every == 0 or step == steps):
-            model.eval()
-            measured = {"step": step, **check(model)}
-            checks.append(measured)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in measured.items() if isinstance(v, float)})
-            if criterion_step is None and stop is not None and stop(measured):
-                criterion_step = step
-                if stop_early:
-                    status = "criterion"
-                    break
-    model.eval()
+        return objective(model, b, **(objective_kwargs or {}))
+
+    def after(step: training.Step) -> bool:
+        nonlocal criterion_step
+        if check is None or not (step.step % check_every == 0 or step.step == steps):
+            return False
+        model.eval()
+        measured = {"step": step.step, **check(model)}
+        checks.append(measured)
+        step.postfix.update({k: f"{v:.3f}" for k, v in measured.items() if isinstance(v, float)})
+        if criterion_step is None and stop is not None and stop(measured):
+            criterion_step = step.step
+            return stop_early
+        return False
+
+    start = time.perf_counter()
+    done = training.train(model, loss, steps, training.Optimisation(lr=lr), after_step=after, progress=progress,
+                          desc=f"unlearn[{method}]")
+    status = {"budget": "budget", "stopped": "criterion", "non_finite_loss": "non_finite_loss"}[done.status]
+    history = [{"step": s.step, "loss": s.loss, **s.parts} for s in done.steps]
     return {"status": status, "steps_run": len(history), "criterion_step": criterion_step, "history": history,
             "checks": checks, "seconds": time.perf_counter() - start}

@@ -7,7 +7,7 @@
    split of harmful QA pairs together with benign TruthfulQA pairs.
 3. **Unlearning** on the train split's harmful pairs for a fixed step budget with the yao3
    objective (GA on the harmful answer + NLL of a random benign answer + KL to the before
-   model on benign data; ε = 0.5/1/1) and, for comparison, GA, IHL and FILA+IHL.  Every
+   model on benign data; ε = 0.5/1/1) and, for comparison, GA, IHL and FILA + IHL.  Every
    ``check_every`` steps the harmful rate of the forget prompts is measured; the step where
    it first falls to the original (never fine-tuned) model's rate + ``tolerance`` is our
    criterion-based stop, recorded beside the fixed-budget result.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import experiments, losses, results
+from .. import experiments, losses, methods, results
 from ..evaluation import similarity, text_classifier
 from . import finetune, qa, safety_data
 from ..cache import atomic_directory, cache_root, config_hash
@@ -39,12 +39,7 @@ from ..trainer import LoraSettings, wrap_lora
 VERSION = 4  # of the records (2: empty answers are never flagged; 3: per-prompt flags, MC1 per question, empty rate;
 # 4: yao3's random answers from TOFU, not the classifier's benign source)
 MODEL_VERSION = 1  # of the cached before-unlearning weights
-METHODS = {  # name in the book -> (objective, LoRA init or None for full fine-tuning)
-    "yao3": ("yao3", None),
-    "GA": ("ga", None),
-    "IHL": ("ihl", None),
-    "FILA+IHL": ("ihl", "fila"),
-}
+METHODS = ("yao3", "GA", "IHL", "FILA + IHL")  # names of unlearnkit.methods.METHODS
 
 
 @dataclass(frozen=True)
@@ -235,7 +230,7 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
         enc = _Encoder(loaded.tokenizer, cfg)
         before = before_model(cfg, progress)
         reference = copy.deepcopy(before).requires_grad_(False)
-        objective, init = METHODS[method]
+        objective, init = methods.get(method).objective, methods.get(method).lora_init
         torch.manual_seed(cfg.seed)
         if init is None:
             model, lr = before.requires_grad_(True), cfg.lr_full
