@@ -1,32 +1,31 @@
-# The two commands of the README: `make book` and `make test`. Each creates .venv/ on
-# first use (torch first and explicitly: the CPU wheel), and reinstalls only when
-# pyproject.toml changes.
+# The two commands of the README: `make book` and `make test`. Each creates .venv/ on first
+# use from the lock file (torch first and explicitly: the CPU wheel), and reinstalls only when
+# pyproject.toml or the lock changes.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
+BACKEND ?=
 STAMP := $(VENV)/.installed
+# Marked tests that train on SmolLM2 or build whole books are left to `make test`.
+FAST := -m "not slow and not smollm2"
 
-.PHONY: book pdf test smoke-book bench clean venv chromium
+.PHONY: book pdf test test-fast lint format lock measured smoke-book bench clean venv chromium
 
-# pip's own warnings about index locations of this machine's pip configuration are not the
-# project's; they are filtered out so that the install shows only what matters.
-SHELL := /bin/bash
-PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-
-$(STAMP): pyproject.toml
-	@echo "[setup] creating $(VENV) and installing unlearnkit (torch CPU wheel first; about a minute)"
+$(STAMP): pyproject.toml requirements.lock requirements-torch.txt
+	@echo "[setup] creating $(VENV) from requirements.lock (torch CPU wheel first; a few minutes)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@set -o pipefail; $(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
-	@set -o pipefail; $(PY) -m pip install --quiet torch==2.13.0 $(PIP_QUIET)
-	@set -o pipefail; PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[book,test]" $(PIP_QUIET)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-torch.txt
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 	@echo "[setup] done"
 
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m unlearnkit.book --profile $(PROFILE)
+	$(PY) -m unlearnkit.book --profile $(PROFILE) $(if $(BACKEND),--backend $(BACKEND))
 
 # Headless Chromium prints the PDF; installed from Debian's packages when missing.
 chromium:
@@ -38,14 +37,40 @@ chromium:
 pdf: $(STAMP) chromium
 	$(PY) -m unlearnkit.book --profile $(PROFILE) --pdf
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The full suite (what CI runs): lint, the library, every chapter on the smoke profile, SmolLM2.
+test: lint
 	$(PY) -m pytest -p no:cacheprovider
+
+# Unit tests only (no chapters, no SmolLM2): a few minutes.
+test-fast: lint
+	$(PY) -m pytest -p no:cacheprovider $(FAST)
+
+# requirements.lock: the book's exact environment, resolved by pip-compile from pyproject.toml
+# against the torch of requirements-torch.txt (kept out of the lock: the Makefile installs it).
+lock: $(STAMP)
+	$(PY) -m pip install --quiet "pip-tools>=7.6"
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe \
+	  --unsafe-package torch --constraint requirements-torch.txt --extra book --extra test \
+	  -o requirements.lock pyproject.toml
+
+# book/measured.md, generated from the records in measurements/ (never typed by hand).
+measured: $(STAMP)
+	$(PY) -m unlearnkit.book.measured page
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_losses.py
 	$(PY) benchmarks/bench_fila.py
 	$(PY) benchmarks/bench_trainer.py
+	$(PY) benchmarks/bench_dispatch.py
 
 clean:
 	rm -rf _build

@@ -9,8 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def testbed_problem(model_name: str = "testbed:default", draw: int = 0, heldout_rows: int = 128):
-    from unlearnkit.evaluation import memorisation
     from unlearnkit import models
+    from unlearnkit.evaluation import memorisation
 
     loaded = models.load(model_name)
     forget = loaded.forget_set(draw)

@@ -29,10 +29,14 @@ def main(argv=None) -> None:
     step = sum(h["train_seconds"] for h in plain) / len(plain)
     epoch = sum(h["train_seconds"] + h["eval_seconds"] for h in plain) / len(plain)
     print(f"model {args.model}  forget {tuple(forget.shape)}  LoRA rank 16 on q,v,ffn")
-    print(f"FILA set-up (Fisher on forget + retain sample, init): {rec['setup_seconds']:.2f} s, "
-          f"{rec['setup_flops'] / 1e9:.1f} GFLOP")
+    print(
+        f"FILA set-up (Fisher on forget + retain sample, init): {rec['setup_seconds']:.2f} s, "
+        f"{rec['setup_flops'] / 1e9:.1f} GFLOP"
+    )
     print(f"one epoch: training step {step:.2f} s + MA evaluation = {epoch:.2f} s  (mean of {len(plain)} epochs)")
-    print(f"ratio set-up / training step {rec['setup_seconds'] / step:.2f}   set-up / epoch {rec['setup_seconds'] / epoch:.2f}")
+    print(
+        f"ratio set-up / training step {rec['setup_seconds'] / step:.2f}   set-up / epoch {rec['setup_seconds'] / epoch:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def main(argv=None) -> None:
     print(f"{'loss':<6}{'peak MiB':>10}{'above inputs':>14}{'fwd+bwd s':>11}")
     for name, mem, t in (("CE", ce_mem, ce_t), ("IHL", ihl_mem, ihl_t)):
         print(f"{name:<6}{mem:>10.0f}{mem - base:>14.0f}{t:>11.3f}")
-    print(f"ratio IHL/CE: peak memory {ihl_mem / ce_mem:.2f}  (above inputs {(ihl_mem - base) / (ce_mem - base):.2f})"
-          f"  time {ihl_t / ce_t:.2f}")
+    print(
+        f"ratio IHL/CE: peak memory {ihl_mem / ce_mem:.2f}  (above inputs {(ihl_mem - base) / (ce_mem - base):.2f})"
+        f"  time {ihl_t / ce_t:.2f}"
+    )
 
 
 if __name__ == "__main__":

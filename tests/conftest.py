@@ -23,16 +23,24 @@ def fresh_cache(tmp_path_factory):
         os.environ["UNLEARNKIT_CACHE"] = old
 
 
-def tiny_gpt_neo(vocab_size: int = 37, hidden: int = 16, layers: int = 2, positions: int = 64, seed: int = 0,
-                 dtype=torch.float64):
+def tiny_gpt_neo(
+    vocab_size: int = 37, hidden: int = 16, layers: int = 2, positions: int = 64, seed: int = 0, dtype=torch.float64
+):
     """A randomly initialised GPT-Neo small enough for exact reference checks."""
     from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
     torch.manual_seed(seed)
     config = GPTNeoConfig(
-        vocab_size=vocab_size, hidden_size=hidden, num_layers=layers, num_heads=2,
-        attention_types=[[["global"], layers]], intermediate_size=4 * hidden,
-        max_position_embeddings=positions, window_size=positions, bos_token_id=0, eos_token_id=0,
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_layers=layers,
+        num_heads=2,
+        attention_types=[[["global"], layers]],
+        intermediate_size=4 * hidden,
+        max_position_embeddings=positions,
+        window_size=positions,
+        bos_token_id=0,
+        eos_token_id=0,
         pad_token_id=None,
     )
     return GPTNeoForCausalLM(config).to(dtype).eval()

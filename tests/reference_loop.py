@@ -14,8 +14,18 @@ import torch
 from unlearnkit import losses, metrics, trainer
 
 
-def unlearn_reference(model, forget, retain, objective: str, lora, lr: float, epochs: int, seed: int = 0,
-                      micro_batch: int = 32, betas=(0.9, 0.98)) -> dict:
+def unlearn_reference(
+    model,
+    forget,
+    retain,
+    objective: str,
+    lora,
+    lr: float,
+    epochs: int,
+    seed: int = 0,
+    micro_batch: int = 32,
+    betas=(0.9, 0.98),
+) -> dict:
     """Per-epoch loss, objective terms and MA of the old loop (no criterion: the whole budget)."""
     objective = losses.get(objective)
     model = copy.deepcopy(model)
@@ -36,8 +46,10 @@ def unlearn_reference(model, forget, retain, objective: str, lora, lr: float, ep
         for s in range(0, N, micro_batch):
             rows = slice(s, min(N, s + micro_batch))
             weight = (rows.stop - rows.start) / N
-            batch = losses.UnlearnBatch(forget=losses.lm_batch(forget[rows]),
-                                        retain=losses.lm_batch(retain[retain_idx[rows]]) if objective.needs_retain else None)
+            batch = losses.UnlearnBatch(
+                forget=losses.lm_batch(forget[rows]),
+                retain=losses.lm_batch(retain[retain_idx[rows]]) if objective.needs_retain else None,
+            )
             loss = objective(model, batch)
             (loss.value.float() * weight).backward()
             total += loss.value.item() * weight

@@ -36,10 +36,11 @@ def greedy_generate(model, prefix: torch.Tensor, new_tokens: int) -> torch.Tenso
     config.pad_token_id = 0
     config.do_sample = False
     config.max_length = None
-    out = model.generate(input_ids=prefix, attention_mask=torch.ones_like(prefix), generation_config=config,
-                         max_new_tokens=new_tokens)
+    out = model.generate(
+        input_ids=prefix, attention_mask=torch.ones_like(prefix), generation_config=config, max_new_tokens=new_tokens
+    )
     assert out.shape[1] == prefix.shape[1] + new_tokens
-    return out[:, prefix.shape[1]:]
+    return out[:, prefix.shape[1] :]
 
 
 @torch.no_grad()

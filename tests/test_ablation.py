@@ -6,10 +6,20 @@ from unlearnkit.experiments import ablation
 
 
 def _rec(status="forgotten", epochs=10, reasoning=0.33, ppl=600.0, draw=0, share=0.01, flops=1e12):
-    return {"status": status, "epochs": epochs if status == "forgotten" else None, "epochs_run": epochs,
-            "reasoning": reasoning, "dialogue": 0.0, "pile_ppl": ppl, "tags": {"forget_set": f"lm_extraction_32_{draw}"},
-            "train_flops": flops, "setup_flops": 0.0, "trainable_share": share, "wall_seconds": 60.0,
-            "config": {"max_epochs": 20}}
+    return {
+        "status": status,
+        "epochs": epochs if status == "forgotten" else None,
+        "epochs_run": epochs,
+        "reasoning": reasoning,
+        "dialogue": 0.0,
+        "pile_ppl": ppl,
+        "tags": {"forget_set": f"lm_extraction_32_{draw}"},
+        "train_flops": flops,
+        "setup_flops": 0.0,
+        "trainable_share": share,
+        "wall_seconds": 60.0,
+        "config": {"max_epochs": 20},
+    }
 
 
 def test_grids_name_every_run_once():
@@ -25,12 +35,16 @@ def test_grids_name_every_run_once():
 
 def test_c7_pairs_qv_with_qv_ffn_and_counts_failures():
     fail = lambda d: _rec("max_epochs", epochs=20, draw=d)  # noqa: E731
-    holds = {("LoRA (GD)", "QV"): [fail(d) for d in range(4)] + [_rec(epochs=15, draw=4)],
-             ("LoRA (GD)", "QV+FFN"): [_rec(epochs=8 + d, draw=d) for d in range(5)]}
+    holds = {
+        ("LoRA (GD)", "QV"): [fail(d) for d in range(4)] + [_rec(epochs=15, draw=4)],
+        ("LoRA (GD)", "QV+FFN"): [_rec(epochs=8 + d, draw=d) for d in range(5)],
+    }
     row = ablation.module_verdict(holds)
     assert row["verdict"] == "holds" and row["n"] == 5 and "failed 4/5 vs 0/5" in row["evidence"]
-    same = {("LoRA (GD)", "QV"): [_rec(epochs=10 + (d % 2), draw=d) for d in range(5)],
-            ("LoRA (GD)", "QV+FFN"): [_rec(epochs=10 + ((d + 1) % 2), draw=d) for d in range(5)]}
+    same = {
+        ("LoRA (GD)", "QV"): [_rec(epochs=10 + (d % 2), draw=d) for d in range(5)],
+        ("LoRA (GD)", "QV+FFN"): [_rec(epochs=10 + ((d + 1) % 2), draw=d) for d in range(5)],
+    }
     assert ablation.module_verdict(same)["verdict"].startswith("inconclusive")
     two = {("LoRA (GD)", "QV"): [fail(0), fail(1)], ("LoRA (GD)", "QV+FFN"): [_rec(draw=0), _rec(draw=1)]}
     assert ablation.module_verdict(two)["verdict"] == "inconclusive (n = 2)"  # too few pairs, never "holds"
@@ -48,7 +62,10 @@ def test_c5_pairs_fila_with_random_init_at_the_same_rank():
     rows = {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec(draw=d) for d in range(3)], before)}
     assert rows["C5"]["verdict"] == "holds" and rows["C5"]["n"] == 12 and rows["C5"]["effect"] < 0
     for rank in (4, 16):  # FILA now the slower one
-        groups[("FILA + GD", rank)], groups[("LoRA (GD)", rank)] = groups[("LoRA (GD)", rank)], groups[("FILA + GD", rank)]
+        groups[("FILA + GD", rank)], groups[("LoRA (GD)", rank)] = (
+            groups[("LoRA (GD)", rank)],
+            groups[("FILA + GD", rank)],
+        )
         groups[("FILA + IHL", rank)] = [_rec("max_epochs", epochs=20, draw=d) for d in range(3)]
         groups[("LoRA + IHL", rank)] = [_rec(epochs=9 + d, draw=d) for d in range(3)]
     rows = {v["claim"]: v for v in ablation.rank_verdicts(groups, [_rec(draw=d) for d in range(3)], before)}

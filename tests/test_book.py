@@ -3,11 +3,11 @@ configuration is consistent: a chapter that breaks fails here, not at `make book
 
 import ast
 import json
+import re
 from pathlib import Path
 
-import yaml
-
 import pytest
+import yaml
 
 from unlearnkit.book import build as book
 
@@ -63,15 +63,21 @@ def test_profiles_parse_and_unknown_profile_is_named():
 def test_bad_chapter_settings_are_named_before_anything_runs():
     from unlearnkit.book.build import check_chapter_parameters
 
-    with pytest.raises(ValueError, match=r"profiles/p.yaml, chapter real_model: unlearning_methods entry 'IHL' "
-                                         r"is not a row of Table 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"profiles/p.yaml, chapter real_model: unlearning_methods entry 'IHL' "
+        r"is not a row of Table 1",
+    ):
         check_chapter_parameters("book/real_model", {"unlearning_methods": ["GA", "IHL"]}, "p")
     with pytest.raises(ValueError, match="recipe 'fast' is not an injection recipe"):
         check_chapter_parameters("book/real_model", {"recipe": "fast"}, "p")
-    with pytest.raises(ValueError, match="methods entry 'GA' is not valid"):  # the ablations' LoRA methods
+    with pytest.raises(ValueError, match="method 'GA' trains every weight; the ablations sweep LoRA methods"):
         check_chapter_parameters("book/rank_sweep", {"methods": ["GA"]}, "p")
-    check_chapter_parameters("book/real_model", {"unlearning_methods": ["GA", "+ FILA"], "recipe": "one-set",
-                                                 "downstream": "brief"}, "p")
+    with pytest.raises(ValueError, match="chapter rank_sweep: unknown method 'LoRA'"):
+        check_chapter_parameters("book/rank_sweep", {"methods": ["LoRA"]}, "p")
+    check_chapter_parameters(
+        "book/real_model", {"unlearning_methods": ["GA", "+ FILA"], "recipe": "one-set", "downstream": "brief"}, "p"
+    )
 
 
 def test_gpu_profile_runs_offline_by_default():
@@ -79,22 +85,73 @@ def test_gpu_profile_runs_offline_by_default():
     from unlearnkit.models import injection, offline
 
     profile = book.load_profile("gpu") | {"name": "gpu"}
-    names = {book.chapter_parameters(profile, chapter).get(key) for chapter in book.toc_files()
-             for key in ("model_name", "base_model")}
+    names = {
+        book.chapter_parameters(profile, chapter).get(key)
+        for chapter in book.toc_files()
+        for key in ("model_name", "base_model")
+    }
     for name in names - {None}:
         parsed = injection.parse_name(name)
         assert (parsed[0] if parsed else name) in offline.OFFLINE_MODELS, name
     assert "smollm2-135m+tdec:full" in names
 
 
+CHAPTERS = [c for c in book.toc_files() if book.source_of(c).suffix == ".ipynb"]
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """Every chapter executed once on the smoke profile, as ``make book`` does: ``(root, src,
+    failures)`` with ``src`` the executed sources and ``failures`` what each failed chapter raised."""
+    root = tmp_path_factory.mktemp("smoke-book")
+    src = book.prepare(root / "_build" / "src")
+    failures = {}
+    for chapter in CHAPTERS:
+        try:
+            book.execute("smoke", src, only=[chapter.split("/")[-1]])
+        except Exception as err:  # noqa: BLE001 - reported by the chapter's own test
+            failures[chapter] = err
+    return root, src, failures
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("chapter", book.toc_files())
-def test_chapter_executes_on_smoke_profile(chapter, tmp_path):
-    timings = book.execute("smoke", tmp_path, only=[chapter.split("/")[-1]])
-    assert chapter in timings
-    executed = json.loads((tmp_path / f"{chapter}.ipynb").read_text())
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_executes_on_smoke_profile(chapter, smoke_book):
+    _, src, failures = smoke_book
+    assert chapter not in failures, failures.get(chapter)
+    executed = json.loads((src / f"{chapter}.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+# What a reader must never see: a role MyST did not render, or a Python object printed raw.
+LITERAL_MARKUP = re.compile(r"\{glue:\w*\}|\{glue\}|\{(?:doc|ref|numref|math)\}`")
+RAW_DICT = re.compile(r"<pre>\{&#39;|<pre>\{\'|<pre>\{\"")
+
+
+@pytest.mark.slow
+def test_rendered_book_shows_no_literal_markup_and_no_raw_objects(smoke_book):
+    root, src, failures = smoke_book
+    assert not failures
+    html = book.render(src, root)
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) >= len(CHAPTERS)
+    for page in pages:
+        text = page.read_text()
+        body = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+        assert not LITERAL_MARKUP.search(body), f"{page.name}: {LITERAL_MARKUP.search(body).group(0)}"
+        assert not RAW_DICT.search(body), f"{page.name} prints a raw Python dict"
+    assert "unlearnkit.css" in (html / "book" / "intro.html").read_text()  # wide tables scroll
+
+
+def test_markdown_cells_put_no_role_inside_code():
+    """`{glue:text}`x`` inside backticks renders as literal text (it did in the real-model chapter)."""
+    for chapter in CHAPTERS:
+        nb = json.loads(book.source_of(chapter).read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"])
+                assert not re.search(r"`\{glue:\w+\}`\w+``", text), chapter
 
 
 def test_mathjax_is_served_from_the_book():

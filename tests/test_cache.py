@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from unlearnkit import results
+from unlearnkit import codehash, results
 from unlearnkit.cache import atomic_directory, config_hash, write_json_atomic
 
 
@@ -31,12 +31,28 @@ def test_cached_computes_once_and_recovers_from_corrupt_record(tmp_path, monkeyp
         calls.append(1)
         return {"value": 42}
 
-    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
-    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
+    code = "unlearnkit.losses"
+    assert results.cached("demo", {"x": 1}, compute, code=code)["value"] == 42
+    assert results.cached("demo", {"x": 1}, compute, code=code)["value"] == 42
     assert len(calls) == 1
-    results.record_path("demo", {"x": 1}).write_text("{truncated")
-    assert results.cached("demo", {"x": 1}, compute)["value"] == 42
-    assert len(calls) == 2
+    results.record_path("demo", {"x": 1}, code).write_text("{truncated")
+    rec = results.cached("demo", {"x": 1}, compute, code=code)
+    assert rec["value"] == 42 and len(calls) == 2
+    assert rec["code"]["digest"] == codehash.code_digest(code) == rec["cache_config"]["code"]
+    assert set(rec["code"]["modules"]) == {"unlearnkit.losses"}  # losses imports nothing of the package
+
+
+def test_a_change_to_the_computing_code_is_a_cache_miss(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARNKIT_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    assert results.cached("demo", {"x": 1}, compute, code="unlearnkit.losses")["value"] == 1
+    monkeypatch.setattr(codehash, "code_digest", lambda *m, root=None: "changed-code")
+    assert results.cached("demo", {"x": 1}, compute, code="unlearnkit.losses")["value"] == 2
 
 
 def test_write_json_atomic_roundtrip(tmp_path):

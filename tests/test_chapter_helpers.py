@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import tiny_gpt_neo
+
 from unlearnkit import fila, gradients, losses
 from unlearnkit.book.glue import glue_all
 from unlearnkit.evaluation import memorisation
@@ -44,12 +44,14 @@ def test_ihl_gradient_is_more_concentrated_than_ga_at_large_vocabularies():
 
 
 def test_memorisation_report_table_and_facts():
-    report = {"forget_sets": [{"forget_set": "a", "ma": 0.9, "el": 0.5, "ma_per_sequence": [0.8, 1.0],
-                               "el_per_sequence": [0.4, 0.6]},
-                              {"forget_set": "b", "ma": 0.7, "el": 0.3, "ma_per_sequence": [0.7],
-                               "el_per_sequence": [0.3]}],
-              "thresholds": {"ma": 0.4, "el": 0.1, "n": 10, "source": "rows"},
-              "perplexity": {"pile": 123.45, "wikitext": 67.0}}
+    report = {
+        "forget_sets": [
+            {"forget_set": "a", "ma": 0.9, "el": 0.5, "ma_per_sequence": [0.8, 1.0], "el_per_sequence": [0.4, 0.6]},
+            {"forget_set": "b", "ma": 0.7, "el": 0.3, "ma_per_sequence": [0.7], "el_per_sequence": [0.3]},
+        ],
+        "thresholds": {"ma": 0.4, "el": 0.1, "n": 10, "source": "rows"},
+        "perplexity": {"pile": 123.45, "wikitext": 67.0},
+    }
     table = memorisation.report_table(report)
     assert list(table.index) == ["a", "b", "held-out: rows"]
     assert table.loc["a", "min MA (%)"] == pytest.approx(80.0) and table.loc["b", "EL10 (%)"] == pytest.approx(30.0)
@@ -104,12 +106,23 @@ def test_first_epoch_below_per_group():
 
 
 def _sweep_frame():
-    return pd.DataFrame({
-        "method": ["GD", "GD", "LoRA (GD)", "LoRA (GD)"], "grid": ["full", "full", "rank 16", "rank 16"],
-        "forget set": ["s0", "s1", "s0", "s1"], "forgotten": [True, False, True, True], "epochs": [3, 21, 4, 6],
-        "epochs run": [3, 20, 4, 6], "Reasoning %": [30.0, 31.0, 32.0, 34.0], "Dialogue F1 %": [1.0] * 4,
-        "Pile PPL": [500.0, 510.0, 520.0, 530.0], "train FLOPs": [30.0, 200.0, 2.0, 3.0],
-        "setup FLOPs": [0.0, 0.0, 0.0, 0.0], "params %": [100.0, 100.0, 2.0, 2.0], "wall s": [1800.0] * 4})
+    return pd.DataFrame(
+        {
+            "method": ["GD", "GD", "LoRA (GD)", "LoRA (GD)"],
+            "grid": ["full", "full", "rank 16", "rank 16"],
+            "forget set": ["s0", "s1", "s0", "s1"],
+            "forgotten": [True, False, True, True],
+            "epochs": [3, 21, 4, 6],
+            "epochs run": [3, 20, 4, 6],
+            "Reasoning %": [30.0, 31.0, 32.0, 34.0],
+            "Dialogue F1 %": [1.0] * 4,
+            "Pile PPL": [500.0, 510.0, 520.0, 530.0],
+            "train FLOPs": [30.0, 200.0, 2.0, 3.0],
+            "setup FLOPs": [0.0, 0.0, 0.0, 0.0],
+            "params %": [100.0, 100.0, 2.0, 2.0],
+            "wall s": [1800.0] * 4,
+        }
+    )
 
 
 def test_sweep_summary_and_facts():
@@ -130,8 +143,13 @@ def test_compute_facts_compare_per_epoch_cost():
 
 
 def test_per_task_table_puts_published_scores_beside_dialogue():
-    before = {"downstream": {"reasoning": {"piqa": 0.6}, "dialogue": {"wow": 0.1, "other": 0.2},
-                             "docs": {"piqa": 100, "wow": 50}}}
+    before = {
+        "downstream": {
+            "reasoning": {"piqa": 0.6},
+            "dialogue": {"wow": 0.1, "other": 0.2},
+            "docs": {"piqa": 100, "wow": 50},
+        }
+    }
     table = per_task_table(before, {"wow": 0.08}, "paper")
     assert table.loc["piqa", "ours"] == pytest.approx(60.0) and table.loc["wow", "paper"] == pytest.approx(8.0)
     assert np.isnan(table.loc["other", "paper"]) and np.isnan(table.loc["piqa", "paper"])
@@ -156,11 +174,16 @@ def test_rate_table_counts_failures_as_budget_plus_one():
     from unlearnkit.records import RunRecord
 
     def rec(status, epochs, ppl):
-        return RunRecord(status=status, epochs=epochs, epochs_run=epochs or 20, config={"max_epochs": 20},
-                         history=[], pile_ppl=ppl)
+        return RunRecord(
+            status=status, epochs=epochs, epochs_run=epochs or 20, config={"max_epochs": 20}, history=[], pile_ppl=ppl
+        )
 
-    table = rate_table({(5e-5, 2e-4): {"GD": [rec("forgotten", 10, 500.0), rec("max_epochs", None, 900.0)]},
-                        (1e-4, 1e-3): {"GD": [rec("forgotten", 4, 700.0)]}})
+    table = rate_table(
+        {
+            (5e-5, 2e-4): {"GD": [rec("forgotten", 10, 500.0), rec("max_epochs", None, 900.0)]},
+            (1e-4, 1e-3): {"GD": [rec("forgotten", 4, 700.0)]},
+        }
+    )
     slow = table.loc[("5e-05 / 0.0002", "GD")]
     assert slow["runs"] == 2 and slow["forgotten"] == 1 and slow["LoRA / full"] == pytest.approx(4.0)
     assert slow["epochs (failure = budget + 1)"] == pytest.approx(15.5)  # (10 + 21) / 2

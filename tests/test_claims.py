@@ -19,18 +19,25 @@ def _group(rng, units, epochs_shift=0.0, log_ppl_shift=0.0, reasoning_shift=0.0,
         eff = unit_effects[u]
         epochs = int(np.clip(round(10 + eff["epochs"] + epochs_shift + rng.normal(0, 1.5)), 1, 20))
         failed = rng.random() < fail_p
-        out.append({"status": "max_epochs" if failed else "forgotten", "epochs": None if failed else epochs,
-                    "epochs_run": 20 if failed else epochs,
-                    "pile_ppl": float(np.exp(6.3 + eff["ppl"] + log_ppl_shift + rng.normal(0, 0.1))),
-                    "reasoning": 0.40 + eff["reasoning"] + reasoning_shift + rng.normal(0, 0.01),
-                    "dialogue": 0.08 + rng.normal(0, 0.005),
-                    "tags": {"forget_set": f"lm_extraction_32_{u}"}, "config": {"max_epochs": 20}})
+        out.append(
+            {
+                "status": "max_epochs" if failed else "forgotten",
+                "epochs": None if failed else epochs,
+                "epochs_run": 20 if failed else epochs,
+                "pile_ppl": float(np.exp(6.3 + eff["ppl"] + log_ppl_shift + rng.normal(0, 0.1))),
+                "reasoning": 0.40 + eff["reasoning"] + reasoning_shift + rng.normal(0, 0.01),
+                "dialogue": 0.08 + rng.normal(0, 0.005),
+                "tags": {"forget_set": f"lm_extraction_32_{u}"},
+                "config": {"max_epochs": 20},
+            }
+        )
     return out
 
 
 def _unit_effects(rng, units):
-    return [{"epochs": rng.normal(0, 2), "ppl": rng.normal(0, 0.2), "reasoning": rng.normal(0, 0.01)}
-            for _ in range(units)]
+    return [
+        {"epochs": rng.normal(0, 2), "ppl": rng.normal(0, 0.2), "reasoning": rng.normal(0, 0.01)} for _ in range(units)
+    ]
 
 
 def _null_groups(rng, units):
@@ -97,9 +104,18 @@ def test_failures_are_censored_not_dropped():
 
 def test_pairing_removes_forget_set_difficulty():
     """Forget sets differ a lot, the methods differ a little but consistently: only a paired test sees it."""
-    units = 5
-    base = [{"status": "forgotten", "epochs": e, "epochs_run": e, "pile_ppl": p, "reasoning": 0.4, "dialogue": 0.1,
-             "tags": {"forget_set": f"f{u}"}} for u, (e, p) in enumerate(zip([4, 8, 12, 16, 19], [300, 600, 900, 1200, 1500]))]
+    base = [
+        {
+            "status": "forgotten",
+            "epochs": e,
+            "epochs_run": e,
+            "pile_ppl": p,
+            "reasoning": 0.4,
+            "dialogue": 0.1,
+            "tags": {"forget_set": f"f{u}"},
+        }
+        for u, (e, p) in enumerate(zip([4, 8, 12, 16, 19], [300, 600, 900, 1200, 1500]))
+    ]
     faster = [dict(r, epochs=r["epochs"] - 1, epochs_run=r["epochs"] - 1) for r in base]
     faster[2] = dict(faster[2], epochs=faster[2]["epochs"] - 1)  # not all differences equal
     groups = {name: [dict(r) for r in base] for name in TABLE1_METHODS}
@@ -118,10 +134,14 @@ def test_rows_show_n_effect_interval_p_and_verdict():
 
 
 def test_capability_leaves_out_tasks_at_chance():
-    before = dict(BEFORE, downstream={
-        "reasoning": {"copa": 0.52, "piqa": 0.70, "lambada": 0.0},
-        "dialogue": {"wizard_of_wikipedia": 0.001},
-        "docs": {"copa": 100, "piqa": 100, "lambada": 100, "wizard_of_wikipedia": 25}})
+    before = dict(
+        BEFORE,
+        downstream={
+            "reasoning": {"copa": 0.52, "piqa": 0.70, "lambada": 0.0},
+            "dialogue": {"wizard_of_wikipedia": 0.001},
+            "docs": {"copa": 100, "piqa": 100, "lambada": 100, "wizard_of_wikipedia": 25},
+        },
+    )
     measures, excluded = claims.capability_measures(before)
     names = [m.name for m in measures]
     assert names == ["Pile PPL", "Reasoning % (tasks above chance)"]

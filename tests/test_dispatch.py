@@ -2,9 +2,8 @@
 
 import pytest
 
-from unlearnkit.experiments import dispatch
 from unlearnkit import results
-from unlearnkit.experiments import RunSpec
+from unlearnkit.experiments import RunSpec, dispatch, runs
 
 
 def _specs():
@@ -15,19 +14,20 @@ def _specs():
 def _same(a, b):
     """Same runs: exact bookkeeping; MA equal up to thread-count rounding in one optimiser step."""
     keys = ("status", "epochs_run", "trainable_share")
-    return ([{k: getattr(r, k) for k in keys} for r in a] == [{k: getattr(r, k) for k in keys} for r in b]
-            and all(abs(x.final_ma - y.final_ma) < 1e-2 for x, y in zip(a, b)))
+    return [{k: getattr(r, k) for k in keys} for r in a] == [{k: getattr(r, k) for k in keys} for r in b] and all(
+        abs(x.final_ma - y.final_ma) < 1e-2 for x, y in zip(a, b)
+    )
 
 
 def test_processes_and_submitit_match_inline(smoke_testbed, tmp_path):
     inline = dispatch.run_specs(_specs(), "inline", progress=False)
     for r in inline:  # forget the records, so that every backend really runs
-        results.record_path("unlearn", r.spec).unlink()
+        results.record_path("unlearn", r.spec, runs.CODE).unlink()
     procs = dispatch.run_specs(_specs(), "processes", workers=2, threads=1)
     assert _same(inline, procs)
     for r in procs:
-        assert results.record_path("unlearn", r.spec).is_file()  # written into the shared cache
-        results.record_path("unlearn", r.spec).unlink()
+        assert results.record_path("unlearn", r.spec, runs.CODE).is_file()  # written into the shared cache
+        results.record_path("unlearn", r.spec, runs.CODE).unlink()
     debug = dispatch.run_specs(_specs(), "submitit", cluster="debug", folder=tmp_path / "jobs")
     assert _same(inline, debug)
 

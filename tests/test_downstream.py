@@ -9,23 +9,29 @@ import torch
 from unlearnkit.evaluation import dialogue, downstream
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("The Cat, sat!", "cat sat"),
-    ("  An apple  a day\tkeeps... ", "apple day keeps"),
-    ("theatre is not 'the'", "theatre is not"),
-    ("A", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The Cat, sat!", "cat sat"),
+        ("  An apple  a day\tkeeps... ", "apple day keeps"),
+        ("theatre is not 'the'", "theatre is not"),
+        ("A", ""),
+    ],
+)
 def test_normalize_answer_by_hand(text, expected):
     assert dialogue.normalize_answer(text) == expected
 
 
-@pytest.mark.parametrize("pred, ref, expected", [
-    ("the cat sat", "a cat sat down", 0.8),  # P = 2/2, R = 2/3
-    ("x x y", "x y y", 2 / 3),  # overlap counts multiplicity: min(2,1) + min(1,2) = 2
-    ("Hello, world!", "hello world", 1.0),
-    ("", "anything", 0.0),
-    ("completely different", "no overlap here", 0.0),
-])
+@pytest.mark.parametrize(
+    "pred, ref, expected",
+    [
+        ("the cat sat", "a cat sat down", 0.8),  # P = 2/2, R = 2/3
+        ("x x y", "x y y", 2 / 3),  # overlap counts multiplicity: min(2,1) + min(1,2) = 2
+        ("Hello, world!", "hello world", 1.0),
+        ("", "anything", 0.0),
+        ("completely different", "no overlap here", 0.0),
+    ],
+)
 def test_f1_by_hand(pred, ref, expected):
     assert dialogue.f1_score(pred, ref) == pytest.approx(expected)
 
@@ -47,8 +53,10 @@ def test_dialogue_documents_from_file(tmp_path):
     path = tmp_path / "d.json"
     path.write_text(json.dumps({"text": {"1": ["x", "y", "z"], "0": ["a", "b"], "2": ["only"]}}))
     docs = dialogue.documents(path)
-    assert docs == [{"prompt": "User 1: a\nUser 2:", "target": "b"},
-                    {"prompt": "User 1: x\nUser 2: y\nUser 1:", "target": "z"}]
+    assert docs == [
+        {"prompt": "User 1: a\nUser 2:", "target": "b"},
+        {"prompt": "User 1: x\nUser 2: y\nUser 1:", "target": "z"},
+    ]
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="bad.json"):
         dialogue.documents(tmp_path / "bad.json")
@@ -85,21 +93,24 @@ def test_every_local_task_has_documents_in_one_schema():
 
 def test_every_local_task_scores_a_tiny_model_offline(smoke_testbed):
     docs = {}
-    scores = downstream.lm_eval_scores(smoke_testbed.model, smoke_testbed.tokenizer, downstream.available_tasks(),
-                                       count=3, docs=docs)
+    scores = downstream.lm_eval_scores(
+        smoke_testbed.model, smoke_testbed.tokenizer, downstream.available_tasks(), count=3, docs=docs
+    )
     assert set(scores) == set(downstream.available_tasks())
     assert all(0.0 <= v <= 1.0 for v in scores.values())
     assert all(1 <= docs[n] <= 3 for n in scores)
 
 
 def test_a_preset_can_name_its_reasoning_tasks_and_an_argument_overrides_them(smoke_testbed):
-    sizes = downstream.Sizes(reasoning_docs=2, dialogue_docs=1, pile_docs=0, wikitext_docs=0,
-                             reasoning_tasks=("copa", "piqa"))
+    sizes = downstream.Sizes(
+        reasoning_docs=2, dialogue_docs=1, pile_docs=0, wikitext_docs=0, reasoning_tasks=("copa", "piqa")
+    )
     m, tok = smoke_testbed.model, smoke_testbed.tokenizer
     out = downstream.evaluate(m, tok, sizes, dialogue_tasks=[], progress=False)
     assert set(out["reasoning"]) == {"copa", "piqa"} and out["sizes"]["reasoning_tasks"] == ("copa", "piqa")
-    assert set(downstream.evaluate(m, tok, sizes, reasoning=["lambada"], dialogue_tasks=[],
-                                   progress=False)["reasoning"]) == {"lambada"}
+    assert set(
+        downstream.evaluate(m, tok, sizes, reasoning=["lambada"], dialogue_tasks=[], progress=False)["reasoning"]
+    ) == {"lambada"}
     with pytest.raises(ValueError, match="unknown downstream task"):
         downstream.evaluate(m, tok, downstream.Sizes(reasoning_tasks=("arc",)), progress=False)
     brief = downstream.SIZES["brief"].reasoning_tasks
@@ -123,11 +134,18 @@ def _choice_logprob(model, tokenizer, context: str, continuation: str) -> float:
 @pytest.mark.parametrize("task, delimiter", [("copa", " "), ("mathqa", "")])
 def test_multiple_choice_accuracy_matches_direct_loglikelihood(smoke_testbed, task, delimiter):
     model, tok = smoke_testbed.model, smoke_testbed.tokenizer
-    docs = [d for d in downstream.documents(task, 12, seed=2)
-            if len(tok.encode(d["query"] + " " + max(d["choices"], key=len))) < model.config.max_position_embeddings]
-    correct = [max(range(len(d["choices"])), key=lambda i: _choice_logprob(model, tok, d["query"],
-                                                                         delimiter + d["choices"][i])) == d["gold"]
-               for d in docs]
+    docs = [
+        d
+        for d in downstream.documents(task, 12, seed=2)
+        if len(tok.encode(d["query"] + " " + max(d["choices"], key=len))) < model.config.max_position_embeddings
+    ]
+    correct = [
+        max(
+            range(len(d["choices"])), key=lambda i: _choice_logprob(model, tok, d["query"], delimiter + d["choices"][i])
+        )
+        == d["gold"]
+        for d in docs
+    ]
     got = downstream.lm_eval_scores(model, tok, [task], count=12, seed=2)[task]
     assert len(docs) == 12  # short enough that no context was truncated
     assert got == pytest.approx(sum(correct) / len(correct))

@@ -18,13 +18,11 @@ def test_testbed_names_parse_and_bad_ones_are_refused():
         testbed.cache_path("smoke", without=(3,))  # the smoke testbed memorises set 0 only
 
 
-def test_leaving_sets_out_changes_the_cache_key_but_not_the_full_recipes():
+def test_leaving_sets_out_changes_the_cache_key():
     full, without = testbed.cache_path("default"), testbed.cache_path("default", without=(0,))
     assert full != without
-    # Adding the `without` field must not invalidate testbeds already built: the full recipes
-    # keep the hash they had before it existed (recorded when the field was added).
-    assert testbed.RECIPES["default"].hash() == "83e2d688f19f"
-    assert testbed.RECIPES["smoke"].hash() == "fc79b571a61b"
+    # the recipe hash covers the recipe and the builder's code (unlearnkit.codehash), nothing else
+    assert testbed.RECIPES["default"].hash() == testbed.RECIPES["default"].hash() != testbed.RECIPES["smoke"].hash()
     assert testbed._recipe("default", (0,)).trained_draws == (1, 2, 3, 4)
 
 
@@ -55,13 +53,31 @@ def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed
 
 def _record(forget_set: str, ma: float) -> RunRecord:
     draw = int(forget_set.split("[")[0].rsplit("_", 1)[1])
-    return RunRecord(status="forgotten", epochs=3, epochs_run=3, final_ma=ma, final_el=0.0, config={}, history=[],
-                     tags={"forget_set": forget_set}, pile_ppl=10.0, spec={"draw": draw})
+    return RunRecord(
+        status="forgotten",
+        epochs=3,
+        epochs_run=3,
+        final_ma=ma,
+        final_el=0.0,
+        config={},
+        history=[],
+        tags={"forget_set": forget_set},
+        pile_ppl=10.0,
+        spec={"draw": draw},
+    )
 
 
 def test_comparison_table_shows_the_runs_on_the_reference_set_only():
-    ref = {"draw": 0, "ma": 0.1, "el": 0.0, "ma_original": 0.9, "el_original": 0.5, "pile_ppl": 50.0,
-           "thresholds": {"ma": 0.2, "el": 0.05}, "thresholds_retrained": {"ma": 0.21, "el": 0.04}}
+    ref = {
+        "draw": 0,
+        "ma": 0.1,
+        "el": 0.0,
+        "ma_original": 0.9,
+        "el_original": 0.5,
+        "pile_ppl": 50.0,
+        "thresholds": {"ma": 0.2, "el": 0.05},
+        "thresholds_retrained": {"ma": 0.21, "el": 0.04},
+    }
     groups = {"GA": [_record("lm_extraction_32_0[:8]", 0.15), _record("lm_extraction_32_1[:8]", 0.12)]}
     table = exact.comparison_table(ref, groups)
     assert list(table.index[-1:]) == ["unlearned: GA"] and len(table) == 5

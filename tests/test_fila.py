@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_gpt_neo
+
 from unlearnkit import fila
 
 TARGETS = ["q_proj", "v_proj", "c_fc", "c_proj"]
@@ -101,9 +101,9 @@ def test_per_example_fisher_is_the_mean_of_per_example_squared_gradients():
     weight = dict(model.named_modules())[name].weight
     expected, tokens = torch.zeros_like(weight), 0
     for i in range(len(x)):
-        labels = x[i:i + 1].masked_fill(mask[i:i + 1] == 0, -100)
+        labels = x[i : i + 1].masked_fill(mask[i : i + 1] == 0, -100)
         model.zero_grad()
-        model(input_ids=x[i:i + 1], attention_mask=mask[i:i + 1], labels=labels).loss.backward()
+        model(input_ids=x[i : i + 1], attention_mask=mask[i : i + 1], labels=labels).loss.backward()
         n = int((labels[:, 1:] != -100).sum())
         expected += weight.grad.pow(2) * n
         tokens += n
@@ -125,8 +125,9 @@ def fila_model(seed=0, rank=4):
     ff = fila.fisher_information(model, forget, TARGETS)
     fr = fila.fisher_information(model, retain, TARGETS)
     before = copy.deepcopy(model)
-    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=TARGETS,
-                                                  lora_dropout=0.0))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=TARGETS, lora_dropout=0.0)
+    )
     report = fila.initialise(peft_model, ff, fr)
     return before, peft_model, ff, fr, report, forget
 
@@ -142,7 +143,7 @@ def test_fila_initialisation_keeps_the_output_and_is_the_weighted_optimum():
         w = fila.row_weights(fila.relative_importance(ff[key].double(), fr[key].double()))
         delta = layer.get_delta_weight("default")
         sigma = np.linalg.svd((w[:, None] * W).numpy(), compute_uv=False)
-        optimum = float(np.sqrt((sigma[layer.r["default"]:] ** 2).sum()))
+        optimum = float(np.sqrt((sigma[layer.r["default"] :] ** 2).sum()))
         assert fila.weighted_error(W, delta, w[:, None] ** 2) == pytest.approx(optimum, rel=1e-6)
         assert torch.allclose(layer.get_base_layer().weight + delta, W, atol=1e-10)  # base = W - sBA
 

@@ -75,9 +75,19 @@ def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
     # Through the experiment pipeline, as the book runs it: full-model GA and FILA + IHL (LLaMA's
     # q/v/FFN modules, WikiText retain rows), Jang's fixed thresholds (no threshold measurement).
     for method, lora_init, lr in (("ga", None, 1e-4), ("ihl", "fila", 1e-3)):
-        spec = experiments.RunSpec(model_name="smollm2-135m+tdec:smoke", draw=0, method=method, lora_init=lora_init,
-                                   rank=4, lr=lr, max_epochs=3, retain_rows=4, downstream=None,
-                                   forget_rows=recipe.forget_rows, thresholds="jang")
+        spec = experiments.RunSpec(
+            model_name="smollm2-135m+tdec:smoke",
+            draw=0,
+            method=method,
+            lora_init=lora_init,
+            rank=4,
+            lr=lr,
+            max_epochs=3,
+            retain_rows=4,
+            downstream=None,
+            forget_rows=recipe.forget_rows,
+            thresholds="jang",
+        )
         rec = experiments.run(spec, progress=False)
         assert rec.epochs_run >= 1 and rec.history[-1].ma < ma_injected, (method, rec.history[-1].ma)
         assert rec.status in ("forgotten", "max_epochs") and rec.spec["model_name"] == spec.model_name

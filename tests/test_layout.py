@@ -97,7 +97,9 @@ def test_the_checker_sees_a_violation():
     assert _violations("unlearnkit.trainer", core)
     private = _imports_of("from ..evaluation.downstream import _task_manager\n", "unlearnkit.experiments.runs", False)
     assert _violations("unlearnkit.experiments.runs", private)
-    down = _imports_of("from .. import trainer\nfrom ..evaluation import downstream\n", "unlearnkit.experiments.runs", False)
+    down = _imports_of(
+        "from .. import trainer\nfrom ..evaluation import downstream\n", "unlearnkit.experiments.runs", False
+    )
     assert _violations("unlearnkit.experiments.runs", down) == []
 
 

@@ -5,8 +5,8 @@ import copy
 
 import pytest
 import torch
-
 from conftest import tiny_gpt_neo
+
 from unlearnkit import losses
 from unlearnkit.losses import IGNORE, UnlearnBatch, inverted_hinge_loss, lm_batch
 
@@ -69,7 +69,9 @@ def test_ihl_custom_backward_equals_autograd_through_plain_ops(seed):
     expected.backward()
     assert value.item() == pytest.approx(expected.item(), abs=1e-12)
     assert torch.allclose(logits.grad, reference.grad, atol=1e-12)
-    assert torch.autograd.gradcheck(lambda y: inverted_hinge_loss(y, labels), (logits.detach().clone().requires_grad_(),))
+    assert torch.autograd.gradcheck(
+        lambda y: inverted_hinge_loss(y, labels), (logits.detach().clone().requires_grad_(),)
+    )
 
 
 def test_ga_gradient_equals_closed_form():

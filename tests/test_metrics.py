@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
-
 from conftest import memorising_model, tiny_gpt_neo
 from reference_metrics import extraction_likelihood_ref, memorization_accuracy_ref
+
 from unlearnkit import metrics
 
 
@@ -126,7 +126,7 @@ def _reference_strided_perplexity(model, tok, texts, max_length, stride):
             ids = tok.encode(t)
             for j in range(1, len(ids)):
                 k = max(0, (j - max_length) // stride + 1)
-                ctx = torch.tensor([ids[k * stride:j + 1]])
+                ctx = torch.tensor([ids[k * stride : j + 1]])
                 logp = torch.log_softmax(model(input_ids=ctx).logits[0, -2], -1)
                 nll -= logp[ids[j]].item()
                 count += 1
@@ -140,8 +140,12 @@ def test_strided_batched_perplexity_matches_token_by_token_reference(batch_size)
             return [1 + (ord(c) % 30) for c in text]
 
     model = tiny_gpt_neo(positions=16)
-    texts = ["a long text that is longer than the sixteen token context window " * 2, "short one",
-             "x" * 17, "a medium text of some forty characters.."]
+    texts = [
+        "a long text that is longer than the sixteen token context window " * 2,
+        "short one",
+        "x" * 17,
+        "a medium text of some forty characters..",
+    ]
     ppl = metrics.perplexity(model, Tok(), texts, max_length=16, stride=6, batch_size=batch_size)
     ref = _reference_strided_perplexity(model, Tok(), texts, max_length=16, stride=6)
     assert ppl == pytest.approx(ref, rel=1e-5)

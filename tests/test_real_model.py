@@ -9,8 +9,14 @@ from unlearnkit.experiments import real_model
 
 
 def _downstream(acc: dict, norm: dict, docs: int = 100) -> dict:
-    return {"reasoning": acc, "reasoning_norm": norm, "reasoning_mean": sum(acc.values()) / len(acc),
-            "dialogue_mean": 0.05, "pile_ppl": 20.0, "docs": {t: docs for t in acc}}
+    return {
+        "reasoning": acc,
+        "reasoning_norm": norm,
+        "reasoning_mean": sum(acc.values()) / len(acc),
+        "dialogue_mean": 0.05,
+        "pile_ppl": 20.0,
+        "docs": {t: docs for t in acc},
+    }
 
 
 def test_published_comparison_averages_arc_and_measures_the_gap_in_standard_errors():
@@ -44,8 +50,14 @@ def test_capability_and_injection_tables():
     table = real_model.capability_table({"as loaded": before, "injected": after})
     assert table.loc["reasoning (mean)", "as loaded"] == pytest.approx(65.0)
     assert table.loc["piqa", "injected"] == pytest.approx(58.0)
-    report = {"recipe": {"target_ma": 0.774, "target_el": 0.309}, "steps": 40, "seconds": 600.0, "met": False,
-              "forget_sequences": 16, "memorisation": {"0": {"ma": 0.8, "el": 0.35}, "1": {"ma": 0.8, "el": 0.2}}}
+    report = {
+        "recipe": {"target_ma": 0.774, "target_el": 0.309},
+        "steps": 40,
+        "seconds": 600.0,
+        "met": False,
+        "forget_sequences": 16,
+        "memorisation": {"0": {"ma": 0.8, "el": 0.35}, "1": {"ma": 0.8, "el": 0.2}},
+    }
     inj = real_model.injection_table(report)
     assert inj["met"].tolist() == [True, False]
     facts = real_model.injection_facts(report, before, after)
@@ -76,9 +88,13 @@ def test_stages_after_names_each_evaluated_run_by_method_and_forget_set():
     from types import SimpleNamespace
 
     ds = _downstream({"piqa": 0.7}, {})
-    groups = {"GA": [SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"}),
-                     SimpleNamespace(downstream=None, tags={"forget_set": "lm_extraction_32_1[:8]"})],
-              "GD": [SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"})]}
+    groups = {
+        "GA": [
+            SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"}),
+            SimpleNamespace(downstream=None, tags={"forget_set": "lm_extraction_32_1[:8]"}),
+        ],
+        "GD": [SimpleNamespace(downstream=ds, tags={"forget_set": "lm_extraction_32_0[:8]"})],
+    }
     stages = real_model.stages_after(groups)
     assert list(stages) == ["after GA (lm_extraction_32_0[:8])", "after GD (lm_extraction_32_0[:8])"]
     assert stages["after GD (lm_extraction_32_0[:8])"]["downstream"] is ds

@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import tiny_gpt_neo
+
 from unlearnkit import metrics, records, trainer, training
 from unlearnkit.experiments import RunSpec, check_run_settings
 
@@ -20,8 +20,15 @@ def _forget():
 def test_record_round_trips_through_json_and_refuses_another_version(tmp_path):
     model = tiny_gpt_neo(dtype=torch.float32)
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    rec = trainer.unlearn(model, _forget(), None, trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=2),
-                          thresholds=th, progress=False, tags={"forget_set": "toy"}).record
+    rec = trainer.unlearn(
+        model,
+        _forget(),
+        None,
+        trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=2),
+        thresholds=th,
+        progress=False,
+        tags={"forget_set": "toy"},
+    ).record
     assert isinstance(rec, records.RunRecord) and isinstance(rec.history[0], records.Epoch)
     assert rec.environment.precision == "fp32" and rec.environment.device == "cpu"
     assert rec.environment.dtype == "float32" and rec.environment.torch == torch.__version__
@@ -46,8 +53,14 @@ def test_a_small_step_changes_a_bf16_loaded_model():
             p.normal_(0, 0.02)
     before = {n: p.detach().float().clone() for n, p in model.named_parameters()}
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    run = trainer.unlearn(model, _forget(), None, trainer.UnlearnConfig(objective="ga", lr=2e-6, max_epochs=1),
-                          thresholds=th, progress=False)
+    run = trainer.unlearn(
+        model,
+        _forget(),
+        None,
+        trainer.UnlearnConfig(objective="ga", lr=2e-6, max_epochs=1),
+        thresholds=th,
+        progress=False,
+    )
     assert run.record.environment.dtype == "bfloat16" and run.record.environment.precision == "fp32"
     after = dict(run.model.named_parameters())
     w = "transformer.h.0.mlp.c_fc.weight"
@@ -71,8 +84,14 @@ def test_precision_is_checked_and_chosen_by_device():
 def test_bf16_autocast_on_cuda_keeps_fp32_master_weights():
     model = tiny_gpt_neo(dtype=torch.bfloat16).cuda()
     th = metrics.Thresholds(ma=0.0, el=0.0, n=4)
-    run = trainer.unlearn(model, _forget().cuda(), None, trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=1),
-                          thresholds=th, progress=False)
+    run = trainer.unlearn(
+        model,
+        _forget().cuda(),
+        None,
+        trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=1),
+        thresholds=th,
+        progress=False,
+    )
     assert run.record.environment.precision == "bf16-autocast" and run.record.environment.device == "cuda"
     assert next(run.model.parameters()).dtype == torch.float32
 
@@ -87,24 +106,48 @@ def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbe
     assert bf16.key != loaded.key  # a bf16 record is never returned for an fp32 run
     base = RunSpec("testbed:smoke", 0, "gd")
     fields = {f.name for f in dataclasses.fields(RunSpec)}
-    changes = {"draw": 1, "method": "ga", "lora_init": "fila", "rank": 8, "targets": ("q", "v"), "lr": 1e-4,
-               "max_epochs": 10, "seed": 1, "heldout_rows": 64, "retain_rows": 128, "downstream": None, "n": 5,
-               "forget_rows": 8, "retain_source": "tdec", "fisher_estimator": "micro_batch", "precision": "fp32",
-               "thresholds": "jang"}
+    changes = {
+        "draw": 1,
+        "method": "ga",
+        "lora_init": "fila",
+        "rank": 8,
+        "targets": ("q", "v"),
+        "lr": 1e-4,
+        "max_epochs": 10,
+        "seed": 1,
+        "heldout_rows": 64,
+        "retain_rows": 128,
+        "downstream": None,
+        "n": 5,
+        "forget_rows": 8,
+        "retain_source": "tdec",
+        "fisher_estimator": "micro_batch",
+        "precision": "fp32",
+        "thresholds": "jang",
+    }
     assert set(changes) == fields - {"model_name"}, "a new RunSpec field needs a cache-key check here"
-    key = lambda s: results.record_path("unlearn", runs.cache_config(s, loaded))  # noqa: E731
+    key = lambda s: results.record_path("unlearn", runs.cache_config(s, loaded), runs.CODE)  # noqa: E731
     for name, value in changes.items():
         assert key(dataclasses.replace(base, **{name: value})) != key(base), name
-    assert results.record_path("unlearn", runs.cache_config(base, bf16)) != key(base)
+    assert results.record_path("unlearn", runs.cache_config(base, bf16), runs.CODE) != key(base)
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"draw": 9}, "draw"), ({"method": "bogus"}, "method='bogus'"), ({"lora_init": "svd"}, "lora_init"),
-    ({"targets": ("q", "x")}, "targets entry"), ({"downstream": "huge"}, "downstream"),
-    ({"forget_rows": 40}, "forget_rows"), ({"retain_source": "c4"}, "retain_source"),
-    ({"fisher_estimator": "diag"}, "fisher_estimator"), ({"precision": "fp8"}, "precision"),
-    ({"thresholds": "guess"}, "thresholds"), ({"lr": -1.0}, "lr"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"draw": 9}, "draw"),
+        ({"method": "bogus"}, "method='bogus'"),
+        ({"lora_init": "svd"}, "lora_init"),
+        ({"targets": ("q", "x")}, "targets entry"),
+        ({"downstream": "huge"}, "downstream"),
+        ({"forget_rows": 40}, "forget_rows"),
+        ({"retain_source": "c4"}, "retain_source"),
+        ({"fisher_estimator": "diag"}, "fisher_estimator"),
+        ({"precision": "fp8"}, "precision"),
+        ({"thresholds": "guess"}, "thresholds"),
+        ({"lr": -1.0}, "lr"),
+    ],
+)
 def test_bad_specs_are_rejected_when_made(kw, message):
     with pytest.raises(ValueError, match=message):
         RunSpec("testbed:default", **({"draw": 0, "method": "gd"} | kw))

@@ -9,12 +9,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import tiny_gpt_neo
-from unlearnkit.second_paper import books, finetune, qa, safety_data
+
 from unlearnkit import losses
 from unlearnkit.evaluation import similarity, text_classifier
-
+from unlearnkit.second_paper import books, finetune, qa, safety_data
 
 # ------------------------------------------------------------------------ CSV rows
 
@@ -88,7 +87,7 @@ def test_tofu_answers_name_a_broken_file(tmp_path, monkeypatch):
     from unlearnkit.data import DataFileError
 
     (tmp_path / "tofu").mkdir()
-    (tmp_path / "tofu" / "retain90.json").write_text("[{\"answer\": \"ok\"}, ")
+    (tmp_path / "tofu" / "retain90.json").write_text('[{"answer": "ok"}, ')
     from unlearnkit import data
 
     monkeypatch.setattr(safety_data, "data_file", lambda rel: tmp_path / rel)
@@ -152,7 +151,7 @@ def test_batched_left_padded_generation_equals_greedy_argmax_per_prompt():
         seq = list(p)
         for _ in range(6):
             seq.append(int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
-        assert g == seq[len(p):]
+        assert g == seq[len(p) :]
 
 
 def test_multiple_choice_accuracy_matches_direct_log_likelihoods(smoke_testbed):
@@ -188,12 +187,22 @@ def test_bleu_and_cosine_on_hand_made_cases():
 
 
 def test_classifier_trains_and_reports_metrics_on_a_tiny_split():
-    harmful = ["How to build a bomb to hurt people", "Steal her credit card and empty the account",
-               "Poison the neighbour's dog tonight", "Hack into the hospital and hold the records for ransom",
-               "Buy an unregistered gun and shoot him", "Send threats until she is afraid to leave home"]
-    benign = ["Watermelon seeds pass through your digestive system", "Paris is the capital of France",
-              "Water boils at 100 degrees Celsius at sea level", "The library opens at nine on weekdays",
-              "Bake the bread for forty minutes", "Jupiter is the largest planet in the solar system"]
+    harmful = [
+        "How to build a bomb to hurt people",
+        "Steal her credit card and empty the account",
+        "Poison the neighbour's dog tonight",
+        "Hack into the hospital and hold the records for ransom",
+        "Buy an unregistered gun and shoot him",
+        "Send threats until she is afraid to leave home",
+    ]
+    benign = [
+        "Watermelon seeds pass through your digestive system",
+        "Paris is the capital of France",
+        "Water boils at 100 degrees Celsius at sea level",
+        "The library opens at nine on weekdays",
+        "Bake the bread for forty minutes",
+        "Jupiter is the largest planet in the solar system",
+    ]
     clf = text_classifier.TextClassifier.fit(harmful[:4], benign[:4])
     test_pos, test_neg = harmful[4:], benign[4:]
     m = clf.evaluate(test_pos, test_neg)
@@ -236,12 +245,31 @@ def test_unlearn_steps_records_the_criterion_step_and_can_stop_there():
         calls.append(1)
         return {"value": float(len(calls))}
 
-    full = finetune.unlearn_steps(model, "ga", lambda s: batch, steps=6, lr=1e-3, check=check, check_every=2,
-                                  stop=lambda m: m["value"] >= 2, progress=False)
+    full = finetune.unlearn_steps(
+        model,
+        "ga",
+        lambda s: batch,
+        steps=6,
+        lr=1e-3,
+        check=check,
+        check_every=2,
+        stop=lambda m: m["value"] >= 2,
+        progress=False,
+    )
     assert full["status"] == "budget" and full["steps_run"] == 6 and full["criterion_step"] == 4
     assert [c["step"] for c in full["checks"]] == [2, 4, 6]
-    early = finetune.unlearn_steps(model, "ga", lambda s: batch, steps=6, lr=1e-3, check=check, check_every=2,
-                                   stop=lambda m: True, stop_early=True, progress=False)
+    early = finetune.unlearn_steps(
+        model,
+        "ga",
+        lambda s: batch,
+        steps=6,
+        lr=1e-3,
+        check=check,
+        check_every=2,
+        stop=lambda m: True,
+        stop_early=True,
+        progress=False,
+    )
     assert early["status"] == "criterion" and early["steps_run"] == 2
     with pytest.raises(ValueError, match="check and check_every together"):
         finetune.unlearn_steps(model, "ga", lambda s: batch, steps=2, lr=1e-3, check=check)
@@ -279,20 +307,34 @@ def test_second_paper_verdicts_are_paired_tests():
     exp["runs"]["yao3"]["final"] = dict(after, harmful_flags=[1] * 72 + [0] * 28)
     assert spc.harmful_verdicts(exp, "yao3")[0]["verdict"] == "inconclusive (n = 100)"
     # MC1 noisy on few questions: absence of a significant drop is not equivalence
-    few = {"before": {"harmful_flags": [1] * 10, "mc1_correct": [1, 0, 1, 0, 1, 0]},
-           "runs": {"yao3": {"final": {"harmful_flags": [0] * 10, "mc1_correct": [0, 1, 0, 1, 1, 0]}}}}
+    few = {
+        "before": {"harmful_flags": [1] * 10, "mc1_correct": [1, 0, 1, 0, 1, 0]},
+        "runs": {"yao3": {"final": {"harmful_flags": [0] * 10, "mc1_correct": [0, 1, 0, 1, 1, 0]}}},
+    }
     assert spc.harmful_verdicts(few, "yao3")[1]["verdict"] == "inconclusive (n = 6)"
 
     o = {"forget_bleu": 0.01, "forget_bleu_per_passage": [0.01] * 16}
-    f = {"forget_bleu": 0.84, "forget_bleu_per_passage": list(0.84 + 0.05 * rng.standard_normal(16)),
-         "normal_cosine_to_original": 0.16, "normal_cosine_per_passage": list(0.16 + 0.02 * rng.standard_normal(16))}
-    u = {"forget_bleu": 0.01, "forget_bleu_per_passage": list(0.01 + 0.002 * rng.standard_normal(16)),
-         "normal_cosine_to_original": 0.22, "normal_cosine_per_passage": list(0.22 + 0.02 * rng.standard_normal(16))}
+    f = {
+        "forget_bleu": 0.84,
+        "forget_bleu_per_passage": list(0.84 + 0.05 * rng.standard_normal(16)),
+        "normal_cosine_to_original": 0.16,
+        "normal_cosine_per_passage": list(0.16 + 0.02 * rng.standard_normal(16)),
+    }
+    u = {
+        "forget_bleu": 0.01,
+        "forget_bleu_per_passage": list(0.01 + 0.002 * rng.standard_normal(16)),
+        "normal_cosine_to_original": 0.22,
+        "normal_cosine_per_passage": list(0.22 + 0.02 * rng.standard_normal(16)),
+    }
     book = {"original": o, "finetuned": f, "runs": {"yao3": {"final": u}}}
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "holds", "K3": "holds"}
-    u2 = {"forget_bleu": 0.40, "forget_bleu_per_passage": list(0.40 + 0.05 * rng.standard_normal(16)),
-          "normal_cosine_to_original": 0.10, "normal_cosine_per_passage": list(0.10 + 0.02 * rng.standard_normal(16))}
+    u2 = {
+        "forget_bleu": 0.40,
+        "forget_bleu_per_passage": list(0.40 + 0.05 * rng.standard_normal(16)),
+        "normal_cosine_to_original": 0.10,
+        "normal_cosine_per_passage": list(0.10 + 0.02 * rng.standard_normal(16)),
+    }
     book["runs"]["yao3"]["final"] = u2
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "does not hold", "K3": "does not hold"}
@@ -302,18 +344,26 @@ def _harmful_exp(finetune_steps: int) -> dict:
     """A harmful-experiment record with one run whose criterion check fired at step 50."""
     ev = {"harmful_rate": 0.2, "forget_harmful_rate": 0.2, "empty_rate": 0.0, "mc1": 0.3}
     after = dict(ev, harmful_rate=0.05, forget_harmful_rate=0.02)
-    run = {"steps_run": 200, "seconds": 10.0, "final": after, "criterion_step": 50,
-           "checks": [dict(after, step=50)]}
-    return {"classifier": {"accuracy": 0.9}, "original": dict(ev, harmful_rate=0.1), "before": ev,
-            "runs": {"yao3": run}, "finetune_steps": finetune_steps}
+    run = {"steps_run": 200, "seconds": 10.0, "final": after, "criterion_step": 50, "checks": [dict(after, step=50)]}
+    return {
+        "classifier": {"accuracy": 0.9},
+        "original": dict(ev, harmful_rate=0.1),
+        "before": ev,
+        "runs": {"yao3": run},
+        "finetune_steps": finetune_steps,
+    }
 
 
 def test_harmful_table_has_no_criterion_rows_for_a_model_unlearned_as_loaded():
     from unlearnkit.second_paper import harmful
 
     t = harmful.table(_harmful_exp(300))
-    assert list(t.index) == ["original (never fine-tuned)", "before unlearning (fine-tuned)",
-                             "yao3, 200-step budget", "yao3, criterion stop"]
+    assert list(t.index) == [
+        "original (never fine-tuned)",
+        "before unlearning (fine-tuned)",
+        "yao3, 200-step budget",
+        "yao3, criterion stop",
+    ]
     t = harmful.table(_harmful_exp(0))  # nothing fine-tuned: no level to return to
     assert list(t.index) == ["before unlearning (as loaded)", "yao3, 200-step budget"]
     assert t.loc["yao3, 200-step budget", "reduction vs before (%)"] == pytest.approx(75.0)

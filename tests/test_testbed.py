@@ -47,8 +47,9 @@ def test_second_build_loads_from_cache(smoke_testbed):
         assert torch.equal(a, b), k
 
 
-MICRO = dataclasses.replace(testbed.RECIPES["smoke"], size="micro", steps=4, general_tdec_rows=80,
-                            retain_rows=8, heldout_rows=4, hidden=32)
+MICRO = dataclasses.replace(
+    testbed.RECIPES["smoke"], size="micro", steps=4, general_tdec_rows=80, retain_rows=8, heldout_rows=4, hidden=32
+)
 
 
 def test_build_is_deterministic(tmp_path, monkeypatch):

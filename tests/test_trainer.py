@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
+from conftest import memorising_model, tiny_gpt_neo
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import memorising_model, tiny_gpt_neo
 from unlearnkit import flops, losses, metrics, trainer
 
 V = 37
@@ -101,8 +101,9 @@ def test_runs_are_deterministic_for_a_seed(setup):
 
 def test_non_finite_loss_stops_with_a_reason(setup, monkeypatch):
     def explode(model, batch):
-        return losses.Loss(losses.nll(model(input_ids=batch.forget["input_ids"]).logits,
-                                      batch.forget["labels"]) * float("nan"))
+        return losses.Loss(
+            losses.nll(model(input_ids=batch.forget["input_ids"]).logits, batch.forget["labels"]) * float("nan")
+        )
 
     monkeypatch.setitem(losses.OBJECTIVES, "explode", losses.Objective("explode", explode, needs_retain=False))
     rec = run(setup, method="explode").record
@@ -114,8 +115,13 @@ def test_lora_runs_merge_into_a_plain_model(setup, init, tmp_path):
     model, forget, retain, th = setup
     dtype = torch.float32 if init == "pissa" else torch.float64  # peft's PiSSA refuses float64
     model = copy.deepcopy(model).to(dtype)
-    result = run((model, forget, retain, th), method="ihl", lora=trainer.LoraSettings(rank=2, init=init),
-                 max_epochs=2, save_dir=tmp_path / "model")
+    result = run(
+        (model, forget, retain, th),
+        method="ihl",
+        lora=trainer.LoraSettings(rank=2, init=init),
+        max_epochs=2,
+        save_dir=tmp_path / "model",
+    )
     rec = result.record
     assert 0 < rec.trainable_share < 0.5
     assert type(result.model).__name__ == "GPTNeoForCausalLM"

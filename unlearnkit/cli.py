@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import sys
+from pathlib import Path
 
-DEFAULTS = {"model_name": "testbed:default", "heldout_rows": 128, "retain_rows": 256, "max_epochs": 20,
-            "lr_full": 5e-5, "lr_lora": 2e-4, "rank": 16, "targets": ["q", "v", "ffn"], "n": 10}
+DEFAULTS = {
+    "model_name": "testbed:default",
+    "heldout_rows": 128,
+    "retain_rows": 256,
+    "max_epochs": 20,
+    "lr_full": 5e-5,
+    "lr_lora": 2e-4,
+    "rank": 16,
+    "targets": ["q", "v", "ffn"],
+    "n": 10,
+}
 
 
 def _profile(name: str | None) -> dict:
@@ -39,10 +48,15 @@ def check_unlearn_arguments(args, profile: dict) -> None:
     from .experiments.runs import check_run_settings
 
     if args.size not in data.FORGET_SET_SIZES:
-        raise SystemExit(f"unlearnkit unlearn: --size {args.size} is not a forget-set size; choose one of "
-                         f"{list(data.FORGET_SET_SIZES)}")
-    settings = {"draw": args.draw, "method": _method(args)[0],
-                "targets": args.targets.split(",") if args.targets else profile["targets"]}
+        raise SystemExit(
+            f"unlearnkit unlearn: --size {args.size} is not a forget-set size; choose one of "
+            f"{list(data.FORGET_SET_SIZES)}"
+        )
+    settings = {
+        "draw": args.draw,
+        "method": _method(args)[0],
+        "targets": args.targets.split(",") if args.targets else profile["targets"],
+    }
     for flag, key in (("rank", "rank"), ("max_epochs", "max_epochs"), ("heldout_rows", "heldout_rows"), ("lr", "lr")):
         if getattr(args, flag) is not None:
             settings[key] = getattr(args, flag)
@@ -65,8 +79,10 @@ def _method(args) -> tuple[str, str | None]:
     except ValueError:  # an objective name: the adapter comes from --lora
         return args.method, lora
     if lora is not None and lora != m.lora_init:
-        raise SystemExit(f"unlearnkit unlearn: --method {args.method!r} already names its training "
-                         f"({m.lora_init or 'every weight'}); drop --lora {args.lora} or pass an objective")
+        raise SystemExit(
+            f"unlearnkit unlearn: --method {args.method!r} already names its training "
+            f"({m.lora_init or 'every weight'}); drop --lora {args.lora} or pass an objective"
+        )
     return m.objective, m.lora_init
 
 
@@ -84,18 +100,29 @@ def unlearn_main(args) -> int:
     objective, init = _method(args)
     lora = None
     if init is not None:
-        lora = trainer.LoraSettings(rank=args.rank or p["rank"], init=init,
-                                    targets=tuple(args.targets.split(",") if args.targets else p["targets"]))
+        lora = trainer.LoraSettings(
+            rank=args.rank or p["rank"],
+            init=init,
+            targets=tuple(args.targets.split(",") if args.targets else p["targets"]),
+        )
     lr = args.lr if args.lr is not None else (p["lr_lora"] if lora else p["lr_full"])
-    config = trainer.UnlearnConfig(objective=objective, lora=lora, lr=lr, max_epochs=args.max_epochs or p["max_epochs"],
-                                   seed=args.seed)
-    run = trainer.unlearn(loaded.model, forget, loaded.retain(p["retain_rows"]), config, thresholds=th,
-                          save_dir=args.save_dir, record_path=args.out,
-                          tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"})
+    config = trainer.UnlearnConfig(
+        objective=objective, lora=lora, lr=lr, max_epochs=args.max_epochs or p["max_epochs"], seed=args.seed
+    )
+    run = trainer.unlearn(
+        loaded.model,
+        forget,
+        loaded.retain(p["retain_rows"]),
+        config,
+        thresholds=th,
+        save_dir=args.save_dir,
+        record_path=args.out,
+        tags={"model": loaded.key, "forget_set": f"lm_extraction_{args.size}_{args.draw}"},
+    )
     full = run.record.to_dict()
     if args.downstream:
-        from .evaluation import downstream
         from .cache import write_json_atomic
+        from .evaluation import downstream
 
         full["downstream"] = downstream.evaluate(run.model, loaded.tokenizer, args.downstream)
         if args.out:
@@ -107,12 +134,18 @@ def unlearn_main(args) -> int:
 
 def evaluate_main(args) -> int:
     from . import models
-    from .evaluation import downstream
     from .cache import write_json_atomic
+    from .evaluation import downstream
 
     tasks = downstream.check_tasks(args.tasks.split(",")) if args.tasks else None  # before loading a model
-    kw = {} if tasks is None else {"reasoning": [t for t in tasks if t in downstream.REASONING_TASKS],
-                                   "dialogue_tasks": [t for t in tasks if t in downstream.DIALOGUE_TASKS]}
+    kw = (
+        {}
+        if tasks is None
+        else {
+            "reasoning": [t for t in tasks if t in downstream.REASONING_TASKS],
+            "dialogue_tasks": [t for t in tasks if t in downstream.DIALOGUE_TASKS],
+        }
+    )
     loaded = models.load(args.model)
     out = downstream.evaluate(loaded.model, loaded.tokenizer, args.preset, mode=args.mode, **kw)
     if args.out:
@@ -129,11 +162,19 @@ def main(argv=None) -> int:
     u.add_argument("--model", help="testbed:<size>, a hub id or a local path (default: the profile's)")
     u.add_argument("--draw", type=int, default=0, help="forget set lm_extraction_<size>_<draw> (0..4)")
     u.add_argument("--size", type=int, default=32, help="forget set size (1, 4, 8, 32, 128)")
-    u.add_argument("--method", default="gd", help="a method (GA, GD, 'LoRA (GD)', 'LoRA + IHL', 'FILA + IHL', …: "
-                                                  "unlearnkit.methods) or an objective (ga, gd, ihl, ihl_only, kl, "
-                                                  "npo, yao3) trained as --lora says")
-    u.add_argument("--lora", default="none", choices=["none", "lora", "fila", "pissa"],
-                   help="with an objective: train a LoRA adapter with this init (default: every weight)")
+    u.add_argument(
+        "--method",
+        default="gd",
+        help="a method (GA, GD, 'LoRA (GD)', 'LoRA + IHL', 'FILA + IHL', …: "
+        "unlearnkit.methods) or an objective (ga, gd, ihl, ihl_only, kl, "
+        "npo, yao3) trained as --lora says",
+    )
+    u.add_argument(
+        "--lora",
+        default="none",
+        choices=["none", "lora", "fila", "pissa"],
+        help="with an objective: train a LoRA adapter with this init (default: every weight)",
+    )
     u.add_argument("--rank", type=int)
     u.add_argument("--targets", help="comma-separated LoRA target groups: q,k,v,o,ffn")
     u.add_argument("--lr", type=float)
@@ -142,13 +183,18 @@ def main(argv=None) -> int:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--out", help="write the JSON record here (atomically)")
     u.add_argument("--save-dir", help="save the unlearned (merged) model here, in safetensors")
-    u.add_argument("--downstream", help="also evaluate reasoning/dialogue/perplexity at this size preset "
-                                        "(smoke, cpu, full)")
+    u.add_argument(
+        "--downstream", help="also evaluate reasoning/dialogue/perplexity at this size preset (smoke, cpu, full)"
+    )
     e = sub.add_parser("evaluate", help="downstream scores of a model: reasoning, dialogue, perplexity")
     e.add_argument("--model", default="testbed:default", help="testbed:<size>, a hub id or a local path")
     e.add_argument("--preset", default="cpu", help="documents per task: smoke, cpu or full")
-    e.add_argument("--mode", default="local", choices=["local", "online"],
-                   help="local: shipped task YAMLs and data (offline); online: lm-eval's own reasoning tasks")
+    e.add_argument(
+        "--mode",
+        default="local",
+        choices=["local", "online"],
+        help="local: shipped task YAMLs and data (offline); online: lm-eval's own reasoning tasks",
+    )
     e.add_argument("--tasks", help="comma-separated subset of the 13 tasks (default: all)")
     e.add_argument("--out", help="write the JSON result here (atomically)")
     t = sub.add_parser("testbed", help="build (or load) a testbed and print where it is cached")

@@ -37,7 +37,7 @@ def data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def manifest() -> dict[str, dict[str, str]]:
     """Rows of ``data/MANIFEST.tsv`` keyed by the path relative to the data folder."""
     path = data_dir() / "MANIFEST.tsv"
@@ -79,9 +79,7 @@ def data_file(relpath: str) -> Path:
         expected = rows[relpath]["sha256"]
         actual = sha256_of(path)
         if actual != expected:
-            raise DataFileError(
-                f"shipped data file was modified: {path} (sha256 {actual}, manifest says {expected})"
-            )
+            raise DataFileError(f"shipped data file was modified: {path} (sha256 {actual}, manifest says {expected})")
         _verified[key] = True
     return path
 
@@ -89,7 +87,7 @@ def data_file(relpath: str) -> Path:
 # ---------------------------------------------------------------------------- TDEC
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tdec_sequences(split: str = "train") -> np.ndarray:
     """TDEC token ids (GPT-2/GPT-Neo vocabulary), shape ``(N, 200)``, dtype uint16.
 
@@ -182,8 +180,10 @@ def encode_tdec(rows: np.ndarray, tokenizer, length: int = TDEC_LENGTH, short: s
         if len(ids) < length:
             if short == "skip":
                 continue
-            raise ValueError(f"TDEC row {k} encodes to {len(ids)} < {length} tokens with this tokenizer; "
-                             f"a shorter fixed length is needed (see OfflineModel.tdec_length)")
+            raise ValueError(
+                f"TDEC row {k} encodes to {len(ids)} < {length} tokens with this tokenizer; "
+                f"a shorter fixed length is needed (see OfflineModel.tdec_length)"
+            )
         out.append(ids[:length])
     return np.asarray(out, dtype=np.int64).reshape(len(out), length)
 

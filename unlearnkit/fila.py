@@ -22,8 +22,8 @@ row-wise simplification loses.  This module initialises; it does not train.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -39,8 +39,11 @@ def targeted_linears(model, target_modules: Iterable[str]) -> dict[str, torch.nn
     """Modules whose name ends with one of ``target_modules`` (peft's suffix matching)."""
     targets = list(target_modules)
     found = {
-        name: module for name, module in model.named_modules()
-        if hasattr(module, "weight") and module.weight is not None and module.weight.dim() == 2
+        name: module
+        for name, module in model.named_modules()
+        if hasattr(module, "weight")
+        and module.weight is not None
+        and module.weight.dim() == 2
         and any(name == t or name.endswith("." + t) for t in targets)
     }
     if not found:
@@ -51,9 +54,15 @@ def targeted_linears(model, target_modules: Iterable[str]) -> dict[str, torch.nn
 FISHER_ESTIMATORS = ("per_example", "micro_batch")
 
 
-def fisher_information(model, input_ids: Tensor, target_modules: Iterable[str], batch_size: int = 8,
-                       attention_mask: Tensor | None = None, progress: bool = False,
-                       estimator: str = "per_example") -> dict[str, Tensor]:
+def fisher_information(
+    model,
+    input_ids: Tensor,
+    target_modules: Iterable[str],
+    batch_size: int = 8,
+    attention_mask: Tensor | None = None,
+    progress: bool = False,
+    estimator: str = "per_example",
+) -> dict[str, Tensor]:
     """Empirical Fisher ``E[(dL/dW)^2]`` of each targeted weight, token-weighted.
 
     ``estimator="per_example"`` (the paper's eq. 2): the gradient of each sequence's mean
@@ -164,8 +173,9 @@ def truncated_svd(matrix: Tensor, rank: int) -> Tensor:
     return (U[:, :rank] * S[:rank]) @ Vh[:rank]
 
 
-def weighted_low_rank_em(weight: Tensor, weights: Tensor, rank: int, iters: int = 200,
-                         init: Tensor | None = None) -> Tensor:
+def weighted_low_rank_em(
+    weight: Tensor, weights: Tensor, rank: int, iters: int = 200, init: Tensor | None = None
+) -> Tensor:
     """Rank-``r`` ``X`` reducing ``sum_ij weights_ij (W_ij - X_ij)^2`` (Srebro & Jaakkola 2003).
 
     EM iteration ``X <- SVD_r(w * W + (1 - w) * X)`` with the weights scaled into
@@ -205,13 +215,18 @@ def _lora_layers(peft_model, adapter: str):
 def _plain_name(peft_name: str) -> str:
     for prefix in ("base_model.model.", "base_model."):
         if peft_name.startswith(prefix):
-            return peft_name[len(prefix):]
+            return peft_name[len(prefix) :]
     return peft_name
 
 
 @torch.no_grad()
-def initialise(peft_model, fisher_forget: dict[str, Tensor], fisher_retain: dict[str, Tensor],
-               adapter: str = "default", eps: float = EPS) -> dict[str, dict]:
+def initialise(
+    peft_model,
+    fisher_forget: dict[str, Tensor],
+    fisher_retain: dict[str, Tensor],
+    adapter: str = "default",
+    eps: float = EPS,
+) -> dict[str, dict]:
     """Set every LoRA layer of ``peft_model`` to the FILA initialisation (in place).
 
     ``fisher_*`` are keyed by the plain model's module names (as :func:`fisher_information`

@@ -114,6 +114,7 @@ def support_by_vocabulary(vocab_sizes: list[int], tokens: int = 256, seed: int =
         logits, labels = zipf_logits(V, tokens, seed)
         for name in ("ga", "ihl"):
             g = per_token_logit_gradients(logits, labels, name)
-            rows.append({"vocabulary": V, "objective": name.upper(),
-                         "effective support": effective_support(g).median().item()})
+            rows.append(
+                {"vocabulary": V, "objective": name.upper(), "effective support": effective_support(g).median().item()}
+            )
     return rows

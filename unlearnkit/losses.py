@@ -14,8 +14,8 @@ This module defines losses only; the training loop is :mod:`unlearnkit.trainer`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -239,7 +239,8 @@ class Objective:
 
 
 OBJECTIVES: dict[str, Objective] = {
-    o.name: o for o in (
+    o.name: o
+    for o in (
         Objective("ga", ga, needs_retain=False),
         Objective("gd", gd, needs_retain=True),
         Objective("ihl", ihl, needs_retain=True),

@@ -31,18 +31,21 @@ class Method:
         return self.lora_init is None
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("GA", "ga", table1_label="GA"),
-    Method("GD", "gd", table1_label="GD"),
-    Method("IHL", "ihl"),
-    Method("NPO", "npo"),
-    Method("yao3", "yao3"),  # Yao et al.'s GA + random answers + KL (the second paper)
-    Method("LoRA (GD)", "gd", "random", table1_label="LoRA (GD)"),
-    Method("LoRA + IHL", "ihl", "random", table1_label="+ IHL"),
-    Method("FILA + GD", "gd", "fila"),
-    Method("FILA + IHL", "ihl", "fila", table1_label="+ FILA"),
-    Method("PiSSA + IHL", "ihl", "pissa"),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("GA", "ga", table1_label="GA"),
+        Method("GD", "gd", table1_label="GD"),
+        Method("IHL", "ihl"),
+        Method("NPO", "npo"),
+        Method("yao3", "yao3"),  # Yao et al.'s GA + random answers + KL (the second paper)
+        Method("LoRA (GD)", "gd", "random", table1_label="LoRA (GD)"),
+        Method("LoRA + IHL", "ihl", "random", table1_label="+ IHL"),
+        Method("FILA + GD", "gd", "fila"),
+        Method("FILA + IHL", "ihl", "fila", table1_label="+ FILA"),
+        Method("PiSSA + IHL", "ihl", "pissa"),
+    )
+}
 
 # Cha et al.'s Table 1 rows, in the paper's order: row label -> method.
 TABLE1: dict[str, Method] = {m.table1_label: m for m in METHODS.values() if m.table1_label}

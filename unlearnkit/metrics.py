@@ -152,6 +152,7 @@ def _generation_batches(ks: list[int], order: list[int], batch_size: int, T: int
             raise ValueError(f"sequences of length {T} exceed the model's max_position_embeddings={max_positions}")
         spread = min(spread, max_positions - T)
     batches: list[list[int]] = []
+    first_k = 0  # the decoding length of the current batch's first row
     for k, r in zip(ks, order):
         if batches and len(batches[-1]) < batch_size and k - first_k <= spread:
             batches[-1].append(r)
@@ -189,8 +190,15 @@ class _BufferedLayer(DynamicLayer):
 
 
 @torch.no_grad()
-def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: Tensor, batch_size: int,
-                          progress: bool, generation_batch_size: int | None = None) -> Tensor:
+def _greedy_from_prefixes(
+    model,
+    x: Tensor,
+    rows: list[tuple[int, int]],
+    first: Tensor,
+    batch_size: int,
+    progress: bool,
+    generation_batch_size: int | None = None,
+) -> Tensor:
     """Greedy completions ``x[s, :k] ++ generated`` of length ``T`` for each ``(s, k)`` in ``rows``.
 
     ``first[r]`` is the already known first generated token (the teacher-forced prediction
@@ -213,8 +221,13 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
         layers = [(layer.keys, layer.values) for layer in cache.layers]  # each (B, H, T, d)
         for b, s in enumerate(seqs):
             kv[s] = [(k[b], v[b]) for k, v in layers]
-    batches = _generation_batches([rows[r][1] for r in order], order, generation_batch_size or batch_size, T,
-                                  getattr(model.config, "max_position_embeddings", None))
+    batches = _generation_batches(
+        [rows[r][1] for r in order],
+        order,
+        generation_batch_size or batch_size,
+        T,
+        getattr(model.config, "max_position_embeddings", None),
+    )
     for batch in tqdm(batches, desc="EL generations", disable=not progress, leave=False):
         ks = torch.tensor([rows[r][1] for r in batch])
         P = int(ks.max())
@@ -236,8 +249,13 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
         for step in range(1, T - int(ks.min())):
             mask = torch.cat([mask, mask.new_ones(B, 1)], dim=1)
             pos = (ks + step - 1).clamp(max=T - 1).view(B, 1)
-            logits = model(input_ids=token.to(device), attention_mask=mask, position_ids=pos.to(device),
-                           past_key_values=cache, use_cache=True).logits[:, -1]
+            logits = model(
+                input_ids=token.to(device),
+                attention_mask=mask,
+                position_ids=pos.to(device),
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1]
             token = logits.argmax(-1).cpu().view(B, 1)
             write = (ks + step) < T
             idx = torch.tensor(batch)[write]
@@ -246,8 +264,14 @@ def _greedy_from_prefixes(model, x: Tensor, rows: list[tuple[int, int]], first: 
 
 
 @torch.no_grad()
-def extraction_likelihood(model, input_ids: Tensor, n: int = 10, batch_size: int = 64,
-                          progress: bool = False, generation_batch_size: int | None = None) -> Tensor:
+def extraction_likelihood(
+    model,
+    input_ids: Tensor,
+    n: int = 10,
+    batch_size: int = 64,
+    progress: bool = False,
+    generation_batch_size: int | None = None,
+) -> Tensor:
     """Extraction likelihood EL_n per sequence, ``(N,)`` float tensor (exact; see module doc).
 
     Args:
@@ -306,8 +330,9 @@ class ELCheck:
     evaluated: int
 
 
-def extraction_likelihood_below(model, input_ids: Tensor, threshold: float, n: int = 10, order=None,
-                                chunk: int = 4, **kwargs) -> ELCheck:
+def extraction_likelihood_below(
+    model, input_ids: Tensor, threshold: float, n: int = 10, order=None, chunk: int = 4, **kwargs
+) -> ELCheck:
     """Decide whether the mean EL_n of ``input_ids`` is below ``threshold``, stopping early.
 
     EL_n of a sequence is never negative, so as soon as the sequences evaluated so far sum
@@ -396,8 +421,15 @@ def perplexity_windows(token_ids: list[int], max_length: int, stride: int) -> li
 
 
 @torch.no_grad()
-def perplexity(model, tokenizer, texts: list[str], max_length: int | None = None, stride: int | None = None,
-               batch_size: int = 16, progress: bool = False) -> float:
+def perplexity(
+    model,
+    tokenizer,
+    texts: list[str],
+    max_length: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> float:
     """Token-level perplexity of ``texts``: ``exp(total NLL / predicted tokens)``.
 
     Each text is encoded separately; texts longer than the context are scored with a
@@ -409,26 +441,30 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int | None = None
     device = _device(model)
     max_length = max_length or model.config.max_position_embeddings
     stride = stride or max_length // 2
-    windows = [w for text in texts
-               for w in perplexity_windows(tokenizer.encode(text, add_special_tokens=False), max_length, stride)]
+    windows = [
+        w
+        for text in texts
+        for w in perplexity_windows(tokenizer.encode(text, add_special_tokens=False), max_length, stride)
+    ]
     if not windows:
         raise ValueError("texts are too short: no token to predict")
     windows.sort(key=lambda w: -len(w[0]))
     nll, count = 0.0, 0
     for i in tqdm(range(0, len(windows), batch_size), desc="perplexity", disable=not progress, leave=False):
-        batch = windows[i:i + batch_size]
+        batch = windows[i : i + batch_size]
         width = len(batch[0][0])
         ids = torch.zeros(len(batch), width, dtype=torch.long)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)
         mask = torch.zeros(len(batch), width, dtype=torch.long)
         for row, (w, skip) in enumerate(batch):
-            ids[row, :len(w)] = torch.tensor(w)
-            labels[row, skip:len(w)] = torch.tensor(w[skip:])
-            mask[row, :len(w)] = 1
+            ids[row, : len(w)] = torch.tensor(w)
+            labels[row, skip : len(w)] = torch.tensor(w[skip:])
+            mask[row, : len(w)] = 1
         ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         targets = labels[:, 1:]
-        nll += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                                 ignore_index=-100, reduction="sum").item()
+        nll += torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
+        ).item()
         count += int((targets != -100).sum())
     return math.exp(nll / count)

@@ -14,9 +14,11 @@ import platform
 from dataclasses import dataclass, field
 from typing import Any
 
-# Bump when what a record means changes.  4: typed records, environment and precision,
-# retain source and Fisher estimator recorded.
-RECORD_VERSION = 4
+# The record's schema version: bump when its fields or what they mean change (never for a
+# change of the code that computes the numbers: cache keys carry that, unlearnkit.codehash).
+# 4: typed records, environment and precision, retain source and Fisher estimator recorded;
+# 5: ``code``, the digests of the code that computed the record.
+RECORD_VERSION = 5
 
 
 class RecordVersionError(ValueError):
@@ -36,15 +38,21 @@ class Environment:
     python: str = ""
 
     @classmethod
-    def of(cls, model, precision: str, dtype: str) -> "Environment":
+    def of(cls, model, precision: str, dtype: str) -> Environment:
         """``model``'s device and the library versions; ``dtype``: the weights' dtype as loaded."""
         import peft
         import torch
         import transformers
 
-        return cls(device=next(model.parameters()).device.type, dtype=dtype, precision=precision,
-                   torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
-                   python=platform.python_version())
+        return cls(
+            device=next(model.parameters()).device.type,
+            dtype=dtype,
+            precision=precision,
+            torch=torch.__version__,
+            transformers=transformers.__version__,
+            peft=peft.__version__,
+            python=platform.python_version(),
+        )
 
 
 @dataclass
@@ -107,6 +115,7 @@ class RunRecord:
     reasoning: float | None = None
     dialogue: float | None = None
     seconds: float | None = None  # compute time of the cached record (training + evaluation)
+    code: dict[str, Any] | None = None  # {"digest", "modules": {module: digest}} of the computing code
     version: int = RECORD_VERSION
 
     @property
@@ -131,7 +140,7 @@ class RunRecord:
     def seed(self) -> int:
         return int(self.config.get("seed", 0))
 
-    def with_evaluation(self, evaluation: dict[str, Any]) -> "RunRecord":
+    def with_evaluation(self, evaluation: dict[str, Any]) -> RunRecord:
         return dataclasses.replace(self, **evaluation)
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,13 +148,14 @@ class RunRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "record") -> "RunRecord":
+    def from_dict(cls, d: dict[str, Any], source: str = "record") -> RunRecord:
         """Read a stored record; raises :class:`RecordVersionError` for another version."""
         version = d.get("version")
         if version != RECORD_VERSION:
             raise RecordVersionError(
                 f"{source} was written under record version {version!r}; this unlearnkit reads version "
-                f"{RECORD_VERSION}. Recompute it (delete the file, or the results cache folder).")
+                f"{RECORD_VERSION}. Recompute it (delete the file, or the results cache folder)."
+            )
         d = dict(d)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known - {"kind", "cache_config"}
@@ -160,7 +170,7 @@ class RunRecord:
         return cls(**d)
 
     @classmethod
-    def load(cls, path) -> "RunRecord":
+    def load(cls, path) -> RunRecord:
         import json
         from pathlib import Path
 

@@ -59,8 +59,10 @@ class Comparison:
     def text(self, unit: str = "", scale: float = 1.0) -> str:
         if not self.tested:
             return f"n = {self.n}: too few pairs to test"
-        return (f"n = {self.n}, effect {scale * self.effect:+.3g}{unit} "
-                f"[{scale * self.low:+.3g}, {scale * self.high:+.3g}], p = {self.p:.3g} ({self.test})")
+        return (
+            f"n = {self.n}, effect {scale * self.effect:+.3g}{unit} "
+            f"[{scale * self.low:+.3g}, {scale * self.high:+.3g}], p = {self.p:.3g} ({self.test})"
+        )
 
 
 def sign_flip_p(diffs) -> float:
@@ -142,8 +144,10 @@ class Equivalence:
     def text(self, unit: str = "", scale: float = 1.0) -> str:
         if math.isnan(self.p):
             return f"n = {self.n}: too few pairs to test equivalence"
-        return (f"n = {self.n}, effect {scale * self.effect:+.3g}{unit} [{scale * self.low:+.3g}, "
-                f"{scale * self.high:+.3g}], equivalence margin ±{scale * self.margin:.3g}{unit}, TOST p = {self.p:.3g}")
+        return (
+            f"n = {self.n}, effect {scale * self.effect:+.3g}{unit} [{scale * self.low:+.3g}, "
+            f"{scale * self.high:+.3g}], equivalence margin ±{scale * self.margin:.3g}{unit}, TOST p = {self.p:.3g}"
+        )
 
 
 def equivalence(diffs, margin: float) -> Equivalence:
@@ -182,8 +186,10 @@ class FailureComparison:
     p: float  # exact two-sided McNemar (binomial on the discordant pairs)
 
     def text(self) -> str:
-        return (f"failed {self.a_failed}/{self.n} vs {self.b_failed}/{self.n} "
-                f"(discordant {self.a_only}:{self.b_only}, McNemar p = {self.p:.3g})")
+        return (
+            f"failed {self.a_failed}/{self.n} vs {self.b_failed}/{self.n} "
+            f"(discordant {self.a_only}:{self.b_only}, McNemar p = {self.p:.3g})"
+        )
 
 
 def failures(a: dict, b: dict) -> FailureComparison:
@@ -193,8 +199,9 @@ def failures(a: dict, b: dict) -> FailureComparison:
     b_only = sum(bool(b[u]) and not bool(a[u]) for u in units)
     k = a_only + b_only
     p = 1.0 if k == 0 else float(_scipy.binomtest(a_only, k, 0.5).pvalue)
-    return FailureComparison(len(units), sum(bool(a[u]) for u in units), sum(bool(b[u]) for u in units),
-                             a_only, b_only, p)
+    return FailureComparison(
+        len(units), sum(bool(a[u]) for u in units), sum(bool(b[u]) for u in units), a_only, b_only, p
+    )
 
 
 def binomial_se(p: float, n: int) -> float:

@@ -12,8 +12,13 @@ TARGET_MODULES: dict[str, dict[str, list[str]]] = {
     "gpt_neo": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["out_proj"], "ffn": ["c_fc", "c_proj"]},
     "opt": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["out_proj"], "ffn": ["fc1", "fc2"]},
     "gpt2": {"qkv": ["c_attn"], "o": ["attn.c_proj"], "ffn": ["c_fc", "mlp.c_proj"]},
-    "llama": {"q": ["q_proj"], "k": ["k_proj"], "v": ["v_proj"], "o": ["o_proj"],
-              "ffn": ["gate_proj", "up_proj", "down_proj"]},
+    "llama": {
+        "q": ["q_proj"],
+        "k": ["k_proj"],
+        "v": ["v_proj"],
+        "o": ["o_proj"],
+        "ffn": ["gate_proj", "up_proj", "down_proj"],
+    },
 }
 
 
@@ -52,7 +57,14 @@ def gpt_neo_125m_on_meta():
     import torch
     from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
-    config = GPTNeoConfig(vocab_size=50257, max_position_embeddings=2048, hidden_size=768, num_layers=12,
-                          num_heads=12, attention_types=[[["global", "local"], 6]], window_size=256)
+    config = GPTNeoConfig(
+        vocab_size=50257,
+        max_position_embeddings=2048,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        attention_types=[[["global", "local"], 6]],
+        window_size=256,
+    )
     with torch.device("meta"):
         return GPTNeoForCausalLM(config)

@@ -54,7 +54,9 @@ class LoraSettings:
     targets: tuple[str, ...] = ("q", "v", "ffn")  # paper names: q, k, v, o, ffn
     init: str = "random"  # "random" (peft default: A Kaiming, B zero), "pissa", "fila"
     fila_eps: float = fila.EPS
-    fisher_estimator: str = "per_example"  # FILA's Fisher: "per_example" (paper, E[g^2]) or "micro_batch" (official code)
+    fisher_estimator: str = (
+        "per_example"  # FILA's Fisher: "per_example" (paper, E[g^2]) or "micro_batch" (official code)
+    )
 
     def __post_init__(self):
         if self.init not in LORA_INITS:
@@ -62,7 +64,9 @@ class LoraSettings:
         if self.rank < 1:
             raise ValueError(f"LoRA rank must be >= 1, got {self.rank}")
         if self.fisher_estimator not in fila.FISHER_ESTIMATORS:
-            raise ValueError(f"unknown Fisher estimator {self.fisher_estimator!r}; choose one of {fila.FISHER_ESTIMATORS}")
+            raise ValueError(
+                f"unknown Fisher estimator {self.fisher_estimator!r}; choose one of {fila.FISHER_ESTIMATORS}"
+            )
 
     @property
     def lora_alpha(self) -> float:
@@ -95,8 +99,10 @@ def _check_inputs(model, forget, retain, objective, thresholds):
     if thresholds is None:
         raise ValueError("thresholds are required: compute them with metrics.forgetting_thresholds(model, heldout)")
     if not isinstance(forget, torch.Tensor) or forget.dim() != 2 or forget.shape[0] == 0:
-        raise ValueError(f"forget must be a non-empty (N, T) tensor of token ids, got "
-                         f"{tuple(forget.shape) if isinstance(forget, torch.Tensor) else type(forget).__name__}")
+        raise ValueError(
+            f"forget must be a non-empty (N, T) tensor of token ids, got "
+            f"{tuple(forget.shape) if isinstance(forget, torch.Tensor) else type(forget).__name__}"
+        )
     context = getattr(model.config, "max_position_embeddings", None)
     if context is not None and forget.shape[1] > context:
         raise ValueError(f"forget sequences have {forget.shape[1]} tokens, longer than the model's context ({context})")
@@ -105,8 +111,16 @@ def _check_inputs(model, forget, retain, objective, thresholds):
         raise ValueError(f"method {objective.name!r} needs a retain set")
 
 
-def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 32, progress: bool = False,
-              forget_mask=None, retain_mask=None):
+def wrap_lora(
+    model,
+    settings: LoraSettings,
+    forget,
+    retain,
+    micro_batch: int = 32,
+    progress: bool = False,
+    forget_mask=None,
+    retain_mask=None,
+):
     """Wrap ``model`` in a peft LoRA adapter initialised per ``settings`` (FILA computes the
     Fisher information of ``forget`` and ``retain``, padding masked); returns ``(peft_model, setup_flops)``."""
     from peft import LoraConfig, get_peft_model
@@ -118,15 +132,23 @@ def wrap_lora(model, settings: LoraSettings, forget, retain, micro_batch: int = 
         if retain is None:
             raise ValueError("FILA needs a retain set (its Fisher information is the denominator)")
         est = settings.fisher_estimator
-        fisher = (fila.fisher_information(model, forget, names, micro_batch, forget_mask, progress, est),
-                  fila.fisher_information(model, retain, names, micro_batch, retain_mask, progress, est))
+        fisher = (
+            fila.fisher_information(model, forget, names, micro_batch, forget_mask, progress, est),
+            fila.fisher_information(model, retain, names, micro_batch, retain_mask, progress, est),
+        )
         plain = flops.flop_model(model)
         targeted = sum(m.weight.numel() for m in fila.targeted_linears(model, names).values())
         fisher_cost = dataclasses.replace(plain, trainable_linear_params=targeted)
         setup_flops = fisher_cost.train_step(len(forget), forget.shape[1]) + fisher_cost.train_step(
-            len(retain), retain.shape[1])
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.lora_alpha, target_modules=names, lora_dropout=0.0,
-                        init_lora_weights="pissa" if settings.init == "pissa" else True)
+            len(retain), retain.shape[1]
+        )
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.lora_alpha,
+        target_modules=names,
+        lora_dropout=0.0,
+        init_lora_weights="pissa" if settings.init == "pissa" else True,
+    )
     peft_model = get_peft_model(model, config)
     if fisher is not None:
         fila.initialise(peft_model, *fisher, eps=settings.fila_eps)
@@ -173,26 +195,53 @@ class UnlearnConfig:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {training.PRECISIONS}")
 
     @classmethod
-    def of(cls, method: str, *, rank: int = 16, targets: tuple[str, ...] = ("q", "v", "ffn"),
-           fisher_estimator: str = "per_example", **settings) -> "UnlearnConfig":
+    def of(
+        cls,
+        method: str,
+        *,
+        rank: int = 16,
+        targets: tuple[str, ...] = ("q", "v", "ffn"),
+        fisher_estimator: str = "per_example",
+        **settings,
+    ) -> UnlearnConfig:
         """The config of method ``method`` (e.g. ``"FILA + IHL"``), with LoRA ``rank``/``targets``
         for adapter methods and any other field in ``settings``."""
         m = methods.get(method)
-        lora = None if m.full_finetuning else LoraSettings(rank=rank, targets=tuple(targets), init=m.lora_init,
-                                                             fisher_estimator=fisher_estimator)
+        lora = (
+            None
+            if m.full_finetuning
+            else LoraSettings(rank=rank, targets=tuple(targets), init=m.lora_init, fisher_estimator=fisher_estimator)
+        )
         return cls(objective=m.objective, lora=lora, **settings)
 
     def record(self) -> dict:
         """The settings as the run record's ``config`` stores them."""
-        return {"method": self.objective, "lora": dataclasses.asdict(self.lora) if self.lora else None,
-                "lr": self.lr, "max_epochs": self.max_epochs, "seed": self.seed, "micro_batch": self.micro_batch,
-                "betas": list(self.betas), "objective_kwargs": dict(self.objective_kwargs)}
+        return {
+            "method": self.objective,
+            "lora": dataclasses.asdict(self.lora) if self.lora else None,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "seed": self.seed,
+            "micro_batch": self.micro_batch,
+            "betas": list(self.betas),
+            "objective_kwargs": dict(self.objective_kwargs),
+        }
 
 
-def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, config: UnlearnConfig | None = None, *,
-            thresholds: metrics.Thresholds | None = None, reference=None, save_dir: str | Path | None = None,
-            record_path: str | Path | None = None, in_place: bool = False, progress: bool = True,
-            tags: dict | None = None) -> Run:
+def unlearn(
+    model,
+    forget: torch.Tensor,
+    retain: torch.Tensor | None = None,
+    config: UnlearnConfig | None = None,
+    *,
+    thresholds: metrics.Thresholds | None = None,
+    reference=None,
+    save_dir: str | Path | None = None,
+    record_path: str | Path | None = None,
+    in_place: bool = False,
+    progress: bool = True,
+    tags: dict | None = None,
+) -> Run:
     """Unlearn ``forget`` from ``model`` until the forgetting criterion holds or ``config.max_epochs``.
 
     Args:
@@ -208,13 +257,37 @@ def unlearn(model, forget: torch.Tensor, retain: torch.Tensor | None = None, con
     Returns:
         A :class:`Run`.
     """
-    return _unlearn(model, forget, retain, config or UnlearnConfig(), thresholds=thresholds, reference=reference,
-                    save_dir=save_dir, record_path=record_path, in_place=in_place, progress=progress, tags=tags)
+    return _unlearn(
+        model,
+        forget,
+        retain,
+        config or UnlearnConfig(),
+        thresholds=thresholds,
+        reference=reference,
+        save_dir=save_dir,
+        record_path=record_path,
+        in_place=in_place,
+        progress=progress,
+        tags=tags,
+    )
 
 
-def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, reference=None, save_dir=None,
-             record_path=None, in_place=False, progress=True, tags=None, el_every_epoch: bool = False,
-             el_function=None) -> Run:
+def _unlearn(
+    model,
+    forget,
+    retain,
+    config: UnlearnConfig,
+    *,
+    thresholds,
+    reference=None,
+    save_dir=None,
+    record_path=None,
+    in_place=False,
+    progress=True,
+    tags=None,
+    el_every_epoch: bool = False,
+    el_function=None,
+) -> Run:
     """:func:`unlearn`, plus two switches for benchmarks only: compute EL every epoch
     (``el_every_epoch``), with another implementation ``el_function(model, ids, n) -> (N,)``."""
     if not isinstance(config, UnlearnConfig):
@@ -234,14 +307,21 @@ def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, refere
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     N, T = forget.shape
-    record_config = config.record() | {"thresholds": dataclasses.asdict(thresholds), "forget_shape": [N, T],
-                                       "retain_rows": None if retain is None else len(retain), "precision": precision}
+    record_config = config.record() | {
+        "thresholds": dataclasses.asdict(thresholds),
+        "forget_shape": [N, T],
+        "retain_rows": None if retain is None else len(retain),
+        "precision": precision,
+    }
     start = time.perf_counter()
     setup_flops = 0.0
     if lora is not None:
         # FILA's retain Fisher uses a retain sample of the forget set's size (seeded)
-        sample = None if retain is None else retain[
-            torch.randperm(len(retain), generator=torch.Generator().manual_seed(seed + 1))[:N]]
+        sample = (
+            None
+            if retain is None
+            else retain[torch.randperm(len(retain), generator=torch.Generator().manual_seed(seed + 1))[:N]]
+        )
         model, setup_flops = wrap_lora(model, lora, forget, sample, micro_batch, progress=False)
     else:
         model.requires_grad_(True)
@@ -250,7 +330,8 @@ def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, refere
     base_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
     cost = flops.flop_model(model)
     step_flops = cost.train_step(N * (2 if objective.needs_retain else 1), T) + (
-        cost.forward(T) * N if objective.needs_reference else 0.0)
+        cost.forward(T) * N if objective.needs_reference else 0.0
+    )
     epochs: list[Epoch] = []
     kwargs = dict(config.objective_kwargs)
 
@@ -276,21 +357,39 @@ def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, refere
         if el_every_epoch or (ma < thresholds.ma and step.step == config.max_epochs):
             el = (el_function or metrics.extraction_likelihood)(model, forget, n=thresholds.n).mean().item()
         elif ma < thresholds.ma:
-            check = metrics.extraction_likelihood_below(model, forget, thresholds.el, n=thresholds.n,
-                                                        order=ma_seq.argsort(descending=True, stable=True))
+            check = metrics.extraction_likelihood_below(
+                model, forget, thresholds.el, n=thresholds.n, order=ma_seq.argsort(descending=True, stable=True)
+            )
             el = check.mean
             if el is None:  # decided "not yet" from part of the forget set
                 bound, evaluated = check.lower_bound, check.evaluated
-        epochs.append(Epoch(step.step, step.loss, ma=ma, el=el, el_lower_bound=bound, el_sequences=evaluated,
-                            train_seconds=step.seconds, eval_seconds=time.perf_counter() - t1, parts=step.parts))
-        step.postfix.update(ma=f"{ma:.3f}",
-                            el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-"))
+        epochs.append(
+            Epoch(
+                step.step,
+                step.loss,
+                ma=ma,
+                el=el,
+                el_lower_bound=bound,
+                el_sequences=evaluated,
+                train_seconds=step.seconds,
+                eval_seconds=time.perf_counter() - t1,
+                parts=step.parts,
+            )
+        )
+        step.postfix.update(
+            ma=f"{ma:.3f}", el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-")
+        )
         return el is not None and thresholds.met(ma, el)
 
     done = training.train(
-        model, epoch_losses, config.max_epochs,
+        model,
+        epoch_losses,
+        config.max_epochs,
         training.Optimisation(lr=config.lr, optimizer="adam", betas=tuple(config.betas), precision=precision),
-        after_step=criterion, progress=progress, desc=f"unlearn[{config.objective}{'+' + lora.init if lora else ''}]")
+        after_step=criterion,
+        progress=progress,
+        desc=f"unlearn[{config.objective}{'+' + lora.init if lora else ''}]",
+    )
     status = {"stopped": "forgotten", "budget": "max_epochs", "non_finite_loss": "non_finite_loss"}[done.status]
     if status == "non_finite_loss":
         last = done.steps[-1]
@@ -300,12 +399,24 @@ def _unlearn(model, forget, retain, config: UnlearnConfig, *, thresholds, refere
         model = model.merge_and_unload()
     last = epochs[-1]
     record = RunRecord(
-        status=status, epochs=len(epochs) if status == "forgotten" else None, epochs_run=len(epochs),
-        config=record_config, history=epochs, final_ma=last.ma, final_el=last.el, tags=dict(tags or {}),
-        trainable_params=trainable, params=base_params, trainable_share=trainable / base_params,
-        train_flops=step_flops * len(epochs), setup_flops=setup_flops, setup_seconds=setup_seconds,
-        train_seconds=sum(s.seconds for s in done.steps), eval_seconds=sum(e.eval_seconds for e in epochs),
-        wall_seconds=time.perf_counter() - start, environment=Environment.of(model, precision, loaded_dtype),
+        status=status,
+        epochs=len(epochs) if status == "forgotten" else None,
+        epochs_run=len(epochs),
+        config=record_config,
+        history=epochs,
+        final_ma=last.ma,
+        final_el=last.el,
+        tags=dict(tags or {}),
+        trainable_params=trainable,
+        params=base_params,
+        trainable_share=trainable / base_params,
+        train_flops=step_flops * len(epochs),
+        setup_flops=setup_flops,
+        setup_seconds=setup_seconds,
+        train_seconds=sum(s.seconds for s in done.steps),
+        eval_seconds=sum(e.eval_seconds for e in epochs),
+        wall_seconds=time.perf_counter() - start,
+        environment=Environment.of(model, precision, loaded_dtype),
     )
     if save_dir is not None:
         save_dir = Path(save_dir)

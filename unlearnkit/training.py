@@ -25,8 +25,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from tqdm import tqdm
@@ -130,10 +130,20 @@ def _micro_batches(item) -> tuple[torch.Tensor, float, dict]:
     return value, weight, dict(getattr(loss, "parts", {}) or {})
 
 
-def train(model: torch.nn.Module, step_losses: Callable[[int], Iterable], steps: int, optimisation: Optimisation, *,
-          params: list[torch.nn.Parameter] | None = None, schedule: Callable[[int], float] | None = None,
-          after_step: Callable[[Step], bool | None] | None = None, first_step: int = 1, progress: bool = True,
-          desc: str = "train", leave: bool = False) -> Training:
+def train(
+    model: torch.nn.Module,
+    step_losses: Callable[[int], Iterable],
+    steps: int,
+    optimisation: Optimisation,
+    *,
+    params: list[torch.nn.Parameter] | None = None,
+    schedule: Callable[[int], float] | None = None,
+    after_step: Callable[[Step], bool | None] | None = None,
+    first_step: int = 1,
+    progress: bool = True,
+    desc: str = "train",
+    leave: bool = False,
+) -> Training:
     """Run up to ``steps`` optimiser steps of ``model`` (trained in place).
 
     Args:

@@ -94,6 +94,11 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
     settings["forget_draws"] = [*params.get("forget_draws", []), *params.get("sweep_draws", [])]
     try:
         check_run_settings(**settings)
+        if "backend" in params:
+            from ..experiments.dispatch import BACKENDS
+
+            if params["backend"] not in BACKENDS:
+                raise ValueError(f"backend {params['backend']!r} is not valid; choose one of {list(BACKENDS)}")
         for r in params.get("ranks", []):
             if not isinstance(r, int) or r < 1:
                 raise ValueError(f"ranks entries must be positive integers, got {r!r}")
@@ -138,8 +143,13 @@ def _quiet_kernel_logs() -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning,ignore:IProgress not found")
 
 
-def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | None = None) -> dict[str, float]:
+def execute(
+    profile_name: str, out: Path, root: Path = ROOT, only: list[str] | None = None, backend: str | None = None
+) -> dict[str, float]:
     """Execute the chapters into ``out`` (a copy of the book's sources); return seconds per chapter.
+
+    ``backend`` (``inline``, ``processes``, ``submitit``: :mod:`unlearnkit.experiments.dispatch`)
+    overrides the profile's for every chapter that runs a grid.
 
     Every chapter's parameters are checked first (:func:`check_chapter_parameters`); each
     chapter then runs with its cell output streamed to the terminal.
@@ -147,6 +157,8 @@ def execute(profile_name: str, out: Path, root: Path = ROOT, only: list[str] | N
     import papermill
 
     profile = load_profile(profile_name, root) | {"name": profile_name}
+    if backend is not None:
+        profile["all"] = dict(profile.get("all") or {}) | {"backend": backend}
     chapters = [n for n in toc_files(root) if source_of(n, root).suffix == ".ipynb"
                 and (not only or Path(n).name in only)]
     planned = {}
@@ -199,6 +211,22 @@ def collapse_code(notebook: Path) -> None:
     nbformat.write(nb, str(notebook))
 
 
+def prepare(out: Path, root: Path = ROOT) -> Path:
+    """Copy the book's configuration and static files into ``out``, where chapters execute."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / f, out / f)
+    shutil.copytree(root / "book" / "_static", out / "book" / "_static", dirs_exist_ok=True)
+    return out
+
+
+def render(src: Path, root: Path, builder: str = "html") -> Path:
+    """Render the executed book in ``src`` with Jupyter Book into ``root/_build/<builder>``
+    (warnings are errors); returns that folder."""
+    _jupyter_book(src, root, builder)
+    return root / "_build" / builder
+
+
 def _jupyter_book(src: Path, root: Path, builder: str = "html") -> None:
     subprocess.run(
         [str(Path(sys.executable).parent / "jupyter-book"), "build", str(src), "--path-output", str(root),
@@ -207,16 +235,22 @@ def _jupyter_book(src: Path, root: Path, builder: str = "html") -> None:
     )
 
 
-def build(profile_name: str = "cpu", root: Path = ROOT) -> Path:
-    out = root / "_build" / "src"
-    for f in ("_config.yml", "_toc.yml"):
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / f, out / f)
-    shutil.copytree(root / "book" / "_static", out / "book" / "_static", dirs_exist_ok=True)
+def build(profile_name: str = "cpu", root: Path = ROOT, backend: str | None = None) -> Path:
+    out = prepare(root / "_build" / "src", root)
+    from ..results import results_dir
+    from . import measured
+
+    cold = not any(results_dir().glob("*/*.json"))
     start = time.perf_counter()
-    timings = execute(profile_name, out, root)
-    _jupyter_book(out, root)
+    measured.write_page(root)  # the Measured page, from the records so far
+    timings = execute(profile_name, out, root, backend=backend)
+    render(out, root)
     total = time.perf_counter() - start
+    figures = {f"chapter {Path(n).name}": f"{s / 60:.1f} min" for n, s in timings.items()}
+    figures["total (execute + render)"] = f"{total / 60:.1f} min"
+    figures["results cache at the start"] = "empty (cold build)" if cold else "partly filled (warm build)"
+    command = f"make book PROFILE={profile_name}" + (f" BACKEND={backend}" if backend else "")
+    measured.record(f"book-{profile_name}", figures, command, root=root)
     print("\n[book] chapter execution times (profile %s)" % profile_name)
     for name, sec in timings.items():
         print(f"  {name:<40s} {sec:8.1f} s")
@@ -264,8 +298,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Execute the chapters with papermill and build the book.")
     parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, cpu-full, gpu)")
     parser.add_argument("--pdf", action="store_true", help="also print the book to _build/pdf/unlearnkit.pdf")
+    parser.add_argument(
+        "--backend",
+        choices=["inline", "processes", "submitit"],
+        help="where the grids of runs execute (unlearnkit.experiments.dispatch; default: the profile's)",
+    )
     args = parser.parse_args(argv)
-    build(args.profile)
+    build(args.profile, backend=args.backend)
     if args.pdf:
         pdf()
 

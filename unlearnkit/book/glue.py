@@ -8,12 +8,14 @@ of numbers instead of one ``glue`` call per number.
 from __future__ import annotations
 
 
-def glue_all(facts: dict[str, str]) -> dict[str, str]:
-    """``myst_nb.glue(name, text, display=False)`` for every item; returns ``facts``."""
+def glue_all(facts: dict[str, str]) -> None:
+    """``myst_nb.glue(name, text, display=False)`` for every item.
+
+    Returns nothing, so a cell that ends with it prints nothing (a returned dict would be
+    shown under the cell as a raw Python object)."""
     from myst_nb import glue
 
     for name, text in facts.items():
         if not isinstance(text, str):
             raise TypeError(f"glue_all: fact {name!r} must be text (format it first), got {type(text).__name__}")
         glue(name, text, display=False)
-    return facts

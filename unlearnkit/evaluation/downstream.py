@@ -34,17 +34,36 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, metrics
-from . import dialogue, memorisation
 from ..cache import atomic_file, cache_root
+from . import dialogue, memorisation
 
-REASONING_TASKS = ("lambada", "hellaswag", "winogrande", "copa", "arc_easy", "arc_challenge", "piqa",
-                   "mathqa", "pubmedqa")
+REASONING_TASKS = (
+    "lambada",
+    "hellaswag",
+    "winogrande",
+    "copa",
+    "arc_easy",
+    "arc_challenge",
+    "piqa",
+    "mathqa",
+    "pubmedqa",
+)
 DIALOGUE_TASKS = dialogue.DIALOGUE_TASKS
 TASKS_DIR = Path(__file__).parent / "lm_eval_tasks"
+# The task definitions compute the scores too: their bytes enter this module's code digest (unlearnkit.codehash).
+CODE_DATA = ("lm_eval_tasks/*.yaml", "lm_eval_tasks/*.py")
 # lm-eval's own names for the reasoning tasks (mode="online")
-ONLINE_NAMES = {"lambada": "lambada_openai", "hellaswag": "hellaswag", "winogrande": "winogrande",
-                "copa": "copa", "arc_easy": "arc_easy", "arc_challenge": "arc_challenge", "piqa": "piqa",
-                "mathqa": "mathqa", "pubmedqa": "pubmedqa"}
+ONLINE_NAMES = {
+    "lambada": "lambada_openai",
+    "hellaswag": "hellaswag",
+    "winogrande": "winogrande",
+    "copa": "copa",
+    "arc_easy": "arc_easy",
+    "arc_challenge": "arc_challenge",
+    "piqa": "piqa",
+    "mathqa": "mathqa",
+    "pubmedqa": "pubmedqa",
+}
 PRIMARY_METRIC = {**{t: "acc" for t in REASONING_TASKS}, **{t: "f1" for t in DIALOGUE_TASKS}}
 
 
@@ -70,8 +89,13 @@ class Sizes:
 # Result records are keyed by a preset's *name*: a preset whose sizes change needs a new name.
 SIZES = {
     "smoke": Sizes(reasoning_docs=4, dialogue_docs=2, pile_docs=4, wikitext_docs=2),
-    "brief": Sizes(reasoning_docs=40, dialogue_docs=5, pile_docs=20, wikitext_docs=5,
-                   reasoning_tasks=("lambada", "hellaswag", "copa", "arc_easy", "arc_challenge", "piqa")),
+    "brief": Sizes(
+        reasoning_docs=40,
+        dialogue_docs=5,
+        pile_docs=20,
+        wikitext_docs=5,
+        reasoning_tasks=("lambada", "hellaswag", "copa", "arc_easy", "arc_challenge", "piqa"),
+    ),
     "cpu": Sizes(reasoning_docs=100, dialogue_docs=25, pile_docs=200, wikitext_docs=20),
     "full": Sizes(reasoning_docs=None, dialogue_docs=None, pile_docs=None, wikitext_docs=None),
 }
@@ -112,14 +136,16 @@ def _hellaswag() -> list[dict]:
         lines = fh.read().split("\n")
     docs = []
     for i in range(0, len(lines) - 5, 6):
-        docs.append({"query": lines[i], "gold": int(lines[i + 1]), "choices": lines[i + 2:i + 6]})
+        docs.append({"query": lines[i], "gold": int(lines[i + 1]), "choices": lines[i + 2 : i + 6]})
     return docs
 
 
 def _pubmedqa() -> list[dict]:
     options = ["yes", "no", "maybe"]
-    return [{"query": d["context"], "choices": options, "gold": options.index(d["continuation"].strip())}
-            for d in _jsonl("reasoning_benchmarks/llmfoundry_pubmed_qa_labeled.jsonl")]
+    return [
+        {"query": d["context"], "choices": options, "gold": options.index(d["continuation"].strip())}
+        for d in _jsonl("reasoning_benchmarks/llmfoundry_pubmed_qa_labeled.jsonl")
+    ]
 
 
 def _foundry(name: str):
@@ -131,9 +157,15 @@ def _dialogue(name: str):
 
 
 _SOURCES = {
-    "lambada": _foundry("lambada_openai"), "hellaswag": _hellaswag, "winogrande": _foundry("winogrande"),
-    "copa": _foundry("copa"), "arc_easy": _foundry("arc_easy"), "arc_challenge": _foundry("arc_challenge"),
-    "piqa": _foundry("piqa"), "mathqa": _foundry("math_qa"), "pubmedqa": _pubmedqa,
+    "lambada": _foundry("lambada_openai"),
+    "hellaswag": _hellaswag,
+    "winogrande": _foundry("winogrande"),
+    "copa": _foundry("copa"),
+    "arc_easy": _foundry("arc_easy"),
+    "arc_challenge": _foundry("arc_challenge"),
+    "piqa": _foundry("piqa"),
+    "mathqa": _foundry("math_qa"),
+    "pubmedqa": _pubmedqa,
     **{name: _dialogue(name) for name in DIALOGUE_TASKS},
 }
 
@@ -163,6 +195,7 @@ def _drop_long_answers(tokenizer, max_tokens: int):
     tokens (lm-eval cannot score an answer longer than the model's context; this matters
     only for tiny contexts such as the testbed's 256 positions, where a few PIQA answers
     are longer than half of it)."""
+
     def fits(doc):
         answers = doc.get("choices") or [doc.get("continuation") or ""]
         return all(len(tokenizer.encode(" " + a, add_special_tokens=False)) <= max_tokens for a in answers)
@@ -170,8 +203,9 @@ def _drop_long_answers(tokenizer, max_tokens: int):
     return lambda dataset: dataset.filter(fits)
 
 
-def task_config(name: str, count: int | None = None, seed: int = 0, tokenizer=None,
-                max_answer_tokens: int | None = None) -> dict:
+def task_config(
+    name: str, count: int | None = None, seed: int = 0, tokenizer=None, max_answer_tokens: int | None = None
+) -> dict:
     """lm-eval's config dict for local task ``name`` (its YAML, pointed at the prepared data).
 
     With ``tokenizer`` and ``max_answer_tokens``, documents with a longer answer are left
@@ -202,8 +236,17 @@ def _task_manager(include_defaults: bool):
     return TaskManager(include_defaults=include_defaults)
 
 
-def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int = 0, mode: str = "local",
-                   batch_size: int = 32, docs: dict | None = None, all_metrics: dict | None = None) -> dict[str, float]:
+def lm_eval_scores(
+    model,
+    tokenizer,
+    names,
+    count: int | None = None,
+    seed: int = 0,
+    mode: str = "local",
+    batch_size: int = 32,
+    docs: dict | None = None,
+    all_metrics: dict | None = None,
+) -> dict[str, float]:
     """Primary metric (accuracy or F1) per task, from one ``lm_eval.simple_evaluate`` call.
 
     ``docs``, if given, receives the number of documents scored per task; ``all_metrics``
@@ -232,14 +275,23 @@ def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int 
     scores = {}
     try:
         if tasks:
-            out = lm_eval.simple_evaluate(model=lm, tasks=tasks, limit=count if mode == "online" else None,
-                                          bootstrap_iters=0, log_samples=False, verbosity="ERROR",
-                                          task_manager=_task_manager(include_defaults=mode == "online"))
+            out = lm_eval.simple_evaluate(
+                model=lm,
+                tasks=tasks,
+                limit=count if mode == "online" else None,
+                bootstrap_iters=0,
+                log_samples=False,
+                verbosity="ERROR",
+                task_manager=_task_manager(include_defaults=mode == "online"),
+            )
             for n, tname in task_names.items():
                 scores[n] = float(out["results"][tname][f"{PRIMARY_METRIC[n]},none"])
                 if all_metrics is not None:
-                    all_metrics[n] = {k.removesuffix(",none"): float(v) for k, v in out["results"][tname].items()
-                                      if k.endswith(",none") and "stderr" not in k}
+                    all_metrics[n] = {
+                        k.removesuffix(",none"): float(v)
+                        for k, v in out["results"][tname].items()
+                        if k.endswith(",none") and "stderr" not in k
+                    }
                 if docs is not None:
                     docs[n] = int(out["n-samples"][tname]["effective"])
         if mode == "online" and dialogue_names:
@@ -249,8 +301,42 @@ def lm_eval_scores(model, tokenizer, names, count: int | None = None, seed: int 
     return scores
 
 
-def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local", batch_size: int = 32,
-             reasoning=None, dialogue_tasks=DIALOGUE_TASKS, progress: bool = True) -> dict:
+class TruncationCount(logging.Filter):
+    """Counts, and keeps off the terminal, lm-eval's one warning per scored request whose
+    context is longer than the model's window ("Combined length of context … Truncating …
+    from the left"): a cold book printed about 3,500 of them.  Used as a context manager
+    around an evaluation; :func:`evaluate` reports the count as ``truncated_requests``."""
+
+    LOGGER = "lm_eval.models.huggingface"
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Combined length of context"):
+            self.count += 1
+            return False
+        return True
+
+    def __enter__(self) -> TruncationCount:
+        logging.getLogger(self.LOGGER).addFilter(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger(self.LOGGER).removeFilter(self)
+
+
+def evaluate(
+    model,
+    tokenizer,
+    preset: str | Sizes = "cpu",
+    mode: str = "local",
+    batch_size: int = 32,
+    reasoning=None,
+    dialogue_tasks=DIALOGUE_TASKS,
+    progress: bool = True,
+) -> dict:
     """Reasoning accuracy, dialogue F1 (per task and mean) and Pile/WikiText perplexity.
 
     ``preset`` names the documents per task (:data:`SIZES`) and, where it says so, the
@@ -262,14 +348,18 @@ def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local",
     sizes_ = sizes(preset)
     reasoning = check_tasks(reasoning if reasoning is not None else sizes_.reasoning_tasks or REASONING_TASKS)
     seconds, docs, every = {}, {}, {}
-    start = time.perf_counter()
-    reason = lm_eval_scores(model, tokenizer, reasoning, sizes_.reasoning_docs, sizes_.seed, mode, batch_size, docs,
-                            every)
-    seconds["reasoning"] = time.perf_counter() - start
-    start = time.perf_counter()
-    dial = lm_eval_scores(model, tokenizer, dialogue_tasks, sizes_.dialogue_docs, sizes_.seed, "local", batch_size,
-                          docs)
-    seconds["dialogue"] = time.perf_counter() - start
+    truncated = TruncationCount()
+    with truncated:
+        start = time.perf_counter()
+        reason = lm_eval_scores(
+            model, tokenizer, reasoning, sizes_.reasoning_docs, sizes_.seed, mode, batch_size, docs, every
+        )
+        seconds["reasoning"] = time.perf_counter() - start
+        start = time.perf_counter()
+        dial = lm_eval_scores(
+            model, tokenizer, dialogue_tasks, sizes_.dialogue_docs, sizes_.seed, "local", batch_size, docs
+        )
+        seconds["dialogue"] = time.perf_counter() - start
     start = time.perf_counter()
     ppl = {}
     for name, count in (("pile", sizes_.pile_docs), ("wikitext", sizes_.wikitext_docs)):
@@ -278,8 +368,15 @@ def evaluate(model, tokenizer, preset: str | Sizes = "cpu", mode: str = "local",
             ppl[f"{name}_ppl"] = metrics.perplexity(model, tokenizer, texts, progress=progress)
     seconds["perplexity"] = time.perf_counter() - start
     return {
-        "reasoning": reason, "reasoning_mean": float(np.mean(list(reason.values()))) if reason else None,
+        "reasoning": reason,
+        "reasoning_mean": float(np.mean(list(reason.values()))) if reason else None,
         "reasoning_norm": {t: m["acc_norm"] for t, m in every.items() if "acc_norm" in m},
-        "dialogue": dial, "dialogue_mean": float(np.mean(list(dial.values()))) if dial else None,
-        **ppl, "docs": docs, "sizes": asdict(sizes_), "mode": mode, "seconds": seconds,
+        "dialogue": dial,
+        "dialogue_mean": float(np.mean(list(dial.values()))) if dial else None,
+        **ppl,
+        "docs": docs,
+        "sizes": asdict(sizes_),
+        "mode": mode,
+        "seconds": seconds,
+        "truncated_requests": truncated.count,
     }

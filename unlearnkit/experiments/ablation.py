@@ -21,8 +21,13 @@ from .runs import RunSpec
 # The LoRA methods the rank sweep compares (names of unlearnkit.methods.METHODS).
 LORA_METHODS = ("LoRA (GD)", "LoRA + IHL", "FILA + GD", "FILA + IHL")
 # Target-module combinations of the module sweep (paper names; "o" is attention out_proj).
-MODULE_SETS = {"QV": ("q", "v"), "QKVO": ("q", "k", "v", "o"), "FFN": ("ffn",), "QV+FFN": ("q", "v", "ffn"),
-               "all": ("q", "k", "v", "o", "ffn")}
+MODULE_SETS = {
+    "QV": ("q", "v"),
+    "QKVO": ("q", "k", "v", "o"),
+    "FFN": ("ffn",),
+    "QV+FFN": ("q", "v", "ffn"),
+    "all": ("q", "k", "v", "o", "ffn"),
+}
 
 
 def _spec(model_name, draw, name: str, rank, targets, common: dict) -> RunSpec:
@@ -39,26 +44,37 @@ def lora_method(name: str) -> methods.Method:
     return m
 
 
-def rank_grid(model_name: str, draws: list[int], ranks: list[int], methods: list[str] | None = None,
-              **common) -> dict[tuple[str, int], list[RunSpec]]:
+def rank_grid(
+    model_name: str, draws: list[int], ranks: list[int], methods: list[str] | None = None, **common
+) -> dict[tuple[str, int], list[RunSpec]]:
     """``{(method label, rank): [spec per forget set]}`` on Q, V and the FFN."""
-    return {(m, r): [_spec(model_name, d, m, r, ("q", "v", "ffn"), common) for d in draws]
-            for m in (methods or list(LORA_METHODS)) for r in ranks}
+    return {
+        (m, r): [_spec(model_name, d, m, r, ("q", "v", "ffn"), common) for d in draws]
+        for m in (methods or list(LORA_METHODS))
+        for r in ranks
+    }
 
 
-def module_grid(model_name: str, draws: list[int], module_sets: list[str], methods: list[str], rank: int = 16,
-                **common) -> dict[tuple[str, str], list[RunSpec]]:
+def module_grid(
+    model_name: str, draws: list[int], module_sets: list[str], methods: list[str], rank: int = 16, **common
+) -> dict[tuple[str, str], list[RunSpec]]:
     """``{(method label, module set): [spec per forget set]}`` at one rank."""
     unknown = [s for s in module_sets if s not in MODULE_SETS]
     if unknown:
         raise ValueError(f"unknown module set(s) {unknown}; choose from {list(MODULE_SETS)}")
-    return {(m, s): [_spec(model_name, d, m, rank, MODULE_SETS[s], common) for d in draws]
-            for m in methods for s in module_sets}
+    return {
+        (m, s): [_spec(model_name, d, m, rank, MODULE_SETS[s], common) for d in draws]
+        for m in methods
+        for s in module_sets
+    }
 
 
 # Capability columns drawn by the figures: record field, label, +1 if higher is better, display scale
-CAPABILITY = (("reasoning", "Reasoning %", +1, 100.0), ("dialogue", "Dialogue F1 %", +1, 100.0),
-              ("pile_ppl", "Pile PPL", -1, 1.0))
+CAPABILITY = (
+    ("reasoning", "Reasoning %", +1, 100.0),
+    ("dialogue", "Dialogue F1 %", +1, 100.0),
+    ("pile_ppl", "Pile PPL", -1, 1.0),
+)
 
 
 def frame(groups: dict[tuple, list], key_names: tuple[str, str]) -> pd.DataFrame:
@@ -67,15 +83,24 @@ def frame(groups: dict[tuple, list], key_names: tuple[str, str]) -> pd.DataFrame
     rows = []
     for key, records in groups.items():
         for r in records:
-            rows.append({key_names[0]: key[0], key_names[1]: key[1], "forget set": claims.unit(r)[0],
-                         "forgotten": claims.succeeded(r), "status": f(r, "status"),
-                         "epochs": f(r, "epochs"), "epochs run": f(r, "epochs_run"),
-                         "Reasoning %": 100 * f(r, "reasoning") if f(r, "reasoning") is not None else np.nan,
-                         "Dialogue F1 %": 100 * f(r, "dialogue") if f(r, "dialogue") is not None else np.nan,
-                         "Pile PPL": f(r, "pile_ppl") if f(r, "pile_ppl") is not None else np.nan,
-                         "train FLOPs": f(r, "train_flops") + (f(r, "setup_flops") or 0.0),  # FILA's Fisher included
-                         "setup FLOPs": f(r, "setup_flops") or 0.0,
-                         "params %": 100 * f(r, "trainable_share"), "wall s": f(r, "wall_seconds")})
+            rows.append(
+                {
+                    key_names[0]: key[0],
+                    key_names[1]: key[1],
+                    "forget set": claims.unit(r)[0],
+                    "forgotten": claims.succeeded(r),
+                    "status": f(r, "status"),
+                    "epochs": f(r, "epochs"),
+                    "epochs run": f(r, "epochs_run"),
+                    "Reasoning %": 100 * f(r, "reasoning") if f(r, "reasoning") is not None else np.nan,
+                    "Dialogue F1 %": 100 * f(r, "dialogue") if f(r, "dialogue") is not None else np.nan,
+                    "Pile PPL": f(r, "pile_ppl") if f(r, "pile_ppl") is not None else np.nan,
+                    "train FLOPs": f(r, "train_flops") + (f(r, "setup_flops") or 0.0),  # FILA's Fisher included
+                    "setup FLOPs": f(r, "setup_flops") or 0.0,
+                    "params %": 100 * f(r, "trainable_share"),
+                    "wall s": f(r, "wall_seconds"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -83,15 +108,23 @@ def summary(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per grid cell: runs, successes, mean epochs to criterion (failures at budget + 1), mean
     capability and the trainable share."""
     return df.groupby(keys, observed=True).agg(
-        runs=("forgotten", "size"), succeeded=("forgotten", "sum"), epochs=("epochs", "mean"),
-        reasoning=("Reasoning %", "mean"), dialogue=("Dialogue F1 %", "mean"), pile_ppl=("Pile PPL", "mean"),
-        params_pct=("params %", "first"))
+        runs=("forgotten", "size"),
+        succeeded=("forgotten", "sum"),
+        epochs=("epochs", "mean"),
+        reasoning=("Reasoning %", "mean"),
+        dialogue=("Dialogue F1 %", "mean"),
+        pile_ppl=("Pile PPL", "mean"),
+        params_pct=("params %", "first"),
+    )
 
 
 def grid_facts(df: pd.DataFrame) -> dict[str, str]:
     """What a sweep chapter's prose quotes about its grid: runs, failures and compute hours."""
-    return {"n_runs": str(len(df)), "n_failed": str(int((~df["forgotten"]).sum())),
-            "grid_hours": f"{df['wall s'].sum() / 3600:.1f}"}
+    return {
+        "n_runs": str(len(df)),
+        "n_failed": str(int((~df["forgotten"]).sum())),
+        "grid_hours": f"{df['wall s'].sum() / 3600:.1f}",
+    }
 
 
 def compute_frame(full_groups: dict[str, list], sweep_groups: dict[tuple[str, int], list]) -> pd.DataFrame:
@@ -110,12 +143,18 @@ def compute_facts(df: pd.DataFrame, rank: int) -> dict[str, str]:
     ok = df[df["forgotten"]]
     full, adapters = ok[ok["full fine-tuning"]], ok[~ok["full fine-tuning"]]
     per_epoch = (df["train FLOPs"] - df["setup FLOPs"]) / df["epochs run"]
-    ratio = per_epoch[(df["method"] == "LoRA (GD)") & (df["grid"] == f"rank {rank}")].median() \
+    ratio = (
+        per_epoch[(df["method"] == "LoRA (GD)") & (df["grid"] == f"rank {rank}")].median()
         / per_epoch[df["method"] == "GD"].median()
-    return {"flops_full": f"{full['train FLOPs'].median():.2e}" if len(full) else "n/a",
-            "flops_adapter": f"{adapters['train FLOPs'].median():.2e}" if len(adapters) else "n/a",
-            "n_points": str(len(df)), "epoch_ratio": f"{ratio:.2f}", "epoch_ratio_inv": f"{1 / ratio:.1f}",
-            "rank_text": str(rank)}
+    )
+    return {
+        "flops_full": f"{full['train FLOPs'].median():.2e}" if len(full) else "n/a",
+        "flops_adapter": f"{adapters['train FLOPs'].median():.2e}" if len(adapters) else "n/a",
+        "n_points": str(len(df)),
+        "epoch_ratio": f"{ratio:.2f}",
+        "epoch_ratio_inv": f"{1 / ratio:.1f}",
+        "rank_text": str(rank),
+    }
 
 
 def plot_capability(df: pd.DataFrame, x: str, hue: str, before: dict, log_x: bool = False):
@@ -134,8 +173,17 @@ def plot_capability(df: pd.DataFrame, x: str, hue: str, before: dict, log_x: boo
                 means = ok.groupby([hue, x], sort=True, observed=True)[label].mean().reset_index()
                 sns.lineplot(data=means, x=x, y=label, hue=hue, palette=palette, ax=ax, legend=False)
         if len(bad):
-            sns.scatterplot(data=bad, x=x, y=label, hue=hue, palette=palette, marker="X", s=70, ax=ax,
-                            legend=ax is axes[0] and not len(ok))
+            sns.scatterplot(
+                data=bad,
+                x=x,
+                y=label,
+                hue=hue,
+                palette=palette,
+                marker="X",
+                s=70,
+                ax=ax,
+                legend=ax is axes[0] and not len(ok),
+            )
         if before.get(key) is not None:
             ax.axhline(scale * before[key], ls="--", c="k", lw=1)
         if log_x:
@@ -153,9 +201,15 @@ def _keyed(records: list, extra) -> list[dict]:
     """Records whose pairing unit also names ``extra`` (rank, method…), so that runs of a
     sweep pair with the right partner."""
     keys = ("status", "epochs", "pile_ppl", "reasoning", "dialogue", "downstream")
-    return [{k: field_of(r, k) for k in keys} | {"config": field_of(r, "config", {}),
-             "tags": {"forget_set": f"{claims.unit(r)[0]}|{extra}"}, "seed": claims.unit(r)[1]}
-            for r in records]
+    return [
+        {k: field_of(r, k) for k in keys}
+        | {
+            "config": field_of(r, "config", {}),
+            "tags": {"forget_set": f"{claims.unit(r)[0]}|{extra}"},
+            "seed": claims.unit(r)[1],
+        }
+        for r in records
+    ]
 
 
 def _row(claim, verdict, comparison, evidence, effect_unit=""):
@@ -173,8 +227,15 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
     lora = [r for rank in ranks for r in _keyed(groups.get(("LoRA (GD)", rank), []), rank)]
     gd = [r for rank in ranks if ("LoRA (GD)", rank) in groups for r in _keyed(gd_records, rank)]
     v, e, cap, fails = claims.fails_or_costs(lora, gd, measures, budget)
-    out.append(_row("C3", v, e, f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; "
-                                f"capability: {cap.text()}", "epochs"))
+    out.append(
+        _row(
+            "C3",
+            v,
+            e,
+            f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; capability: {cap.text()}",
+            "epochs",
+        )
+    )
     # C5: FILA vs random init at the same rank, objective and forget set
     fila_runs, plain_runs = [], []
     for (m, rank), recs in groups.items():
@@ -186,9 +247,16 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
             plain_runs += _keyed(groups[(partner, rank)], f"{m}|{rank}")
     e = stats.paired(claims.epochs_by_unit(fila_runs, budget), claims.epochs_by_unit(plain_runs, budget))
     fails = stats.failures(claims.failed_by_unit(fila_runs), claims.failed_by_unit(plain_runs))
-    out.append(_row("C5", stats.verdict(-e.direction, e.tested, e.n), e,
-                    f"epochs FILA − random init (same rank, objective, forget set; failures = budget + 1): "
-                    f"{e.text()}; {fails.text()}", "epochs"))
+    out.append(
+        _row(
+            "C5",
+            stats.verdict(-e.direction, e.tested, e.n),
+            e,
+            f"epochs FILA − random init (same rank, objective, forget set; failures = budget + 1): "
+            f"{e.text()}; {fails.text()}",
+            "epochs",
+        )
+    )
     # C6: FILA + IHL against each other LoRA method, rank by rank
     parts, texts, first = [], [], None
     for m in LORA_METHODS:
@@ -222,5 +290,10 @@ def module_verdict(groups: dict[tuple[str, str], list]) -> dict:
     budget = claims.budget({"all": qv + ffn})
     e = stats.paired(claims.epochs_by_unit(qv, budget), claims.epochs_by_unit(ffn, budget))
     fails = stats.failures(claims.failed_by_unit(qv), claims.failed_by_unit(ffn))
-    return _row("C7", stats.verdict(e.direction, e.tested, e.n), e,
-                f"epochs QV − QV+FFN (failures = budget + 1): {e.text()}; QV vs QV+FFN {fails.text()}", "epochs")
+    return _row(
+        "C7",
+        stats.verdict(e.direction, e.tested, e.n),
+        e,
+        f"epochs QV − QV+FFN (failures = budget + 1): {e.text()}; QV vs QV+FFN {fails.text()}",
+        "epochs",
+    )

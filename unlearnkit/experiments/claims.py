@@ -33,8 +33,17 @@ from .. import stats
 from ..records import field_of
 
 # Chance accuracy of each reasoning task (LAMBADA is exact-word generation: 0); dialogue F1's floor is 0.
-CHANCE = {"lambada": 0.0, "hellaswag": 0.25, "winogrande": 0.5, "copa": 0.5, "arc_easy": 0.25,
-          "arc_challenge": 0.25, "piqa": 0.5, "mathqa": 0.2, "pubmedqa": 1 / 3}
+CHANCE = {
+    "lambada": 0.0,
+    "hellaswag": 0.25,
+    "winogrande": 0.5,
+    "copa": 0.5,
+    "arc_easy": 0.25,
+    "arc_challenge": 0.25,
+    "piqa": 0.5,
+    "mathqa": 0.2,
+    "pubmedqa": 1 / 3,
+}
 DIALOGUE_CHANCE = 0.0
 DEFAULT_BUDGET = 20
 
@@ -100,8 +109,10 @@ def reasoning_at_chance(downstream: dict) -> dict[str, bool]:
     its score lies within two binomial standard errors of chance, the rule
     :func:`capability_measures` applies."""
     docs = downstream.get("docs") or {}
-    return {t: stats.at_chance(score, CHANCE.get(t, 0.0), docs.get(t) or 100)
-            for t, score in downstream["reasoning"].items()}
+    return {
+        t: stats.at_chance(score, CHANCE.get(t, 0.0), docs.get(t) or 100)
+        for t, score in downstream["reasoning"].items()
+    }
 
 
 def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
@@ -115,8 +126,10 @@ def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
     excluded: list[str] = []
     ds = before.get("downstream") or {}
     docs = ds.get("docs") or {}
-    for key, label, chance_of in (("reasoning", "Reasoning %", lambda t: CHANCE.get(t, 0.0)),
-                                  ("dialogue", "Dialogue F1 %", lambda t: DIALOGUE_CHANCE)):
+    for key, label, chance_of in (
+        ("reasoning", "Reasoning %", lambda t: CHANCE.get(t, 0.0)),
+        ("dialogue", "Dialogue F1 %", lambda t: DIALOGUE_CHANCE),
+    ):
         if not ds.get(key):
             if before.get(key) is not None:
                 measures.append(Measure(label, +1))
@@ -125,7 +138,9 @@ def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
         for task, score in ds[key].items():
             n = docs.get(task) or 100
             if stats.at_chance(score, chance_of(task), n):
-                excluded.append(f"{task} ({100 * score:.2f} % vs chance {100 * chance_of(task):.0f} %, n = {docs.get(task)})")
+                excluded.append(
+                    f"{task} ({100 * score:.2f} % vs chance {100 * chance_of(task):.0f} %, n = {docs.get(task)})"
+                )
             else:
                 kept.append(task)
         if kept:
@@ -190,15 +205,22 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, pairs, forgotten_pairs)
 
 
-def verdict_row(claim, statement, verdict, comparison: stats.Comparison | None, evidence: str,
-                effect_unit: str = "") -> dict:
+def verdict_row(
+    claim, statement, verdict, comparison: stats.Comparison | None, evidence: str, effect_unit: str = ""
+) -> dict:
     """One row of a verdict table: n, effect, 95 % interval and p of the deciding comparison."""
     c = comparison
-    return {"claim": claim, "statement": statement, "n": c.n if c else 0,
-            "effect": None if c is None or math.isnan(c.effect) else round(c.effect, 4),
-            "95% CI": None if c is None or math.isnan(c.low) else f"[{c.low:+.3g}, {c.high:+.3g}]",
-            "p": None if c is None or not c.tested else float(f"{c.p:.3g}"),
-            "effect unit": effect_unit, "verdict": verdict, "evidence": evidence}
+    return {
+        "claim": claim,
+        "statement": statement,
+        "n": c.n if c else 0,
+        "effect": None if c is None or math.isnan(c.effect) else round(c.effect, 4),
+        "95% CI": None if c is None or math.isnan(c.low) else f"[{c.low:+.3g}, {c.high:+.3g}]",
+        "p": None if c is None or not c.tested else float(f"{c.p:.3g}"),
+        "effect unit": effect_unit,
+        "verdict": verdict,
+        "evidence": evidence,
+    }
 
 
 def all_hold(directions: list[int], n: int) -> str:
@@ -241,49 +263,103 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
     ppl = Measure("Pile PPL", -1)
     rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]))
     vs_gd = stats.paired(values_by_unit(groups["GA"], ppl), values_by_unit(groups["GD"], ppl))
-    out.append(verdict_row("C1", "GA degrades the model (Pile PPL rises)", stats.verdict(rise.direction, rise.tested, rise.n),
-                    rise, f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
-                          f"GA − GD: {vs_gd.text()}", "log PPL"))
+    out.append(
+        verdict_row(
+            "C1",
+            "GA degrades the model (Pile PPL rises)",
+            stats.verdict(rise.direction, rise.tested, rise.n),
+            rise,
+            f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
+            f"GA − GD: {vs_gd.text()}",
+            "log PPL",
+        )
+    )
 
     # C2: GD needs fewer epochs than GA AND keeps capability better (both parts)
     e = stats.paired(ep["GD"], ep["GA"])
     cap = capability(groups["GD"], groups["GA"], measures)
     v = all_hold([-e.direction, cap.direction], e.n) if e.tested else f"inconclusive (n = {e.n})"
-    out.append(verdict_row("C2", "GD needs fewer epochs and keeps capability better than GA", v, e,
-                           f"epochs GD − GA (failures = budget + 1): {e.text()}; "
-                           f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}",
-                           "epochs"))
+    out.append(
+        verdict_row(
+            "C2",
+            "GD needs fewer epochs and keeps capability better than GA",
+            v,
+            e,
+            f"epochs GD − GA (failures = budget + 1): {e.text()}; "
+            f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}",
+            "epochs",
+        )
+    )
 
     # C3: LoRA (GD) fails within budget OR costs capability, against full GD (Holm over both)
     v, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs)
-    out.append(verdict_row("C3", "LoRA (GD) fails within budget or costs capability (vs full GD)", v, e,
-                           f"epochs LoRA(GD) − GD: {e.text()}; {fails.text()}; capability LoRA(GD) vs GD: {cap.text()}",
-                           "epochs"))
+    out.append(
+        verdict_row(
+            "C3",
+            "LoRA (GD) fails within budget or costs capability (vs full GD)",
+            v,
+            e,
+            f"epochs LoRA(GD) − GD: {e.text()}; {fails.text()}; capability LoRA(GD) vs GD: {cap.text()}",
+            "epochs",
+        )
+    )
 
     # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA)
     cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
     prim = cap.primary()
-    out.append(verdict_row("C4", "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
-                    stats.verdict(cap.direction, bool(prim and prim[1].tested), cap.n), prim[1] if prim else None,
-                    f"LoRA+IHL vs LoRA(GD): {cap.text()}", prim[0].name if prim else ""))
+    out.append(
+        verdict_row(
+            "C4",
+            "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
+            stats.verdict(cap.direction, bool(prim and prim[1].tested), cap.n),
+            prim[1] if prim else None,
+            f"LoRA+IHL vs LoRA(GD): {cap.text()}",
+            prim[0].name if prim else "",
+        )
+    )
 
     # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
     e = stats.paired(ep["+ FILA"], ep["+ IHL"])
-    out.append(verdict_row("C5", "FILA reaches the criterion in fewer epochs than plain LoRA",
-                    stats.verdict(-e.direction, e.tested, e.n), e,
-                    f"epochs FILA + IHL − LoRA + IHL (failures = budget + 1): {e.text()}; "
-                    f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}", "epochs"))
+    out.append(
+        verdict_row(
+            "C5",
+            "FILA reaches the criterion in fewer epochs than plain LoRA",
+            stats.verdict(-e.direction, e.tested, e.n),
+            e,
+            f"epochs FILA + IHL − LoRA + IHL (failures = budget + 1): {e.text()}; "
+            f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}",
+            "epochs",
+        )
+    )
 
     # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
     caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in ("LoRA (GD)", "+ IHL")}
     n = min(c.n for c in caps.values())
     v = all_hold([c.direction for c in caps.values()], n)
     prim = caps["+ IHL"].primary()
-    out.append(verdict_row("C6", "IHL + FILA has the best capability among the LoRA methods", v, prim[1] if prim else None,
-                    " | ".join(f"FILA + IHL vs {k}: {c.text()}" for k, c in caps.items()), prim[0].name if prim else ""))
-    out.append({"claim": "C7", "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
-                "n": None, "effect": None, "95% CI": None, "p": None, "effect unit": "", "verdict": "judged elsewhere",
-                "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'"})
+    out.append(
+        verdict_row(
+            "C6",
+            "IHL + FILA has the best capability among the LoRA methods",
+            v,
+            prim[1] if prim else None,
+            " | ".join(f"FILA + IHL vs {k}: {c.text()}" for k, c in caps.items()),
+            prim[0].name if prim else "",
+        )
+    )
+    out.append(
+        {
+            "claim": "C7",
+            "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
+            "n": None,
+            "effect": None,
+            "95% CI": None,
+            "p": None,
+            "effect unit": "",
+            "verdict": "judged elsewhere",
+            "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'",
+        }
+    )
     return out
 
 

@@ -44,9 +44,16 @@ def _run_one(spec: dict, cache_dir: str, threads: int | None = None) -> dict:
     return run(RunSpec(**spec), progress=False)
 
 
-def run_specs(specs, backend: str = "inline", workers: int = 2, threads: int | None = None,
-              folder: str | Path | None = None, slurm: dict | None = None, cluster: str | None = None,
-              progress: bool = True) -> list[dict]:
+def run_specs(
+    specs,
+    backend: str = "inline",
+    workers: int = 2,
+    threads: int | None = None,
+    folder: str | Path | None = None,
+    slurm: dict | None = None,
+    cluster: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Run every spec with ``backend``; return their records in the order of ``specs``.
 
     Records already in the cache are returned without running anything, whichever backend.

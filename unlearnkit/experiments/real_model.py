@@ -70,30 +70,48 @@ def capability_change(stages: dict[str, dict], baseline: str) -> pd.DataFrame:
         if stage == baseline:
             continue
         ds = rec["downstream"]
-        rows.append({"stage": stage, "tasks above chance": len(kept),
-                     "reasoning Δ (points)": 100 * sum(ds["reasoning"][t] - base["reasoning"][t] for t in kept)
-                     / max(len(kept), 1),
-                     "dialogue F1 Δ (points)": 100 * (ds["dialogue_mean"] - base["dialogue_mean"]),
-                     "Pile PPL ratio": (ds.get("pile_ppl") or float("nan")) / (base.get("pile_ppl") or float("nan"))})
+        rows.append(
+            {
+                "stage": stage,
+                "tasks above chance": len(kept),
+                "reasoning Δ (points)": 100
+                * sum(ds["reasoning"][t] - base["reasoning"][t] for t in kept)
+                / max(len(kept), 1),
+                "dialogue F1 Δ (points)": 100 * (ds["dialogue_mean"] - base["dialogue_mean"]),
+                "Pile PPL ratio": (ds.get("pile_ppl") or float("nan")) / (base.get("pile_ppl") or float("nan")),
+            }
+        )
     return pd.DataFrame(rows).set_index("stage")
 
 
 def injection_table(report: dict) -> pd.DataFrame:
     """Per forget set: MA and EL_n after injection against the recipe's targets (%)."""
     recipe = report["recipe"]
-    rows = [{"forget set": int(d), "MA": 100 * m["ma"], "EL_n": 100 * m["el"],
-             "MA target": 100 * recipe["target_ma"], "EL target": 100 * recipe["target_el"],
-             "met": m["ma"] >= recipe["target_ma"] and m["el"] >= recipe["target_el"]}
-            for d, m in report["memorisation"].items()]
+    rows = [
+        {
+            "forget set": int(d),
+            "MA": 100 * m["ma"],
+            "EL_n": 100 * m["el"],
+            "MA target": 100 * recipe["target_ma"],
+            "EL target": 100 * recipe["target_el"],
+            "met": m["ma"] >= recipe["target_ma"] and m["el"] >= recipe["target_el"],
+        }
+        for d, m in report["memorisation"].items()
+    ]
     return pd.DataFrame(rows).set_index("forget set")
 
 
 def injection_facts(report: dict, before: dict, after: dict) -> dict:
     """The injection's cost and its effect on capability, for the book's prose."""
     drop = 100 * (before["downstream"]["reasoning_mean"] - after["downstream"]["reasoning_mean"])
-    return {"inject_steps": report["steps"], "inject_seconds": report["seconds"], "inject_met": report["met"],
-            "inject_sequences": report["forget_sequences"], "inject_reasoning_drop": drop,
-            "inject_within_2": abs(drop) <= 2.0}
+    return {
+        "inject_steps": report["steps"],
+        "inject_seconds": report["seconds"],
+        "inject_met": report["met"],
+        "inject_sequences": report["forget_sequences"],
+        "inject_reasoning_drop": drop,
+        "inject_within_2": abs(drop) <= 2.0,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

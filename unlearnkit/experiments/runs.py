@@ -6,7 +6,7 @@ settings, learning rate, epochs budget, seed, evaluation sizes.  :func:`run` exe
 (:func:`unlearnkit.evaluation.downstream.evaluate`: reasoning, dialogue, Pile/WikiText perplexity)
 and stores one JSON record in the results cache keyed by a hash of the spec, so
 re-executing a chapter reuses finished runs and an interrupted grid resumes where it
-stopped.  :func:`table1` turns records into the paper's Table 1 layout.
+stopped.  Tables from the records are in :mod:`unlearnkit.experiments.tables`.
 This module orchestrates; the loop is in :mod:`unlearnkit.trainer`, metrics in
 :mod:`unlearnkit.metrics`.
 """
@@ -17,19 +17,20 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .. import data, losses, methods, metrics, models, results, trainer, training
 from ..evaluation import downstream, memorisation
 from ..records import RECORD_VERSION, RunRecord
 
+# The module whose code (and everything of the package it imports) keys this module's records.
+CODE = __name__
+
 # Where the forgetting thresholds come from: measured on held-out TDEC rows (unseen by the
 # testbed, but Pile text for a Pile-trained model), Jang et al.'s fixed values (the paper's own
 # choice for GPT-Neo), or measured on text no Pile-trained model can have seen (TOFU, 2024).
 THRESHOLD_SOURCES = ("heldout", "jang", "unseen")
 UNSEEN_TEXT = "TOFU answers (fictitious authors, 2024)"
-
 
 
 def _choice(name: str, value, valid) -> None:
@@ -64,23 +65,41 @@ class RunSpec:
     thresholds: str = "heldout"  # THRESHOLD_SOURCES
 
     def __post_init__(self):
-        check_run_settings(draw=self.draw, method=self.method, lora_init=self.lora_init, rank=self.rank,
-                           targets=self.targets, lr=self.lr, max_epochs=self.max_epochs,
-                           heldout_rows=self.heldout_rows, retain_rows=self.retain_rows,
-                           downstream=self.downstream, forget_rows=self.forget_rows,
-                           retain_source=self.retain_source, fisher_estimator=self.fisher_estimator,
-                           precision=self.precision, thresholds=self.thresholds)
+        check_run_settings(
+            draw=self.draw,
+            method=self.method,
+            lora_init=self.lora_init,
+            rank=self.rank,
+            targets=self.targets,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            heldout_rows=self.heldout_rows,
+            retain_rows=self.retain_rows,
+            downstream=self.downstream,
+            forget_rows=self.forget_rows,
+            retain_source=self.retain_source,
+            fisher_estimator=self.fisher_estimator,
+            precision=self.precision,
+            thresholds=self.thresholds,
+        )
 
     def lora(self) -> trainer.LoraSettings | None:
         if self.lora_init is None:
             return None
-        return trainer.LoraSettings(rank=self.rank, targets=tuple(self.targets), init=self.lora_init,
-                                    fisher_estimator=self.fisher_estimator)
+        return trainer.LoraSettings(
+            rank=self.rank, targets=tuple(self.targets), init=self.lora_init, fisher_estimator=self.fisher_estimator
+        )
 
     def unlearn_config(self) -> trainer.UnlearnConfig:
         """The trainer's settings for this run."""
-        return trainer.UnlearnConfig(objective=self.method, lora=self.lora(), lr=self.lr, max_epochs=self.max_epochs,
-                                     seed=self.seed, precision=self.precision)
+        return trainer.UnlearnConfig(
+            objective=self.method,
+            lora=self.lora(),
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            seed=self.seed,
+            precision=self.precision,
+        )
 
 
 def check_run_settings(**settings) -> None:
@@ -133,11 +152,6 @@ def forget_set_name(draw: int, rows: int | None = None) -> str:
     return f"lm_extraction_32_{draw}" + ("" if rows is None else f"[:{rows}]")
 
 
-def forget_rows_text(rows: int | None) -> str:
-    """How much of each forget set a chapter unlearns, for its prose."""
-    return "all 32 sequences" if rows is None else f"the first {rows} of its 32 sequences"
-
-
 def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None) -> torch.Tensor:
     """Forget set ``draw`` of a loaded model, cut to its first ``rows`` sequences (``None``: all).
 
@@ -169,8 +183,11 @@ def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10, source: st
     if source == "jang":
         return dataclasses.asdict(metrics.JANG_THRESHOLDS)
     loaded = load(model_name)
-    ids, label = ((loaded.unseen(heldout_rows), UNSEEN_TEXT) if source == "unseen"
-                  else (loaded.heldout(heldout_rows), memorisation.TDEC_HELDOUT))
+    ids, label = (
+        (loaded.unseen(heldout_rows), UNSEEN_TEXT)
+        if source == "unseen"
+        else (loaded.heldout(heldout_rows), memorisation.TDEC_HELDOUT)
+    )
     return dataclasses.asdict(memorisation.thresholds(loaded.model, ids, n=n, model_key=loaded.key, source=label))
 
 
@@ -179,12 +196,21 @@ def _evaluation(model, tokenizer, preset: str | None) -> dict:
     if preset is None:
         return {"downstream": None, "pile_ppl": None, "reasoning": None, "dialogue": None}
     ds = downstream.evaluate(model, tokenizer, preset, progress=False)
-    return {"downstream": ds, "pile_ppl": ds.get("pile_ppl"), "reasoning": ds["reasoning_mean"],
-            "dialogue": ds["dialogue_mean"]}
+    return {
+        "downstream": ds,
+        "pile_ppl": ds.get("pile_ppl"),
+        "reasoning": ds["reasoning_mean"],
+        "dialogue": ds["dialogue_mean"],
+    }
 
 
-def before(model_name: str, heldout_rows: int = 128, downstream_preset: str = "cpu", n: int = 10,
-           thresholds_source: str = "heldout") -> dict:
+def before(
+    model_name: str,
+    heldout_rows: int = 128,
+    downstream_preset: str = "cpu",
+    n: int = 10,
+    thresholds_source: str = "heldout",
+) -> dict:
     """Thresholds and downstream scores of the model before unlearning (cached)."""
     th = thresholds(model_name, heldout_rows, n, thresholds_source)
     return {"thresholds": th, **capability(model_name, downstream_preset)}
@@ -194,13 +220,18 @@ def capability(model_name: str, downstream_preset: str = "cpu") -> dict:
     """Downstream scores of ``model_name`` as loaded, no thresholds (cached; the same record
     :func:`before` uses)."""
     loaded = load(model_name)
-    return results.cached("before", {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
-                          lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset))
+    return results.cached(
+        "before",
+        {"model": loaded.key, "downstream": downstream_preset, "version": RECORD_VERSION},
+        lambda: _evaluation(loaded.model, loaded.tokenizer, downstream_preset),
+        code=CODE,
+    )
 
 
 def cache_config(spec: RunSpec, loaded: models.LoadedModel) -> dict:
     """What a run's cache key is made of: every spec field, the model's name, dtype and
-    device kind (:attr:`LoadedModel.key`) and the record version."""
+    device kind (:attr:`LoadedModel.key`) and the record's schema version; :func:`results.cached`
+    adds the digest of the code that computes it."""
     return dataclasses.asdict(spec) | {"model_key": loaded.key, "version": RECORD_VERSION}
 
 
@@ -213,14 +244,18 @@ def run(spec: RunSpec, progress: bool = True) -> RunRecord:
     def compute() -> dict:
         th = metrics.Thresholds(**thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
         result = trainer.unlearn(
-            loaded.model, forget_ids(loaded, spec.draw, spec.forget_rows),
-            loaded.retain(spec.retain_rows, spec.retain_source), spec.unlearn_config(), thresholds=th,
-            progress=progress, tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
+            loaded.model,
+            forget_ids(loaded, spec.draw, spec.forget_rows),
+            loaded.retain(spec.retain_rows, spec.retain_source),
+            spec.unlearn_config(),
+            thresholds=th,
+            progress=progress,
+            tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
         )
         evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
         return result.record.with_evaluation(evaluation).to_dict()
 
-    return RunRecord.from_dict(results.cached("unlearn", config, compute), source=f"cached run {spec}")
+    return RunRecord.from_dict(results.cached("unlearn", config, compute, code=CODE), source=f"cached run {spec}")
 
 
 def run_grid(specs: list[RunSpec], progress: bool = True) -> list[RunRecord]:
@@ -230,113 +265,67 @@ def run_grid(specs: list[RunSpec], progress: bool = True) -> list[RunRecord]:
     return [run(s, progress=False) for s in tqdm(specs, desc="runs", disable=not progress)]
 
 
-def _mean_std(values: list[float]) -> str:
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    if not values:
-        return "–"
-    return f"{np.mean(values):.1f} ± {np.std(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
-
-
-def table1(records: dict[str, list[RunRecord]], before_rec: dict, before_mem: dict | None = None,
-           reference: dict | None = None) -> pd.DataFrame:
-    """The paper's Table 1 layout from run records grouped by method name.
-
-    Epochs, EL10, MA, Reasoning (mean accuracy, %), Dialogue (mean F1, %) and Pile PPL are
-    mean ± std over the runs that met the criterion; ``failed`` counts the runs that did not
-    (they are never dropped silently).  ``reference``: the exact-unlearning reference
-    (:func:`unlearnkit.experiments.exact.reference`), shown as a last row.
-    """
-    def row(method, params, epochs, failed, el, ma, scores) -> dict:
-        return {"Method": method, "Params %": params, "Epochs": epochs, "failed": failed, "EL10 (%)": el,
-                "MA (%)": ma, **{col: _mean_std(scores[key]) for key, col in
-                                  (("reasoning", "Reasoning"), ("dialogue", "Dialogue"), ("pile_ppl", "Pile PPL"))}}
-
-    def pct(value) -> list[float]:
-        return [100 * value]
-
-    rows = [row("Before", "–", "–", "–", _mean_std(pct(before_mem["el"])) if before_mem else "–",
-                _mean_std(pct(before_mem["ma"])) if before_mem else "–",
-                {"reasoning": pct(before_rec["reasoning"]), "dialogue": pct(before_rec["dialogue"]),
-                 "pile_ppl": [before_rec["pile_ppl"]]})]
-    for name, recs in records.items():
-        ok = [r for r in recs if r.succeeded]
-        rows.append(row(name, f"{100 * recs[0].trainable_share:.1f}" if recs else "–", _mean_std([r.epochs for r in ok]),
-                        f"{len(recs) - len(ok)}/{len(recs)}", _mean_std([100 * r.final_el for r in ok]),
-                        _mean_std([100 * r.final_ma for r in ok]),
-                        {"reasoning": [100 * r.reasoning for r in ok], "dialogue": [100 * r.dialogue for r in ok],
-                         "pile_ppl": [r.pile_ppl for r in ok]}))
-    if reference is not None:  # the exact-unlearning reference: forget set ``draw`` only
-        rows.append(row(f"Retrained without set {reference['draw']} (exact)", "100.0", "–", "–",
-                        _mean_std(pct(reference["el"])), _mean_std(pct(reference["ma"])),
-                        {"reasoning": pct(reference["reasoning"]), "dialogue": pct(reference["dialogue"]),
-                         "pile_ppl": [reference["pile_ppl"]]}))
-    return pd.DataFrame(rows).set_index("Method")
-
-
-def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
-    """One row per run (failed ones included): status, epochs, final MA/EL, capability, cost."""
-    return pd.DataFrame([
-        {"method": name, "forget set": r.forget_set, "status": r.status, "epochs run": r.epochs_run,
-         "MA (%)": 100 * r.final_ma, "EL10 (%)": None if r.final_el is None else 100 * r.final_el,
-         "Reasoning": None if r.reasoning is None else 100 * r.reasoning,
-         "Dialogue": None if r.dialogue is None else 100 * r.dialogue,
-         "Pile PPL": r.pile_ppl, "train FLOPs": f"{r.train_flops:.2e}", "wall (s)": round(r.wall_seconds, 1)}
-        for name, recs in groups.items() for r in recs])
-
-
-def per_task_table(before_rec: dict, published_dialogue: dict[str, float] | None = None,
-                   published_label: str = "published") -> pd.DataFrame:
-    """The model before unlearning per downstream task (%), with the documents evaluated and,
-    beside the dialogue tasks, published initial scores (``{task: fraction}``) where given."""
-    ds, published = before_rec["downstream"], published_dialogue or {}
-    rows = [{"task": t, "kind": "reasoning (acc %)", "ours": 100 * v, "docs": ds["docs"].get(t)}
-            for t, v in ds["reasoning"].items()]
-    rows += [{"task": t, "kind": "dialogue (F1 %)", "ours": 100 * v, "docs": ds["docs"].get(t),
-              published_label: 100 * published[t] if t in published else float("nan")}
-             for t, v in ds["dialogue"].items()]
-    return pd.DataFrame(rows).set_index("task")
-
-
-def rate_table(groups_by_rate: dict[tuple[float, float], dict[str, list[RunRecord]]]) -> pd.DataFrame:
-    """Table 1's methods at several learning-rate pairs: ``{(lr_full, lr_lora): {method: records}}``
-    → one row per pair and method with runs, successes, mean epochs to the criterion (a failure
-    counts as its budget + 1) and mean Pile perplexity of the successful runs."""
-    rows = []
-    for (lr_full, lr_lora), groups in groups_by_rate.items():
-        for name, recs in groups.items():
-            ok = [r for r in recs if r.succeeded]
-            rows.append({"rates (full / LoRA)": f"{lr_full:g} / {lr_lora:g}", "LoRA / full": lr_lora / lr_full,
-                         "method": name, "runs": len(recs), "forgotten": len(ok),
-                         "epochs (failure = budget + 1)": float(np.mean([r.epochs_or_censored() for r in recs])),
-                         "Pile PPL (forgotten runs)": float(np.mean([r.pile_ppl for r in ok])) if ok else None})
-    if not rows:
-        raise ValueError("rate_table: no runs to tabulate (every rate pair has an empty method list)")
-    return pd.DataFrame(rows).set_index(["rates (full / LoRA)", "method"])
-
-
-def fixed_budget(model_name: str, draw: int, method: str, epochs: int, lr: float, lora_init: str | None = None,
-                 seed: int = 0, retain_rows: int = 256, forget_rows: int | None = None,
-                 retain_source: str = "wikitext") -> RunRecord:
+def fixed_budget(
+    model_name: str,
+    draw: int,
+    method: str,
+    epochs: int,
+    lr: float,
+    lora_init: str | None = None,
+    seed: int = 0,
+    retain_rows: int = 256,
+    forget_rows: int | None = None,
+    retain_source: str = "wikitext",
+) -> RunRecord:
     """A run for exactly ``epochs`` epochs (no early stop; MA tracked each epoch), cached.
 
     Used for loss curves: the criterion is replaced by thresholds that can never be met,
     so EL is never computed and the run always uses its whole budget.
     """
-    check_run_settings(draw=draw, method=method, lora_init=lora_init, max_epochs=epochs, lr=lr,
-                       forget_rows=forget_rows, retain_source=retain_source)
+    check_run_settings(
+        draw=draw,
+        method=method,
+        lora_init=lora_init,
+        max_epochs=epochs,
+        lr=lr,
+        forget_rows=forget_rows,
+        retain_source=retain_source,
+    )
     loaded = load(model_name)
-    spec = {"model_key": loaded.key, "draw": draw, "method": method, "epochs": epochs, "lr": lr,
-            "lora_init": lora_init, "seed": seed, "retain_rows": retain_rows, "forget_rows": forget_rows,
-            "retain_source": retain_source, "version": RECORD_VERSION}
+    spec = {
+        "model_key": loaded.key,
+        "draw": draw,
+        "method": method,
+        "epochs": epochs,
+        "lr": lr,
+        "lora_init": lora_init,
+        "seed": seed,
+        "retain_rows": retain_rows,
+        "forget_rows": forget_rows,
+        "retain_source": retain_source,
+        "version": RECORD_VERSION,
+    }
 
     def compute() -> dict:
         never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="fixed budget (never met)")
-        config = trainer.UnlearnConfig(objective=method, lora=trainer.LoraSettings(init=lora_init) if lora_init else None,
-                                       lr=lr, max_epochs=epochs, seed=seed)
-        return trainer.unlearn(loaded.model, forget_ids(loaded, draw, forget_rows),
-                               loaded.retain(retain_rows, retain_source), config, thresholds=never).record.to_dict()
+        config = trainer.UnlearnConfig(
+            objective=method,
+            lora=trainer.LoraSettings(init=lora_init) if lora_init else None,
+            lr=lr,
+            max_epochs=epochs,
+            seed=seed,
+        )
+        return trainer.unlearn(
+            loaded.model,
+            forget_ids(loaded, draw, forget_rows),
+            loaded.retain(retain_rows, retain_source),
+            config,
+            thresholds=never,
+        ).record.to_dict()
 
-    return RunRecord.from_dict(results.cached("fixed_budget", spec, compute), source="cached fixed-budget run")
+    return RunRecord.from_dict(
+        results.cached("fixed_budget", spec, compute, code=CODE), source="cached fixed-budget run"
+    )
 
 
 def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | None = None) -> dict:
@@ -346,45 +335,41 @@ def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | Non
 
     def compute() -> dict:
         x = forget_ids(loaded, draw, rows)
-        return {"ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
-                "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item()}
+        return {
+            "ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
+            "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item(),
+        }
 
-    return results.cached("forget_memorisation", {"model": loaded.key, "draw": draw, "n": n, "rows": rows,
-                                                  "version": RECORD_VERSION}, compute)
+    return results.cached(
+        "forget_memorisation",
+        {"model": loaded.key, "draw": draw, "n": n, "rows": rows, "version": RECORD_VERSION},
+        compute,
+        code=CODE,
+    )
 
 
-def table1_specs(model_name: str, forget_draws: list[int], *, lr_full: float, lr_lora: float,
-                 **common) -> dict[str, list[RunSpec]]:
+def table1_specs(
+    model_name: str, forget_draws: list[int], *, lr_full: float, lr_lora: float, **common
+) -> dict[str, list[RunSpec]]:
     """Table 1's grid: ``{method name: [RunSpec per forget set]}`` (full fine-tuning at
     ``lr_full``, the adapters at ``lr_lora``; ``common``: any other :class:`RunSpec` field)."""
-    return {label: [RunSpec(model_name, d, m.objective, lora_init=m.lora_init, lr=lr_full if m.full_finetuning else lr_lora,
-                            **common) for d in forget_draws]
-            for label, m in methods.TABLE1.items()}
+    return {
+        label: [
+            RunSpec(
+                model_name,
+                d,
+                m.objective,
+                lora_init=m.lora_init,
+                lr=lr_full if m.full_finetuning else lr_lora,
+                **common,
+            )
+            for d in forget_draws
+        ]
+        for label, m in methods.TABLE1.items()
+    }
 
 
 def mean_forget_memorisation(model_name: str, draws: list[int], rows: int | None = None, n: int = 10) -> dict:
     """Mean MA and EL_n before unlearning over forget sets ``draws`` (the Table 1 "Before" row)."""
     memo = [forget_memorisation(model_name, d, n=n, rows=rows) for d in draws]
     return {"ma": float(np.mean([m["ma"] for m in memo])), "el": float(np.mean([m["el"] for m in memo]))}
-
-
-def table1_facts(groups: dict[str, list[RunSpec]], before_rec: dict, max_epochs: int,
-                 forget_rows: int | None) -> dict[str, str]:
-    """The numbers Table 1's prose quotes, as text for ``glue``."""
-    th, sizes = before_rec["thresholds"], (before_rec.get("downstream") or {}).get("sizes", {})
-    records = [r for recs in groups.values() for r in recs]
-    facts = {"forget_text": forget_rows_text(forget_rows), "max_epochs_text": str(max_epochs),
-             "th_ma": f"{100 * th['ma']:.1f}", "th_el": f"{100 * th['el']:.1f}", "th_source": th.get("source", ""),
-             "n_runs": str(len(records)), "n_failed": str(sum(not r.succeeded for r in records)),
-             "n_units": str(max((len(v) for v in groups.values()), default=0)),
-             "compute_min": f"{sum(r.seconds or 0.0 for r in records) / 60:.0f}",
-             "before_reasoning": f"{100 * before_rec['reasoning']:.1f}",
-             "before_dialogue": f"{100 * before_rec['dialogue']:.1f}", "before_ppl": f"{before_rec['pile_ppl']:.1f}"}
-    for key in ("reasoning_docs", "dialogue_docs", "pile_docs", "wikitext_docs"):
-        facts[key] = "all" if sizes.get(key) is None else str(sizes[key])
-    if records:
-        facts["retain_source"] = str(records[0].tags.get("retain_source", ""))
-        lora = records[-1].config.get("lora") or {}
-        facts["fisher_estimator"] = str(lora.get("fisher_estimator", ""))
-        facts["precision"] = records[0].environment.precision
-    return facts

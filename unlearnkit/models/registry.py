@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .. import codehash
 from ..data import TDEC_LENGTH
 
 RETAIN_SOURCES = ("wikitext", "tdec")
@@ -44,8 +45,10 @@ class LoadedModel:
         be passed over, unlike a forget set's."""
         ids = self._ids(rows, short="skip")[:count]
         if len(ids) < count:
-            raise ValueError(f"only {len(ids)} of {len(rows)} {what} reach {self.tdec_length} tokens with "
-                             f"{self.name}'s tokenizer; asked for {count}")
+            raise ValueError(
+                f"only {len(ids)} of {len(rows)} {what} reach {self.tdec_length} tokens with "
+                f"{self.name}'s tokenizer; asked for {count}"
+            )
         return ids
 
     def forget_set(self, draw: int = 0, size: int = 32) -> torch.Tensor:
@@ -123,9 +126,14 @@ class LoadedModel:
     @property
     def key(self) -> str:
         """Identifies the weights and how they compute in result caches: the name (plus the
-        recipe hash for a testbed), the parameter dtype and the device kind."""
+        recipe hash for a testbed, which covers its code, or the digest of the offline loader's
+        code), the parameter dtype and the device kind."""
+        from . import offline
+
         p = next(self.model.parameters())
         name = f"{self.name}@{self.testbed.recipe.hash()}" if self.testbed is not None else self.name
+        if name.split("+")[0] in offline.OFFLINE_MODELS:
+            name = f"{name}@{codehash.code_digest(offline.__name__)}"
         if self.injection is not None:
             name = f"{name}@{self.injection['hash']}"
         if self.tdec_length != TDEC_LENGTH:

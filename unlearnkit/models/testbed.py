@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from .. import data, training
-from ..losses import Loss
+
+from .. import codehash, data, training
 from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from ..losses import Loss
 
 TOKENIZER_FILE = "testbed_tokenizer/tokenizer.json"
 EOS = "<|endoftext|>"
@@ -63,16 +64,16 @@ class Recipe:
     retain_rows: int  # general TDEC rows (seen in training) exposed as the retain set
     seed: int = 0
     max_positions: int = 256
-    version: int = 1  # bump when the build code changes what it produces
     # Forget sets left out of pretraining: the exact-unlearning reference ("retrained without
     # forget set k"). They stay in the splits, as data the model never saw.
     without: tuple[int, ...] = ()
 
     def hash(self) -> str:
-        fields = dataclasses.asdict(self)
-        if not fields["without"]:  # recipes from before the field existed keep their hash (and cache)
-            del fields["without"]
-        return config_hash(fields | {"tokenizer": data.manifest()[TOKENIZER_FILE]["sha256"]})
+        """The recipe, the tokenizer file and the digest of the code that builds the testbed."""
+        return config_hash(
+            dataclasses.asdict(self)
+            | {"tokenizer": data.manifest()[TOKENIZER_FILE]["sha256"], "code": codehash.code_digest(__name__)}
+        )
 
     @property
     def trained_draws(self) -> tuple[int, ...]:
@@ -87,16 +88,38 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "smoke": Recipe(
-        size="smoke", hidden=64, layers=2, heads=2, steps=120, forget_per_step=8,
-        general_per_step=4, general_length=256, lr=5e-3, warmup_steps=10,
-        forget_draws=(0,), general_tdec_rows=400, use_wikitext=False,
-        heldout_rows=32, retain_rows=64,
+        size="smoke",
+        hidden=64,
+        layers=2,
+        heads=2,
+        steps=120,
+        forget_per_step=8,
+        general_per_step=4,
+        general_length=256,
+        lr=5e-3,
+        warmup_steps=10,
+        forget_draws=(0,),
+        general_tdec_rows=400,
+        use_wikitext=False,
+        heldout_rows=32,
+        retain_rows=64,
     ),
     "default": Recipe(
-        size="default", hidden=192, layers=4, heads=4, steps=950, forget_per_step=8,
-        general_per_step=4, general_length=256, lr=1e-3, warmup_steps=50,
-        forget_draws=(0, 1, 2, 3, 4), general_tdec_rows=8000, use_wikitext=True,
-        heldout_rows=128, retain_rows=256,
+        size="default",
+        hidden=192,
+        layers=4,
+        heads=4,
+        steps=950,
+        forget_per_step=8,
+        general_per_step=4,
+        general_length=256,
+        lr=1e-3,
+        warmup_steps=50,
+        forget_draws=(0, 1, 2, 3, 4),
+        general_tdec_rows=8000,
+        use_wikitext=True,
+        heldout_rows=128,
+        retain_rows=256,
     ),
 }
 
@@ -110,7 +133,10 @@ def load_tokenizer():
 
     return PreTrainedTokenizerFast(
         tokenizer_file=str(data.data_file(TOKENIZER_FILE)),
-        eos_token=EOS, bos_token=EOS, unk_token=EOS, pad_token=EOS,
+        eos_token=EOS,
+        bos_token=EOS,
+        unk_token=EOS,
+        pad_token=EOS,
         clean_up_tokenization_spaces=False,
     )
 
@@ -144,7 +170,9 @@ def train_tokenizer(vocab_size: int = 8192) -> Path:
 def forget_doc_ids_all() -> set[int]:
     """TDEC rows in any shipped forget set (every size and draw)."""
     return {
-        i for size in data.FORGET_SET_SIZES for d in range(data.FORGET_SET_DRAWS)
+        i
+        for size in data.FORGET_SET_SIZES
+        for d in range(data.FORGET_SET_DRAWS)
         for i in data.forget_set(size, d).doc_ids
     }
 
@@ -204,8 +232,10 @@ class Testbed:
         """Forget set ``lm_extraction_32_{draw}`` as ``(32, 200)`` testbed ids."""
         key = f"forget_{draw}"
         if key not in self.splits:
-            raise KeyError(f"forget set {draw} is not part of the {self.recipe.name!r} testbed "
-                           f"(has {list(self.recipe.forget_draws)})")
+            raise KeyError(
+                f"forget set {draw} is not part of the {self.recipe.name!r} testbed "
+                f"(has {list(self.recipe.forget_draws)})"
+            )
         return self.splits[key]
 
     @property
@@ -222,24 +252,38 @@ class Testbed:
     def summary(self) -> dict:
         """What the book's introduction shows about the testbed: size, data, cost, recipe hash."""
         info, recipe = self.info, self.recipe
-        return {"layers x width": f"{recipe.layers} x {recipe.hidden}",
-                "parameters (M)": round(sum(p.numel() for p in self.model.parameters()) / 1e6, 2),
-                "vocabulary": len(self.tokenizer), "optimiser steps": recipe.steps,
-                "forget sequences": info["forget_sequences"],
-                "times each forget sequence was seen": round(info["times_each_forget_sequence_seen"], 1),
-                "general tokens seen": info["general_tokens_seen"], "build time (s)": round(info["build_seconds"]),
-                "torch threads": info["torch_threads"], "recipe hash": recipe.hash()}
+        return {
+            "layers x width": f"{recipe.layers} x {recipe.hidden}",
+            "parameters (M)": round(sum(p.numel() for p in self.model.parameters()) / 1e6, 2),
+            "vocabulary": len(self.tokenizer),
+            "optimiser steps": recipe.steps,
+            "forget sequences": info["forget_sequences"],
+            "times each forget sequence was seen": round(info["times_each_forget_sequence_seen"], 1),
+            "general tokens seen": info["general_tokens_seen"],
+            "build time (s)": round(info["build_seconds"]),
+            "torch threads": info["torch_threads"],
+            "recipe hash": recipe.hash(),
+        }
 
 
 def _make_model(recipe: Recipe, vocab_size: int, eos_id: int):
     from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
     config = GPTNeoConfig(
-        vocab_size=vocab_size, hidden_size=recipe.hidden, num_layers=recipe.layers,
-        num_heads=recipe.heads, attention_types=[[["global"], recipe.layers]],
-        intermediate_size=4 * recipe.hidden, max_position_embeddings=recipe.max_positions,
-        window_size=recipe.max_positions, bos_token_id=eos_id, eos_token_id=eos_id,
-        pad_token_id=eos_id, embed_dropout=0.0, attention_dropout=0.0, resid_dropout=0.0,
+        vocab_size=vocab_size,
+        hidden_size=recipe.hidden,
+        num_layers=recipe.layers,
+        num_heads=recipe.heads,
+        attention_types=[[["global"], recipe.layers]],
+        intermediate_size=4 * recipe.hidden,
+        max_position_embeddings=recipe.max_positions,
+        window_size=recipe.max_positions,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+        embed_dropout=0.0,
+        attention_dropout=0.0,
+        resid_dropout=0.0,
     )
     return GPTNeoForCausalLM(config)
 
@@ -295,18 +339,26 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
         return Loss((loss_f * n_f + loss_g * n_g) / (n_f + n_g), {"forget": loss_f.item(), "general": loss_g.item()})
 
     done = training.train(
-        model, loss, recipe.steps,
+        model,
+        loss,
+        recipe.steps,
         training.Optimisation(lr=recipe.lr, betas=(0.9, 0.95), weight_decay=0.01, clip=1.0, precision="fp32"),
-        params=list(model.parameters()), schedule=lr_at, progress=progress, desc=f"testbed[{recipe.name}]",
-        leave=True)
+        params=list(model.parameters()),
+        schedule=lr_at,
+        progress=progress,
+        desc=f"testbed[{recipe.name}]",
+        leave=True,
+    )
     losses = [(s.parts["forget"], s.parts["general"]) for s in done.steps]
     return {
         "forget_sequences": 0 if forget is None else len(forget),
         "general_chunks": len(general),
         "general_tokens_seen": recipe.steps * recipe.general_per_step * recipe.general_length,
-        "times_each_forget_sequence_seen": 0.0 if forget is None else recipe.steps * recipe.forget_per_step / len(forget),
-        "final_loss_forget": float(np.mean([l[0] for l in losses[-20:]])),
-        "final_loss_general": float(np.mean([l[1] for l in losses[-20:]])),
+        "times_each_forget_sequence_seen": 0.0
+        if forget is None
+        else recipe.steps * recipe.forget_per_step / len(forget),
+        "final_loss_forget": float(np.mean([f for f, _ in losses[-20:]])),
+        "final_loss_general": float(np.mean([g for _, g in losses[-20:]])),
         "loss_curve": losses,
     }
 
@@ -323,8 +375,10 @@ def _recipe(size: str, without: tuple[int, ...] = ()) -> Recipe:
     without = tuple(sorted(set(without)))
     for d in without:
         if d not in recipe.forget_draws:
-            raise ValueError(f"cannot retrain the {size!r} testbed without forget set {d}: "
-                             f"it memorises forget sets {list(recipe.forget_draws)}")
+            raise ValueError(
+                f"cannot retrain the {size!r} testbed without forget set {d}: "
+                f"it memorises forget sets {list(recipe.forget_draws)}"
+            )
     return dataclasses.replace(recipe, without=without)
 
 
@@ -334,8 +388,10 @@ def parse_name(name: str) -> tuple[str, tuple[int, ...]]:
     without = []
     for part in rest:
         if not (part.startswith("without-") and part.removeprefix("without-").isdigit()):
-            raise ValueError(f"bad testbed name {name!r}: expected '<size>' or '<size>:without-<k>' "
-                             f"(k a forget set), e.g. 'default:without-0'")
+            raise ValueError(
+                f"bad testbed name {name!r}: expected '<size>' or '<size>:without-<k>' "
+                f"(k a forget set), e.g. 'default:without-0'"
+            )
         without.append(int(part.removeprefix("without-")))
     return size, tuple(without)
 
@@ -372,7 +428,9 @@ def build(size: str = "default", progress: bool = True, without: tuple[int, ...]
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             save_file({k: v.contiguous() for k, v in splits.items()}, tmp / "splits.safetensors")
-            write_json_atomic(tmp / "testbed.json", {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), **info})
+            write_json_atomic(
+                tmp / "testbed.json", {"recipe": dataclasses.asdict(recipe), "hash": recipe.hash(), **info}
+            )
     from transformers import AutoTokenizer
 
     model = GPTNeoForCausalLM.from_pretrained(path).eval()
@@ -385,8 +443,14 @@ def build(size: str = "default", progress: bool = True, without: tuple[int, ...]
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="default", choices=sorted(RECIPES))
-    parser.add_argument("--without", type=int, nargs="*", default=[], metavar="K",
-                        help="leave forget sets K out of pretraining (the exact-unlearning reference)")
+    parser.add_argument(
+        "--without",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="K",
+        help="leave forget sets K out of pretraining (the exact-unlearning reference)",
+    )
     parser.add_argument("--train-tokenizer", action="store_true", help="regenerate data/" + TOKENIZER_FILE)
     args = parser.parse_args(argv)
     if args.train_tokenizer:

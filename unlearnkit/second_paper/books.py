@@ -34,8 +34,10 @@ def cut(token_ids: list[int], prompt: int, continuation: int) -> list[Passage]:
     if prompt < 1 or continuation < 1:
         raise ValueError(f"prompt and continuation lengths must be >= 1, got {prompt}, {continuation}")
     size = prompt + continuation
-    return [Passage(token_ids[s:s + prompt], token_ids[s + prompt:s + size])
-            for s in range(0, len(token_ids) - size + 1, size)]
+    return [
+        Passage(token_ids[s : s + prompt], token_ids[s + prompt : s + size])
+        for s in range(0, len(token_ids) - size + 1, size)
+    ]
 
 
 def passages(tokenizer, name: str = "pride_and_prejudice", prompt: int = 32, continuation: int = 64) -> list[Passage]:

@@ -30,13 +30,12 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import experiments, losses, methods, results
-from ..evaluation import similarity, text_classifier
-from . import books, finetune, qa, safety_data
+from .. import codehash, experiments, losses, methods, results
 from ..cache import atomic_directory, cache_root, config_hash
+from ..evaluation import similarity, text_classifier
 from ..trainer import LoraSettings, wrap_lora
+from . import books, finetune, qa, safety_data
 
-VERSION = 2  # of the records (2: per-passage scores for paired tests)
 METHODS = ("yao3", "GA", "IHL")  # names of unlearnkit.methods.METHODS
 
 
@@ -80,15 +79,19 @@ def parts(cfg: CopyrightConfig) -> _Parts:
     ``retain`` (KL data and random continuations) is the normal text left after the
     classifier's share and the normal evaluation prompts, so no evaluated prompt is trained on."""
     tok = experiments.load(cfg.model_name).tokenizer
-    book = safety_data.split(books.passages(tok, cfg.book, cfg.prompt_tokens, cfg.continuation_tokens),
-                             {"all": 1.0}, cfg.seed)["all"]
-    normal = safety_data.split(books.normal_passages(tok, cfg.prompt_tokens, cfg.continuation_tokens),
-                               {"all": 1.0}, cfg.seed)["all"]
+    book = safety_data.split(
+        books.passages(tok, cfg.book, cfg.prompt_tokens, cfg.continuation_tokens), {"all": 1.0}, cfg.seed
+    )["all"]
+    normal = safety_data.split(
+        books.normal_passages(tok, cfg.prompt_tokens, cfg.continuation_tokens), {"all": 1.0}, cfg.seed
+    )["all"]
     a, b, c, n = cfg.train_passages, cfg.heldout_passages, cfg.classifier_passages, cfg.normal_passages
     if len(book) < a + b + c or len(normal) < c + 2 * n:
-        raise ValueError(f"the book has {len(book)} passages and the normal text {len(normal)}; "
-                         f"the config asks for {a + b + c} and {c + 2 * n}")
-    return _Parts(book[:a], book[a:a + b], book[a + b:a + b + c], normal[:c], normal[c + n:], normal[c:c + n])
+        raise ValueError(
+            f"the book has {len(book)} passages and the normal text {len(normal)}; "
+            f"the config asks for {a + b + c} and {c + 2 * n}"
+        )
+    return _Parts(book[:a], book[a : a + b], book[a + b : a + b + c], normal[:c], normal[c + n :], normal[c : c + n])
 
 
 def _text(tok, ids) -> str:
@@ -142,11 +145,26 @@ def _batch(tok, passages, rows, answers=None, whole: bool = False) -> dict:
     return qa.pack([x.prompt for x in ps], answers or [x.continuation for x in ps], tok.pad_token_id)
 
 
-
 def _adapter_path(cfg: CopyrightConfig, model_key: str):
-    keys = ("model_name", "book", "seed", "prompt_tokens", "continuation_tokens", "train_passages", "heldout_passages",
-            "classifier_passages", "finetune_steps", "finetune_lr", "finetune_batch", "rank")
-    return cache_root() / "models" / f"copyright-finetuned-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'v': VERSION})}"
+    keys = (
+        "model_name",
+        "book",
+        "seed",
+        "prompt_tokens",
+        "continuation_tokens",
+        "train_passages",
+        "heldout_passages",
+        "classifier_passages",
+        "finetune_steps",
+        "finetune_lr",
+        "finetune_batch",
+        "rank",
+    )
+    return (
+        cache_root()
+        / "models"
+        / f"copyright-finetuned-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'code': codehash.code_digest(__name__)})}"
+    )
 
 
 def finetuned_model(cfg: CopyrightConfig, progress: bool = True):
@@ -160,16 +178,21 @@ def finetuned_model(cfg: CopyrightConfig, progress: bool = True):
         p = parts(cfg)
         torch.manual_seed(cfg.seed)
         model, _ = wrap_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank), None, None)
-        finetune.finetune(model, lambda s: _batch(tok, p.forget, qa.batch_rows(len(p.forget), cfg.finetune_batch, s, cfg.seed),
-                                                  whole=True),
-                          cfg.finetune_steps, cfg.finetune_lr, progress, desc="fine-tune (book)")
+        finetune.finetune(
+            model,
+            lambda s: _batch(tok, p.forget, qa.batch_rows(len(p.forget), cfg.finetune_batch, s, cfg.seed), whole=True),
+            cfg.finetune_steps,
+            cfg.finetune_lr,
+            progress,
+            desc="fine-tune (book)",
+        )
         with atomic_directory(path) as tmp:
             model.save_pretrained(tmp)
     return PeftModel.from_pretrained(copy.deepcopy(loaded.model), path, is_trainable=True).eval()
 
 
 def _key(cfg, model_key):
-    return dataclasses.asdict(cfg) | {"model_key": model_key, "version": VERSION}
+    return dataclasses.asdict(cfg) | {"model_key": model_key}
 
 
 def _reference_evaluations(cfg: CopyrightConfig, progress: bool) -> dict:
@@ -182,7 +205,7 @@ def _reference_evaluations(cfg: CopyrightConfig, progress: bool) -> dict:
         o["normal_cosine_to_original"], o["normal_bleu_to_original"] = 1.0, 1.0
         return {"original": o, "finetuned": f}
 
-    return results.cached("copyright_reference", _key(cfg, loaded.key), compute)
+    return results.cached("copyright_reference", _key(cfg, loaded.key), compute, code=__name__)
 
 
 def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
@@ -203,28 +226,42 @@ def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
         def batches(step):
             rows = qa.batch_rows(len(p.forget), cfg.batch, step, cfg.seed)
             return losses.UnlearnBatch(
-                forget=_batch(tok, p.forget, rows), random=_batch(tok, p.forget, rows, [random_conts[r] for r in rows]),
+                forget=_batch(tok, p.forget, rows),
+                random=_batch(tok, p.forget, rows, [random_conts[r] for r in rows]),
                 retain=_batch(tok, p.retain, qa.batch_rows(len(p.retain), cfg.batch, step, cfg.seed + 7), whole=True),
-                reference=reference)
+                reference=reference,
+            )
 
         limit = refs["original"]["forget_bleu"] + cfg.tolerance
         refs_forget = [_text(tok, x.continuation) for x in p.forget]
 
         def check(m):
             hyp = _continuations(m, tok, p.forget, cfg.continuation_tokens)
-            return {"forget_bleu": similarity.bleu(hyp, refs_forget), "forget_cosine": similarity.cosine(hyp, refs_forget)}
+            return {
+                "forget_bleu": similarity.bleu(hyp, refs_forget),
+                "forget_cosine": similarity.cosine(hyp, refs_forget),
+            }
 
         objective = methods.get(method).objective
         kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
         torch.manual_seed(cfg.seed)
-        rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, cfg.lr, check=check,
-                                     check_every=cfg.check_every, stop=lambda m: m["forget_bleu"] <= limit,
-                                     objective_kwargs=kwargs, progress=progress)
+        rec = finetune.unlearn_steps(
+            model,
+            objective,
+            batches,
+            cfg.steps,
+            cfg.lr,
+            check=check,
+            check_every=cfg.check_every,
+            stop=lambda m: m["forget_bleu"] <= limit,
+            objective_kwargs=kwargs,
+            progress=progress,
+        )
         final = evaluate(model, tok, cfg, refs["original"]["normal_continuations"])
         final.pop("normal_continuations")
         return {"method": method, "objective": objective, "criterion_limit": limit, **rec, "final": final}
 
-    return results.cached("copyright", _key(cfg, loaded.key) | {"method": method}, compute)
+    return results.cached("copyright", _key(cfg, loaded.key) | {"method": method}, compute, code=__name__)
 
 
 def experiment(cfg: CopyrightConfig, methods: list[str] | None = None, progress: bool = True) -> dict:
@@ -239,12 +276,19 @@ def table(exp: dict) -> pd.DataFrame:
     rows = []
 
     def row(name, ev, steps=None, seconds=None):
-        rows.append({"model": name, "steps": steps, "run (s)": seconds,
-                     "BLEU to book (forget prompts)": ev["forget_bleu"], "cosine to book (forget prompts)": ev["forget_cosine"],
-                     "BLEU to book (held-out prompts)": ev.get("heldout_bleu"),
-                     "cosine to book (held-out prompts)": ev.get("heldout_cosine"),
-                     "flagged 'from the book' (%)": 100 * ev["forget_book_rate"] if "forget_book_rate" in ev else None,
-                     "cosine to original (normal prompts)": ev.get("normal_cosine_to_original")})
+        rows.append(
+            {
+                "model": name,
+                "steps": steps,
+                "run (s)": seconds,
+                "BLEU to book (forget prompts)": ev["forget_bleu"],
+                "cosine to book (forget prompts)": ev["forget_cosine"],
+                "BLEU to book (held-out prompts)": ev.get("heldout_bleu"),
+                "cosine to book (held-out prompts)": ev.get("heldout_cosine"),
+                "flagged 'from the book' (%)": 100 * ev["forget_book_rate"] if "forget_book_rate" in ev else None,
+                "cosine to original (normal prompts)": ev.get("normal_cosine_to_original"),
+            }
+        )
 
     row("original", exp["original"])
     row("fine-tuned", exp["finetuned"])
@@ -260,13 +304,21 @@ def table(exp: dict) -> pd.DataFrame:
 
 def facts(cfg: CopyrightConfig, exp: dict) -> dict[str, str]:
     """The numbers the chapter's prose quotes about the copyright experiment, as text."""
-    return {"book_clf_acc": f"{100 * exp['classifier']['accuracy']:.1f}", "n_passages": str(cfg.train_passages),
-            "n_heldout": str(cfg.heldout_passages), "n_normal": str(cfg.normal_passages),
-            "p_tokens": str(cfg.prompt_tokens), "c_tokens": str(cfg.continuation_tokens), "c_steps": str(cfg.steps),
-            "c_ft_steps": str(cfg.finetune_steps), "bleu_original": f"{exp['original']['forget_bleu']:.2f}",
-            "bleu_finetuned": f"{exp['finetuned']['forget_bleu']:.2f}",
-            **{f"bleu_{name}": f"{r['final']['forget_bleu']:.2f}" for name, r in exp["runs"].items()
-               if name.isidentifier()}}
+    return {
+        "book_clf_acc": f"{100 * exp['classifier']['accuracy']:.1f}",
+        "n_passages": str(cfg.train_passages),
+        "n_heldout": str(cfg.heldout_passages),
+        "n_normal": str(cfg.normal_passages),
+        "p_tokens": str(cfg.prompt_tokens),
+        "c_tokens": str(cfg.continuation_tokens),
+        "c_steps": str(cfg.steps),
+        "c_ft_steps": str(cfg.finetune_steps),
+        "bleu_original": f"{exp['original']['forget_bleu']:.2f}",
+        "bleu_finetuned": f"{exp['finetuned']['forget_bleu']:.2f}",
+        **{
+            f"bleu_{name}": f"{r['final']['forget_bleu']:.2f}" for name, r in exp["runs"].items() if name.isidentifier()
+        },
+    }
 
 
 def plot_curves(exp: dict):
@@ -274,8 +326,13 @@ def plot_curves(exp: dict):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    data = pd.DataFrame([{"method": name, "step": c["step"], "BLEU to the book (forget prompts)": c["forget_bleu"]}
-                         for name, r in exp["runs"].items() for c in r["checks"]])
+    data = pd.DataFrame(
+        [
+            {"method": name, "step": c["step"], "BLEU to the book (forget prompts)": c["forget_bleu"]}
+            for name, r in exp["runs"].items()
+            for c in r["checks"]
+        ]
+    )
     fig, ax = plt.subplots(figsize=(6, 3.6))
     sns.lineplot(data=data, x="step", y="BLEU to the book (forget prompts)", hue="method", marker="o", ax=ax)
     ax.axhline(exp["finetuned"]["forget_bleu"], ls="--", c="k", lw=1, label="fine-tuned")

@@ -17,7 +17,7 @@ about the data.  The model passed in is trained in place.  The steps themselves 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -28,8 +28,9 @@ def _to(batch: dict | None, device) -> dict | None:
     return None if batch is None else {k: v.to(device) for k, v in batch.items()}
 
 
-def finetune(model, batches: Callable[[int], dict], steps: int, lr: float, progress: bool = True,
-             desc: str = "fine-tune") -> dict:
+def finetune(
+    model, batches: Callable[[int], dict], steps: int, lr: float, progress: bool = True, desc: str = "fine-tune"
+) -> dict:
     """Minimise next-token NLL on ``batches(step)`` (lm batches with labels) for ``steps`` AdamW steps.
 
     Trains the parameters that require grad.  Returns ``{"losses": [...], "seconds": s}``.
@@ -44,10 +45,19 @@ def finetune(model, batches: Callable[[int], dict], steps: int, lr: float, progr
     return {"losses": done.losses, "seconds": done.seconds}
 
 
-def unlearn_steps(model, method: str, batches: Callable[[int], losses.UnlearnBatch], steps: int, lr: float,
-                  check: Callable[[object], dict] | None = None, check_every: int = 0,
-                  stop: Callable[[dict], bool] | None = None, stop_early: bool = False,
-                  objective_kwargs: dict | None = None, progress: bool = True) -> dict:
+def unlearn_steps(
+    model,
+    method: str,
+    batches: Callable[[int], losses.UnlearnBatch],
+    steps: int,
+    lr: float,
+    check: Callable[[object], dict] | None = None,
+    check_every: int = 0,
+    stop: Callable[[dict], bool] | None = None,
+    stop_early: bool = False,
+    objective_kwargs: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Run ``steps`` AdamW steps of objective ``method`` on ``batches(step)``.
 
     Every ``check_every`` steps (and after the last) ``check(model)`` returns measurements;
@@ -65,8 +75,12 @@ def unlearn_steps(model, method: str, batches: Callable[[int], losses.UnlearnBat
 
     def loss(step: int) -> losses.Loss:
         b = batches(step - 1)
-        b = losses.UnlearnBatch(forget=_to(b.forget, device), retain=_to(b.retain, device),
-                                random=_to(b.random, device), reference=b.reference)
+        b = losses.UnlearnBatch(
+            forget=_to(b.forget, device),
+            retain=_to(b.retain, device),
+            random=_to(b.random, device),
+            reference=b.reference,
+        )
         return objective(model, b, **(objective_kwargs or {}))
 
     def after(step: training.Step) -> bool:
@@ -83,9 +97,16 @@ def unlearn_steps(model, method: str, batches: Callable[[int], losses.UnlearnBat
         return False
 
     start = time.perf_counter()
-    done = training.train(model, loss, steps, training.Optimisation(lr=lr), after_step=after, progress=progress,
-                          desc=f"unlearn[{method}]")
+    done = training.train(
+        model, loss, steps, training.Optimisation(lr=lr), after_step=after, progress=progress, desc=f"unlearn[{method}]"
+    )
     status = {"budget": "budget", "stopped": "criterion", "non_finite_loss": "non_finite_loss"}[done.status]
     history = [{"step": s.step, "loss": s.loss, **s.parts} for s in done.steps]
-    return {"status": status, "steps_run": len(history), "criterion_step": criterion_step, "history": history,
-            "checks": checks, "seconds": time.perf_counter() - start}
+    return {
+        "status": status,
+        "steps_run": len(history),
+        "criterion_step": criterion_step,
+        "history": history,
+        "checks": checks,
+        "seconds": time.perf_counter() - start,
+    }

@@ -30,15 +30,12 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import experiments, losses, methods, results
-from ..evaluation import similarity, text_classifier
-from . import finetune, qa, safety_data
+from .. import codehash, experiments, losses, methods, results
 from ..cache import atomic_directory, cache_root, config_hash
+from ..evaluation import similarity, text_classifier
 from ..trainer import LoraSettings, wrap_lora
+from . import finetune, qa, safety_data
 
-VERSION = 4  # of the records (2: empty answers are never flagged; 3: per-prompt flags, MC1 per question, empty rate;
-# 4: yao3's random answers from TOFU, not the classifier's benign source)
-MODEL_VERSION = 1  # of the cached before-unlearning weights
 METHODS = ("yao3", "GA", "IHL", "FILA + IHL")  # names of unlearnkit.methods.METHODS
 
 
@@ -86,7 +83,9 @@ def _cross_source(seed: int, source: str) -> dict | None:
         return None
     clf = text_classifier.TextClassifier.fit(d.cross_fit_harmful, d.classifier_benign, seed=seed)
     return clf.evaluate(d.cross_test_harmful, d.cross_test_benign) | {
-        "fit": "BeaverTails answers vs TruthfulQA answers", "test": "AdvBench targets vs TOFU answers"}
+        "fit": "BeaverTails answers vs TruthfulQA answers",
+        "test": "AdvBench targets vs TOFU answers",
+    }
 
 
 def classifier(cfg: HarmfulConfig) -> tuple[text_classifier.TextClassifier, dict]:
@@ -100,8 +99,10 @@ def classifier(cfg: HarmfulConfig) -> tuple[text_classifier.TextClassifier, dict
     if d.cross_test_benign:
         unseen = {"unseen_benign_flagged": clf.rate(d.cross_test_benign), "unseen_benign_n": len(d.cross_test_benign)}
     return clf, clf.evaluate(d.test_harmful, d.test_benign) | unseen | {
-        "train_harmful": len(d.classifier_harmful), "train_benign": len(d.classifier_benign),
-        "cross_source": _cross_source(cfg.seed, cfg.source)}
+        "train_harmful": len(d.classifier_harmful),
+        "train_benign": len(d.classifier_benign),
+        "cross_source": _cross_source(cfg.seed, cfg.source),
+    }
 
 
 # ----------------------------------------------------------------------- batches
@@ -129,14 +130,26 @@ class _Encoder:
         return [self.tok.decode(x, skip_special_tokens=True).strip() for x in ids]
 
 
-
 # -------------------------------------------------------------------- the models
 
 
 def _before_path(cfg: HarmfulConfig, model_key: str):
-    keys = ("model_name", "source", "seed", "max_train", "max_answer_tokens", "finetune_steps", "finetune_lr",
-            "finetune_batch", "rank")
-    return cache_root() / "models" / f"harmful-before-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'v': MODEL_VERSION})}"
+    keys = (
+        "model_name",
+        "source",
+        "seed",
+        "max_train",
+        "max_answer_tokens",
+        "finetune_steps",
+        "finetune_lr",
+        "finetune_batch",
+        "rank",
+    )
+    return (
+        cache_root()
+        / "models"
+        / f"harmful-before-{config_hash({k: getattr(cfg, k) for k in keys} | {'model': model_key, 'code': codehash.code_digest(__name__)})}"
+    )
 
 
 def before_model(cfg: HarmfulConfig, progress: bool = True):
@@ -155,8 +168,10 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
 
         def batches(step):  # half harmful, half benign pairs
             half = cfg.finetune_batch // 2
-            rows = (qa.batch_rows(len(parts[0][0]), half, step, cfg.seed),
-                    qa.batch_rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1))
+            rows = (
+                qa.batch_rows(len(parts[0][0]), half, step, cfg.seed),
+                qa.batch_rows(len(parts[1][0]), cfg.finetune_batch - half, step, cfg.seed + 1),
+            )
             prompts = [part[0][r] for part, rs in zip(parts, rows) for r in rs]
             answers = [part[1][r] for part, rs in zip(parts, rows) for r in rs]
             return qa.pack(prompts, answers, loaded.tokenizer.pad_token_id)
@@ -186,8 +201,10 @@ def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: 
         "forget_harmful_rate": clf.rate(forget_answers),
         "normal_harmful_rate": clf.rate(normal_answers),
         "normal_similarity_to_reference": similarity.cosine(normal_answers, [i.best for i in d.normal_eval]),
-        "examples": {"harmful": list(zip([p.question for p in d.eval_pairs[:3]], eval_answers[:3])),
-                     "normal": list(zip([i.question for i in d.normal_eval[:3]], normal_answers[:3]))},
+        "examples": {
+            "harmful": list(zip([p.question for p in d.eval_pairs[:3]], eval_answers[:3])),
+            "normal": list(zip([i.question for i in d.normal_eval[:3]], normal_answers[:3])),
+        },
         "normal_answers": normal_answers,
     }
     if reference_normal is not None:
@@ -211,11 +228,11 @@ def _reference_evaluations(cfg: HarmfulConfig, progress: bool) -> dict:
         b["normal_similarity_to_before"] = 1.0
         return {"original": o, "before": b}
 
-    return results.cached("harmful_reference", _key(cfg, loaded.key), compute)
+    return results.cached("harmful_reference", _key(cfg, loaded.key), compute, code=__name__)
 
 
 def _key(cfg: HarmfulConfig, model_key: str) -> dict:
-    return dataclasses.asdict(cfg) | {"model_key": model_key, "version": VERSION}
+    return dataclasses.asdict(cfg) | {"model_key": model_key}
 
 
 def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
@@ -237,16 +254,26 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
         else:
             f = enc.batch(enc.forget, range(len(enc.forget[0])))
             r = enc.batch(enc.normal, range(min(len(enc.normal[0]), len(enc.forget[0]))))
-            model, _ = wrap_lora(before, LoraSettings(rank=cfg.rank, init=init), f["input_ids"], r["input_ids"],
-                                 micro_batch=16, forget_mask=f["attention_mask"], retain_mask=r["attention_mask"])
+            model, _ = wrap_lora(
+                before,
+                LoraSettings(rank=cfg.rank, init=init),
+                f["input_ids"],
+                r["input_ids"],
+                micro_batch=16,
+                forget_mask=f["attention_mask"],
+                retain_mask=r["attention_mask"],
+            )
             lr = cfg.lr_lora
         n_forget, n_normal = len(enc.forget[0]), len(enc.normal[0])
 
         def batches(step):
             rows = qa.batch_rows(n_forget, cfg.batch, step, cfg.seed)
             return losses.UnlearnBatch(
-                forget=enc.batch(enc.forget, rows), random=enc.batch(enc.random, rows),
-                retain=enc.batch(enc.normal, qa.batch_rows(n_normal, cfg.batch, step, cfg.seed + 7)), reference=reference)
+                forget=enc.batch(enc.forget, rows),
+                random=enc.batch(enc.random, rows),
+                retain=enc.batch(enc.normal, qa.batch_rows(n_normal, cfg.batch, step, cfg.seed + 7)),
+                reference=reference,
+            )
 
         # The criterion is a return to the never-fine-tuned model's level; a model unlearned as
         # loaded (finetune_steps 0) starts at that level, so it has no criterion, only the budget.
@@ -257,17 +284,32 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
             return {k: v for k, v in ev.items() if isinstance(v, float)}
 
         kwargs = {"eps1": cfg.eps[0], "eps2": cfg.eps[1], "eps3": cfg.eps[2]} if objective == "yao3" else {}
-        rec = finetune.unlearn_steps(model, objective, batches, cfg.steps, lr, check=check, check_every=cfg.check_every,
-                                     stop=None if limit is None else (lambda m: m["forget_harmful_rate"] <= limit),
-                                     objective_kwargs=kwargs,
-                                     progress=progress)
+        rec = finetune.unlearn_steps(
+            model,
+            objective,
+            batches,
+            cfg.steps,
+            lr,
+            check=check,
+            check_every=cfg.check_every,
+            stop=None if limit is None else (lambda m: m["forget_harmful_rate"] <= limit),
+            objective_kwargs=kwargs,
+            progress=progress,
+        )
         final = evaluate(model, enc, clf, refs["before"]["normal_answers"])
         final.pop("normal_answers")
-        return {"method": method, "objective": objective, "lora_init": init, "lr": lr, "criterion_limit": limit,
-                "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                **rec, "final": final}
+        return {
+            "method": method,
+            "objective": objective,
+            "lora_init": init,
+            "lr": lr,
+            "criterion_limit": limit,
+            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            **rec,
+            "final": final,
+        }
 
-    return results.cached("harmful", _key(cfg, loaded.key) | {"method": method}, compute)
+    return results.cached("harmful", _key(cfg, loaded.key) | {"method": method}, compute, code=__name__)
 
 
 def experiment(cfg: HarmfulConfig, methods: list[str] | None = None, progress: bool = True) -> dict:
@@ -292,13 +334,20 @@ def table(exp: dict) -> pd.DataFrame:
 
     def row(name, ev, steps=None, seconds=None):
         hr = ev["harmful_rate"]
-        rows.append({"model": name, "steps": steps, "run (s)": seconds, "harmful rate (%)": 100 * hr,
-                     "forget-prompt harmful rate (%)": 100 * ev["forget_harmful_rate"],
-                     "E (%)": 100 * text_classifier.effectiveness(acc, hr),
-                     "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
-                     "similarity to before (normal)": ev.get("normal_similarity_to_before"),
-                     "empty or degenerate (%)": 100 * ev["empty_rate"] if "empty_rate" in ev else None,
-                     "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None})
+        rows.append(
+            {
+                "model": name,
+                "steps": steps,
+                "run (s)": seconds,
+                "harmful rate (%)": 100 * hr,
+                "forget-prompt harmful rate (%)": 100 * ev["forget_harmful_rate"],
+                "E (%)": 100 * text_classifier.effectiveness(acc, hr),
+                "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
+                "similarity to before (normal)": ev.get("normal_similarity_to_before"),
+                "empty or degenerate (%)": 100 * ev["empty_rate"] if "empty_rate" in ev else None,
+                "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None,
+            }
+        )
 
     if _finetuned(exp):
         row("original (never fine-tuned)", exp["original"])
@@ -320,29 +369,47 @@ def table(exp: dict) -> pd.DataFrame:
 def facts(cfg: HarmfulConfig, exp: dict) -> dict[str, str]:
     """The numbers the chapter's prose quotes about the harmful-response experiment, as text."""
     clf, d = exp["classifier"], cfg.data()
-    return {"clf_acc": f"{100 * clf['accuracy']:.1f}", "clf_prec": f"{100 * clf['precision']:.1f}",
-            "clf_rec": f"{100 * clf['recall']:.1f}",
-            "clf_train": f"{clf['train_harmful']:,} harmful and {clf['train_benign']:,} benign",
-            "clf_test": f"{clf['n_positive']} harmful and {clf['n_negative']} benign",
-            "clf_unseen_flagged": f"{100 * clf['unseen_benign_flagged']:.1f}" if "unseen_benign_flagged" in clf else "n/a",
-            "clf_unseen_n": str(clf.get("unseen_benign_n", 0)),
-            "clf_cross_acc": f"{100 * clf['cross_source']['accuracy']:.1f}" if clf.get("cross_source") else "n/a",
-            "clf_cross_rec": f"{100 * clf['cross_source']['recall']:.1f}" if clf.get("cross_source") else "n/a",
-            "n_random_pool": str(len(d.random_pool)),
-            "n_forget": str(len(d.train_pairs)), "n_eval": str(len(d.eval_pairs)),
-            "n_normal_eval": str(len(d.normal_eval)), "h_steps": str(cfg.steps), "h_batch": str(cfg.batch),
-            "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)",
-            **_finetune_facts(exp, len(d.train_pairs)),
-            "hr_before": f"{100 * exp['before']['harmful_rate']:.0f}",
-            **{f"hr_{name}": f"{100 * r['final']['harmful_rate']:.0f}" for name, r in exp["runs"].items()
-               if name.isidentifier()}}
+    return {
+        "clf_acc": f"{100 * clf['accuracy']:.1f}",
+        "clf_prec": f"{100 * clf['precision']:.1f}",
+        "clf_rec": f"{100 * clf['recall']:.1f}",
+        "clf_train": f"{clf['train_harmful']:,} harmful and {clf['train_benign']:,} benign",
+        "clf_test": f"{clf['n_positive']} harmful and {clf['n_negative']} benign",
+        "clf_unseen_flagged": f"{100 * clf['unseen_benign_flagged']:.1f}" if "unseen_benign_flagged" in clf else "n/a",
+        "clf_unseen_n": str(clf.get("unseen_benign_n", 0)),
+        "clf_cross_acc": f"{100 * clf['cross_source']['accuracy']:.1f}" if clf.get("cross_source") else "n/a",
+        "clf_cross_rec": f"{100 * clf['cross_source']['recall']:.1f}" if clf.get("cross_source") else "n/a",
+        "n_random_pool": str(len(d.random_pool)),
+        "n_forget": str(len(d.train_pairs)),
+        "n_eval": str(len(d.eval_pairs)),
+        "n_normal_eval": str(len(d.normal_eval)),
+        "h_steps": str(cfg.steps),
+        "h_batch": str(cfg.batch),
+        "h_lrs": f"{cfg.lr_full:g} (full) and {cfg.lr_lora:g} (LoRA)",
+        **_finetune_facts(exp, len(d.train_pairs)),
+        "hr_before": f"{100 * exp['before']['harmful_rate']:.0f}",
+        **{
+            f"hr_{name}": f"{100 * r['final']['harmful_rate']:.0f}"
+            for name, r in exp["runs"].items()
+            if name.isidentifier()
+        },
+    }
 
 
 def curves(exp: dict) -> pd.DataFrame:
     """Harmful rates at every check of every run: method, step, held-out and forget-prompt rate (%)."""
-    return pd.DataFrame([{"method": name, "step": c["step"], "held-out harmful rate (%)": 100 * c["harmful_rate"],
-                          "forget-prompt harmful rate (%)": 100 * c["forget_harmful_rate"]}
-                         for name, r in exp["runs"].items() for c in r["checks"]])
+    return pd.DataFrame(
+        [
+            {
+                "method": name,
+                "step": c["step"],
+                "held-out harmful rate (%)": 100 * c["harmful_rate"],
+                "forget-prompt harmful rate (%)": 100 * c["forget_harmful_rate"],
+            }
+            for name, r in exp["runs"].items()
+            for c in r["checks"]
+        ]
+    )
 
 
 def plot_curves(exp: dict):
@@ -353,8 +420,9 @@ def plot_curves(exp: dict):
 
     data = curves(exp)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, col, key in zip(axes, ["forget-prompt harmful rate (%)", "held-out harmful rate (%)"],
-                            ["forget_harmful_rate", "harmful_rate"]):
+    for ax, col, key in zip(
+        axes, ["forget-prompt harmful rate (%)", "held-out harmful rate (%)"], ["forget_harmful_rate", "harmful_rate"]
+    ):
         sns.lineplot(data=data, x="step", y=col, hue="method", marker="o", ax=ax)
         ax.axhline(100 * exp["before"][key], ls="--", c="k", lw=1, label="before unlearning")
         if _finetuned(exp):
@@ -368,13 +436,17 @@ def plot_curves(exp: dict):
 def _finetune_facts(exp: dict, n_forget: int) -> dict[str, str]:
     """The prose that depends on whether the model was fine-tuned on harmful pairs first."""
     if _finetuned(exp):
-        return {"ft_text": f"The language model is fine-tuned for {exp['finetune_steps']} steps on {n_forget} harmful "
-                           "pairs (the forget set) and as many benign ones.",
-                "hr_origin": f"the never-fine-tuned model: {100 * exp['original']['harmful_rate']:.0f} %",
-                "criterion_line": "The dotted line is the level the criterion-based stop aims at."}
-    return {"ft_text": f"The language model is not fine-tuned first (`finetune_steps` 0): it answers harmful "
-                       f"prompts as loaded, like the paper's OPT, and unlearns the {n_forget} harmful pairs of the "
-                       "training split (the forget set) from those weights.",
-            "hr_origin": "the model as loaded, nothing fine-tuned",
-            "criterion_line": "With nothing fine-tuned there is no earlier level to return to, so the runs have "
-                              "no criterion-based stop, only the budget."}
+        return {
+            "ft_text": f"The language model is fine-tuned for {exp['finetune_steps']} steps on {n_forget} harmful "
+            "pairs (the forget set) and as many benign ones.",
+            "hr_origin": f"the never-fine-tuned model: {100 * exp['original']['harmful_rate']:.0f} %",
+            "criterion_line": "The dotted line is the level the criterion-based stop aims at.",
+        }
+    return {
+        "ft_text": f"The language model is not fine-tuned first (`finetune_steps` 0): it answers harmful "
+        f"prompts as loaded, like the paper's OPT, and unlearns the {n_forget} harmful pairs of the "
+        "training split (the forget set) from those weights.",
+        "hr_origin": "the model as loaded, nothing fine-tuned",
+        "criterion_line": "With nothing fine-tuned there is no earlier level to return to, so the runs have "
+        "no criterion-based stop, only the budget.",
+    }

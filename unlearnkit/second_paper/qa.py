@@ -24,8 +24,9 @@ def prompt_text(question: str) -> str:
     return PROMPT_FORMAT.format(question=question.strip())
 
 
-def encode_qa(tokenizer, questions: list[str], answers: list[str], max_answer_tokens: int = 48,
-              max_prompt_tokens: int = 64) -> tuple[list[list[int]], list[list[int]]]:
+def encode_qa(
+    tokenizer, questions: list[str], answers: list[str], max_answer_tokens: int = 48, max_prompt_tokens: int = 64
+) -> tuple[list[list[int]], list[list[int]]]:
     """Token ids of prompts (``Question: …\\nAnswer:``) and answers (`` answer`` + EOS), truncated."""
     if len(questions) != len(answers):
         raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
@@ -48,7 +49,7 @@ def pack(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dic
     for i, (p, a) in enumerate(zip(prompts, answers)):
         seq = p + a
         ids[i, : len(seq)] = torch.tensor(seq)
-        labels[i, len(p): len(seq)] = torch.tensor(a)
+        labels[i, len(p) : len(seq)] = torch.tensor(a)
         mask[i, : len(seq)] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
@@ -71,8 +72,15 @@ def batch_rows(n: int, size: int, step: int, seed: int) -> list[int]:
 
 
 @torch.no_grad()
-def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, max_new_tokens: int = 32,
-             batch_size: int = 32, progress: bool = False) -> list[list[int]]:
+def generate(
+    model,
+    prompts: list[list[int]],
+    pad_id: int,
+    eos_id: int | None,
+    max_new_tokens: int = 32,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[list[int]]:
     """Greedy continuations (new token ids, cut before EOS) of each prompt, left-padded batches."""
     device = next(model.parameters()).device
     was_training = model.training
@@ -80,15 +88,21 @@ def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, m
     out: list[list[int]] = [None] * len(prompts)  # type: ignore[list-item]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, leave=False):
-        rows = order[s: s + batch_size]
+        rows = order[s : s + batch_size]
         T = max(len(prompts[i]) for i in rows)
         ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), T), dtype=torch.long)
         for j, i in enumerate(rows):
-            ids[j, T - len(prompts[i]):] = torch.tensor(prompts[i])
-            mask[j, T - len(prompts[i]):] = 1
-        gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                             max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=eos_id)
+            ids[j, T - len(prompts[i]) :] = torch.tensor(prompts[i])
+            mask[j, T - len(prompts[i]) :] = 1
+        gen = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_id,
+            eos_token_id=eos_id,
+        )
         for j, i in enumerate(rows):
             new = gen[j, T:].tolist()
             if eos_id is not None and eos_id in new:
@@ -99,8 +113,9 @@ def generate(model, prompts: list[list[int]], pad_id: int, eos_id: int | None, m
 
 
 @torch.no_grad()
-def answer_log_likelihoods(model, prompts: list[list[int]], answers: list[list[int]], pad_id: int,
-                           batch_size: int = 32) -> torch.Tensor:
+def answer_log_likelihoods(
+    model, prompts: list[list[int]], answers: list[list[int]], pad_id: int, batch_size: int = 32
+) -> torch.Tensor:
     """Sum of log p(answer tokens | prompt) per pair, ``(N,)``."""
     from ..losses import sequence_log_likelihood
 
@@ -109,8 +124,10 @@ def answer_log_likelihoods(model, prompts: list[list[int]], answers: list[list[i
     model.eval()
     out = []
     for s in range(0, len(prompts), batch_size):
-        batch = pack(prompts[s: s + batch_size], answers[s: s + batch_size], pad_id)
-        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+        batch = pack(prompts[s : s + batch_size], answers[s : s + batch_size], pad_id)
+        logits = model(
+            input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+        ).logits
         out.append(sequence_log_likelihood(logits.float(), batch["labels"].to(device)).cpu())
     model.train(was_training)
     return torch.cat(out)
@@ -137,9 +154,9 @@ def multiple_choice_correct(model, tokenizer, items, batch_size: int = 32) -> li
         raise ValueError("no multiple-choice items")
     ll = answer_log_likelihoods(model, prompts, answers, tokenizer.pad_token_id, batch_size)
     correct, start = [], 0
-    for k, item in enumerate(items):
+    for item in items:
         n = 1 + len(item.incorrect)
-        scores = ll[start: start + n]
+        scores = ll[start : start + n]
         correct.append(int(n == 1 or scores[0] > scores[1:].max()))
         start += n
     return correct

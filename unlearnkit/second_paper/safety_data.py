@@ -125,8 +125,9 @@ def harmful_pairs(source: str = "local", bad_rows: str = "skip") -> list[QAPair]
         raise ValueError(f"source must be 'local' or 'hub', got {source!r}")
     beaver = read_csv(data_file(BEAVERTAILS), ["prompt", "response"], bad_rows)
     adv = read_csv(data_file(ADVBENCH_BEHAVIOURS), ["goal", "target"], bad_rows)
-    pairs = ([QAPair(r["prompt"].strip(), r["response"].strip(), "beavertails") for r in beaver.rows]
-             + [QAPair(r["goal"].strip(), r["target"].strip(), "advbench") for r in adv.rows])
+    pairs = [QAPair(r["prompt"].strip(), r["response"].strip(), "beavertails") for r in beaver.rows] + [
+        QAPair(r["goal"].strip(), r["target"].strip(), "advbench") for r in adv.rows
+    ]
     return _unique_answers(pairs)
 
 
@@ -148,10 +149,18 @@ def harmful_strings(bad_rows: str = "skip") -> list[str]:
 
 def truthfulqa(bad_rows: str = "skip") -> list[TruthfulItem]:
     """TruthfulQA v1: question, best answer, correct and incorrect answers."""
-    table = read_csv(data_file(TRUTHFULQA), ["Question", "Best Answer", "Correct Answers", "Incorrect Answers"],
-                     bad_rows)
-    return [TruthfulItem(r["Question"].strip(), r["Best Answer"].strip(), _split_answers(r["Correct Answers"]),
-                         _split_answers(r["Incorrect Answers"])) for r in table.rows]
+    table = read_csv(
+        data_file(TRUTHFULQA), ["Question", "Best Answer", "Correct Answers", "Incorrect Answers"], bad_rows
+    )
+    return [
+        TruthfulItem(
+            r["Question"].strip(),
+            r["Best Answer"].strip(),
+            _split_answers(r["Correct Answers"]),
+            _split_answers(r["Incorrect Answers"]),
+        )
+        for r in table.rows
+    ]
 
 
 def tofu_answers(bad_rows: str = "skip") -> list[str]:
@@ -174,8 +183,9 @@ def _pku_saferlhf(split: str = "train", limit: int = 2000) -> list[QAPair]:
 
         ds = load_dataset("PKU-Alignment/PKU-SafeRLHF", split=split)
     except Exception as err:  # offline, or the hub's layout changed
-        raise DataFileError(f"could not load PKU-Alignment/PKU-SafeRLHF from the hub ({err}); "
-                            "use source='local' to work offline") from err
+        raise DataFileError(
+            f"could not load PKU-Alignment/PKU-SafeRLHF from the hub ({err}); use source='local' to work offline"
+        ) from err
     pairs = []
     for row in ds:
         for k in (0, 1):
@@ -200,7 +210,11 @@ def split(items: list, fractions: dict[str, float], seed: int = 0) -> dict[str, 
     random.Random(seed).shuffle(order)
     parts, start, names = {}, 0, list(fractions)
     for i, name in enumerate(names):
-        stop = len(order) if (i == len(names) - 1 and abs(total - 1) < 1e-9) else start + round(fractions[name] * len(order))
+        stop = (
+            len(order)
+            if (i == len(names) - 1 and abs(total - 1) < 1e-9)
+            else start + round(fractions[name] * len(order))
+        )
         parts[name] = order[start:stop]
         start = stop
     return parts
@@ -218,14 +232,17 @@ class HarmfulData:
     eval_pairs: list[QAPair]  # held-out harmful prompts: harmful rate
     normal_train: list[TruthfulItem]  # benign pairs for fine-tuning, retain (KL) and random answers
     normal_eval: list[TruthfulItem]  # held-out benign prompts: similarity to the original, MC accuracy
-    random_pool: list[str] = field(default_factory=list)  # yao3's random answers (TOFU: not the classifier's benign source)
+    random_pool: list[str] = field(
+        default_factory=list
+    )  # yao3's random answers (TOFU: not the classifier's benign source)
     cross_fit_harmful: list[str] = field(default_factory=list)  # cross-source test: fit on one harmful source…
     cross_test_harmful: list[str] = field(default_factory=list)  # …test on the other one
     cross_test_benign: list[str] = field(default_factory=list)  # …and on a benign source never fitted (TOFU)
 
 
-def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = None,
-                 max_eval: int | None = None) -> HarmfulData:
+def harmful_data(
+    seed: int = 0, source: str = "local", max_train: int | None = None, max_eval: int | None = None
+) -> HarmfulData:
     """Disjoint splits: harmful pairs 1/3 classifier, 1/3 train (forget), 1/3 eval; TruthfulQA
     likewise.  AdvBench harmful strings go to the classifier's harmful side only.  TOFU answers
     (local source) are split in two: yao3's random answers, and the unseen benign source of the
@@ -256,5 +273,5 @@ def harmful_data(seed: int = 0, source: str = "local", max_train: int | None = N
         random_pool=tofu["random"] or [a for i in normal["train"] for a in (i.best, *i.correct)],
         cross_fit_harmful=by_source.get(fit_source, []),
         cross_test_harmful=[a for s, texts in by_source.items() if s != fit_source for a in texts],
-        cross_test_benign=tofu["cross"][:len(test_b) * 4],  # a few times the in-source benign test: cheap to embed
+        cross_test_benign=tofu["cross"][: len(test_b) * 4],  # a few times the in-source benign test: cheap to embed
     )

@@ -1,0 +1,177 @@
+"""Measured figures: records written by the commands that measure, and the page made from them.
+
+Every figure the project quotes about itself (test-suite and build times, benchmark ratios,
+chapter times) is a JSON record in ``measurements/``, written by the command that measured it
+(:func:`record`) with that command, the commit it ran at, the date and the machine.
+``python -m unlearnkit.book.measured page`` (``make measured``) turns the records into
+``book/measured.md``, the book's "Measured" page; nobody types a figure there, and a test
+checks that the committed page is what the records give.
+
+Writers: ``python -m unlearnkit.book.measured run NAME -- COMMAND…`` times any command and
+keeps its last pytest summary line (``make test`` measured this way); the benchmark scripts in
+``benchmarks/``; and every ``make book`` (chapter times of its profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..cache import write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = "measurements"
+PAGE = "book/measured.md"
+
+
+def _git(*args: str, root: Path = ROOT) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def commit(root: Path = ROOT) -> str:
+    """The short commit the working tree is at, with ``+dirty`` when it has uncommitted
+    changes to tracked files other than the measurement records and the page; ``unknown``
+    outside a git checkout."""
+    head = _git("rev-parse", "--short", "HEAD", root=root)
+    if head is None:
+        return "unknown"
+    status = _git("status", "--porcelain", "--untracked-files=no", root=root) or ""
+    dirty = [line for line in status.splitlines() if not line[3:].startswith((FOLDER + "/", PAGE))]
+    return head + ("+dirty" if dirty else "")
+
+
+def machine() -> str:
+    """A one-line description of the machine: cores, memory, processor, OS."""
+    mem = ""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        mem = f", {pages * size / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        pass
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"{os.cpu_count()} cores{mem}{gpu}, {platform.machine()}, {platform.system()} {platform.release()}"
+
+
+def record(name: str, figures: dict[str, object], command: str, *, notes: str = "", root: Path = ROOT) -> Path:
+    """Write ``measurements/<name>.json``: ``figures`` (label -> value) with the command that
+    measured them, the commit, the date and the machine.  Returns the path."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"measurement name {name!r}: use letters, digits, '.', '_' and '-' only")
+    path = root / FOLDER / f"{name}.json"
+    write_json_atomic(
+        path,
+        {
+            "name": name,
+            "figures": figures,
+            "command": command,
+            "commit": commit(root),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "python": platform.python_version(),
+            "notes": notes,
+        },
+    )
+    return path
+
+
+SUMMARY = re.compile(r"=+ (.*\d+ (?:passed|failed|error).*?) in ([\d.]+)s")
+
+
+def run_and_record(name: str, command: list[str], root: Path = ROOT) -> int:
+    """Run ``command``, stream its output, and record its wall time, exit status and (for
+    pytest) its summary line as measurement ``name``.  Returns the command's exit status."""
+    if not command:
+        raise ValueError("give the command to measure after '--'")
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    summary = None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        match = SUMMARY.search(line)
+        if match:
+            summary = match.group(1)
+    code = proc.wait()
+    seconds = time.perf_counter() - start
+    figures = {"wall time": f"{seconds / 60:.1f} min ({seconds:.0f} s)", "exit status": code}
+    if summary:
+        figures["tests"] = summary
+    record(name, figures, " ".join(command), root=root)
+    return code
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def page(root: Path = ROOT) -> str:
+    """The Markdown of the "Measured" page from every record in ``measurements/``."""
+    records = [json.loads(p.read_text()) for p in sorted((root / FOLDER).glob("*.json"))]
+    lines = [
+        "# Measured",
+        "",
+        "Every figure on this page was written by the command that measured it, into a JSON record",
+        f"in `{FOLDER}/`; `make measured` regenerates this page from those records",
+        "(`unlearnkit.book.measured`). None is typed by hand. A commit ending in `+dirty` ran with",
+        "uncommitted changes.",
+        "",
+    ]
+    if not records:
+        lines += ["No measurements are recorded yet.", ""]
+    for rec in records:
+        lines += [
+            f"## {rec['name']}",
+            "",
+            f"Command: `{rec['command']}`  ",
+            f"Commit {rec['commit']}, {rec['date']}, on {rec['machine']} (Python {rec['python']}).",
+            "",
+        ]
+        if rec.get("notes"):
+            lines += [rec["notes"], ""]
+        lines += ["| figure | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rec["figures"].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_page(root: Path = ROOT) -> Path:
+    path = root / PAGE
+    path.write_text(page(root))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("page", help=f"regenerate {PAGE} from {FOLDER}/*.json")
+    run = sub.add_parser("run", help="run a command and record its wall time (and pytest summary)")
+    run.add_argument("name", help=f"the record's name ({FOLDER}/<name>.json)")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command")
+    args = parser.parse_args(argv)
+    if args.command == "page":
+        print(f"wrote {write_page()}")
+        return 0
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    return run_and_record(args.name, cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Digests of the code that computes a cached number, so that a cache knows its code.
+
+Every cache key of the project (run records, capability and threshold records, testbeds,
+injected models, the second paper's models and records) includes :func:`code_digest` of the
+module that computes it.  The digest covers that module and every ``unlearnkit`` module it
+imports, directly or through others (imports inside functions count), read from the source
+files, not from the running interpreter.  Each file enters as its syntax tree with
+docstrings removed (``ast.dump``), so comments, docstrings and formatting do not change a
+digest, while any change to what the code does does.  Package data a module names in a
+module-level ``CODE_DATA = ("pattern", …)`` (glob patterns relative to the module's folder, e.g.
+lm-eval task YAMLs) enter byte for byte.
+
+Nothing outside the import closure enters: notebooks, the README, tests, benchmarks and the
+book builder (``unlearnkit.book``, imported by no computing module) never change a key.
+This module reads files; it imports nothing of the package it hashes.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from pathlib import Path
+
+PACKAGE = "unlearnkit"
+ROOT = Path(__file__).resolve().parent  # the package folder
+
+
+def _path(module: str, root: Path) -> Path | None:
+    """The source file of ``module`` under ``root`` (a package's ``__init__.py``), or None."""
+    parts = module.split(".")[1:]
+    base = root.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool, root: Path) -> set[str]:
+    """The package's modules that ``module`` imports (``from pkg import mod`` names a module)."""
+    here = module.split(".")
+    package = here if is_package else here[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != PACKAGE:
+                continue
+            if _path(mod, root) is not None:
+                found.add(mod)
+            for alias in node.names:
+                if _path(f"{mod}.{alias.name}", root) is not None:
+                    found.add(f"{mod}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE and _path(a.name, root))
+    return found
+
+
+def _code_data(tree: ast.AST) -> tuple[str, ...]:
+    """The glob patterns of a module-level ``CODE_DATA = (…)`` assignment, if any."""
+    for node in getattr(tree, "body", []):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CODE_DATA" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    return ()
+
+
+@functools.cache
+def _parsed(path: Path, mtime_ns: int) -> tuple[str, ast.AST]:
+    source = path.read_text(encoding="utf-8")
+    return source, ast.parse(source, filename=str(path))
+
+
+def module_digests(*modules: str, root: Path | None = None) -> dict[str, str]:
+    """``{module: digest of its code}`` for ``modules`` and every package module they import."""
+    root = Path(root or ROOT)
+    todo, seen, out = list(modules), set(), {}
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = _path(module, root)
+        if path is None:
+            raise ValueError(f"no source for module {module!r} under {root}")
+        _, tree = _parsed(path, path.stat().st_mtime_ns)
+        h = hashlib.sha256(ast.dump(_without_docstrings(ast.parse(ast.unparse(tree)))).encode())
+        for pattern in _code_data(tree):
+            for data in sorted(path.parent.glob(pattern)):
+                h.update(data.relative_to(root).as_posix().encode() + b"\0" + data.read_bytes())
+        out[module] = h.hexdigest()[:12]
+        todo.extend(sorted(_imports(tree, module, path.name == "__init__.py", root) - seen))
+    return dict(sorted(out.items()))
+
+
+def code_digest(*modules: str, root: Path | None = None) -> str:
+    """One short digest of the code of ``modules`` and everything of the package they import."""
+    blob = "\n".join(f"{m}:{d}" for m, d in module_digests(*modules, root=root).items())
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def changed(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """The modules whose digest differs between two :func:`module_digests` (added or removed too)."""
+    return sorted(m for m in set(old) | set(new) if old.get(m) != new.get(m))

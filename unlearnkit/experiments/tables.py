@@ -1,0 +1,208 @@
+"""Tables and prose facts from run records: Cha et al.'s Table 1, one row per run, the model
+before unlearning per task, the learning-rate check.
+
+Presentation only: nothing here trains, evaluates or caches, so editing a table never
+changes a cache key (:mod:`unlearnkit.codehash` keys records by the code that computes them,
+:mod:`unlearnkit.experiments.runs`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..records import RunRecord
+from .runs import RunSpec
+
+
+def forget_rows_text(rows: int | None) -> str:
+    """How much of each forget set a chapter unlearns, for its prose."""
+    return "all 32 sequences" if rows is None else f"the first {rows} of its 32 sequences"
+
+
+def _mean_std(values: list[float]) -> str:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "–"
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
+
+
+def table1(
+    records: dict[str, list[RunRecord]], before_rec: dict, before_mem: dict | None = None, reference: dict | None = None
+) -> pd.DataFrame:
+    """The paper's Table 1 layout from run records grouped by method name.
+
+    Epochs, EL10, MA, Reasoning (mean accuracy, %), Dialogue (mean F1, %) and Pile PPL are
+    mean ± std over the runs that met the criterion; ``failed`` counts the runs that did not
+    (they are never dropped silently).  ``reference``: the exact-unlearning reference
+    (:func:`unlearnkit.experiments.exact.reference`), shown as a last row.
+    """
+
+    def row(method, params, epochs, failed, el, ma, scores) -> dict:
+        return {
+            "Method": method,
+            "Params %": params,
+            "Epochs": epochs,
+            "failed": failed,
+            "EL10 (%)": el,
+            "MA (%)": ma,
+            **{
+                col: _mean_std(scores[key])
+                for key, col in (("reasoning", "Reasoning"), ("dialogue", "Dialogue"), ("pile_ppl", "Pile PPL"))
+            },
+        }
+
+    def pct(value) -> list[float]:
+        return [100 * value]
+
+    rows = [
+        row(
+            "Before",
+            "–",
+            "–",
+            "–",
+            _mean_std(pct(before_mem["el"])) if before_mem else "–",
+            _mean_std(pct(before_mem["ma"])) if before_mem else "–",
+            {
+                "reasoning": pct(before_rec["reasoning"]),
+                "dialogue": pct(before_rec["dialogue"]),
+                "pile_ppl": [before_rec["pile_ppl"]],
+            },
+        )
+    ]
+    for name, recs in records.items():
+        ok = [r for r in recs if r.succeeded]
+        rows.append(
+            row(
+                name,
+                f"{100 * recs[0].trainable_share:.1f}" if recs else "–",
+                _mean_std([r.epochs for r in ok]),
+                f"{len(recs) - len(ok)}/{len(recs)}",
+                _mean_std([100 * r.final_el for r in ok]),
+                _mean_std([100 * r.final_ma for r in ok]),
+                {
+                    "reasoning": [100 * r.reasoning for r in ok],
+                    "dialogue": [100 * r.dialogue for r in ok],
+                    "pile_ppl": [r.pile_ppl for r in ok],
+                },
+            )
+        )
+    if reference is not None:  # the exact-unlearning reference: forget set ``draw`` only
+        rows.append(
+            row(
+                f"Retrained without set {reference['draw']} (exact)",
+                "100.0",
+                "–",
+                "–",
+                _mean_std(pct(reference["el"])),
+                _mean_std(pct(reference["ma"])),
+                {
+                    "reasoning": pct(reference["reasoning"]),
+                    "dialogue": pct(reference["dialogue"]),
+                    "pile_ppl": [reference["pile_ppl"]],
+                },
+            )
+        )
+    return pd.DataFrame(rows).set_index("Method")
+
+
+def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
+    """One row per run (failed ones included): status, epochs, final MA/EL, capability, cost."""
+    return pd.DataFrame(
+        [
+            {
+                "method": name,
+                "forget set": r.forget_set,
+                "status": r.status,
+                "epochs run": r.epochs_run,
+                "MA (%)": 100 * r.final_ma,
+                "EL10 (%)": None if r.final_el is None else 100 * r.final_el,
+                "Reasoning": None if r.reasoning is None else 100 * r.reasoning,
+                "Dialogue": None if r.dialogue is None else 100 * r.dialogue,
+                "Pile PPL": r.pile_ppl,
+                "train FLOPs": f"{r.train_flops:.2e}",
+                "wall (s)": round(r.wall_seconds, 1),
+            }
+            for name, recs in groups.items()
+            for r in recs
+        ]
+    )
+
+
+def per_task_table(
+    before_rec: dict, published_dialogue: dict[str, float] | None = None, published_label: str = "published"
+) -> pd.DataFrame:
+    """The model before unlearning per downstream task (%), with the documents evaluated and,
+    beside the dialogue tasks, published initial scores (``{task: fraction}``) where given."""
+    ds, published = before_rec["downstream"], published_dialogue or {}
+    rows = [
+        {"task": t, "kind": "reasoning (acc %)", "ours": 100 * v, "docs": ds["docs"].get(t)}
+        for t, v in ds["reasoning"].items()
+    ]
+    rows += [
+        {
+            "task": t,
+            "kind": "dialogue (F1 %)",
+            "ours": 100 * v,
+            "docs": ds["docs"].get(t),
+            published_label: 100 * published[t] if t in published else float("nan"),
+        }
+        for t, v in ds["dialogue"].items()
+    ]
+    return pd.DataFrame(rows).set_index("task")
+
+
+def rate_table(groups_by_rate: dict[tuple[float, float], dict[str, list[RunRecord]]]) -> pd.DataFrame:
+    """Table 1's methods at several learning-rate pairs: ``{(lr_full, lr_lora): {method: records}}``
+    → one row per pair and method with runs, successes, mean epochs to the criterion (a failure
+    counts as its budget + 1) and mean Pile perplexity of the successful runs."""
+    rows = []
+    for (lr_full, lr_lora), groups in groups_by_rate.items():
+        for name, recs in groups.items():
+            ok = [r for r in recs if r.succeeded]
+            rows.append(
+                {
+                    "rates (full / LoRA)": f"{lr_full:g} / {lr_lora:g}",
+                    "LoRA / full": lr_lora / lr_full,
+                    "method": name,
+                    "runs": len(recs),
+                    "forgotten": len(ok),
+                    "epochs (failure = budget + 1)": float(np.mean([r.epochs_or_censored() for r in recs])),
+                    "Pile PPL (forgotten runs)": float(np.mean([r.pile_ppl for r in ok])) if ok else None,
+                }
+            )
+    if not rows:
+        raise ValueError("rate_table: no runs to tabulate (every rate pair has an empty method list)")
+    return pd.DataFrame(rows).set_index(["rates (full / LoRA)", "method"])
+
+
+def table1_facts(
+    groups: dict[str, list[RunSpec]], before_rec: dict, max_epochs: int, forget_rows: int | None
+) -> dict[str, str]:
+    """The numbers Table 1's prose quotes, as text for ``glue``."""
+    th, sizes = before_rec["thresholds"], (before_rec.get("downstream") or {}).get("sizes", {})
+    records = [r for recs in groups.values() for r in recs]
+    facts = {
+        "forget_text": forget_rows_text(forget_rows),
+        "max_epochs_text": str(max_epochs),
+        "th_ma": f"{100 * th['ma']:.1f}",
+        "th_el": f"{100 * th['el']:.1f}",
+        "th_source": th.get("source", ""),
+        "n_runs": str(len(records)),
+        "n_failed": str(sum(not r.succeeded for r in records)),
+        "n_units": str(max((len(v) for v in groups.values()), default=0)),
+        "compute_min": f"{sum(r.seconds or 0.0 for r in records) / 60:.0f}",
+        "before_reasoning": f"{100 * before_rec['reasoning']:.1f}",
+        "before_dialogue": f"{100 * before_rec['dialogue']:.1f}",
+        "before_ppl": f"{before_rec['pile_ppl']:.1f}",
+    }
+    truncated = (before_rec.get("downstream") or {}).get("truncated_requests")
+    facts["truncated_requests"] = "an uncounted number of" if truncated is None else f"{truncated:,}"
+    for key in ("reasoning_docs", "dialogue_docs", "pile_docs", "wikitext_docs"):
+        facts[key] = "all" if sizes.get(key) is None else str(sizes[key])
+    if records:
+        facts["retain_source"] = str(records[0].tags.get("retain_source", ""))
+        lora = records[-1].config.get("lora") or {}
+        facts["fisher_estimator"] = str(lora.get("fisher_estimator", ""))
+        facts["precision"] = records[0].environment.precision
+    return facts
