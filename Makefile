@@ -57,7 +57,7 @@ test-fast: lint
 # against the torch of requirements-torch.txt (kept out of the lock: the Makefile installs it).
 lock: $(STAMP)
 	$(PY) -m pip install --quiet "pip-tools>=7.6"
-	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe \
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
 	  --unsafe-package torch --constraint requirements-torch.txt --extra book --extra test \
 	  -o requirements.lock pyproject.toml
 

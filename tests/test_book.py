@@ -129,19 +129,82 @@ LITERAL_MARKUP = re.compile(r"\{glue:\w*\}|\{glue\}|\{(?:doc|ref|numref|math)\}`
 RAW_DICT = re.compile(r"<pre>\{&#39;|<pre>\{\'|<pre>\{\"")
 
 
-@pytest.mark.slow
-def test_rendered_book_shows_no_literal_markup_and_no_raw_objects(smoke_book):
+@pytest.fixture(scope="module")
+def rendered(smoke_book):
+    """The smoke book rendered to HTML by Jupyter Book (warnings are errors), as `make book` does."""
     root, src, failures = smoke_book
     assert not failures
-    html = book.render(src, root)
-    pages = sorted(html.rglob("*.html"))
+    return book.render(src, root)
+
+
+@pytest.mark.slow
+def test_rendered_book_shows_no_literal_markup_and_no_raw_objects(rendered):
+    pages = sorted(rendered.rglob("*.html"))
     assert len(pages) >= len(CHAPTERS)
     for page in pages:
-        text = page.read_text()
-        body = re.sub(r"<script.*?</script>", "", text, flags=re.S)
+        body = re.sub(r"<script.*?</script>", "", page.read_text(), flags=re.S)
         assert not LITERAL_MARKUP.search(body), f"{page.name}: {LITERAL_MARKUP.search(body).group(0)}"
         assert not RAW_DICT.search(body), f"{page.name} prints a raw Python dict"
-    assert "unlearnkit.css" in (html / "book" / "intro.html").read_text()  # wide tables scroll
+    assert "unlearnkit.css" in (rendered / "book" / "intro.html").read_text()
+
+
+# Marks every table wider than the page's main column that no scrolling box holds.
+CLIPPED_TABLES_JS = """<script>
+window.addEventListener('load', () => {
+  const main = document.querySelector('main') || document.body;
+  const edge = main.getBoundingClientRect().right + 1;
+  let clipped = 0;
+  document.querySelectorAll('table').forEach(t => {
+    let el = t.parentElement, scrolls = false;
+    while (el && el !== main && !scrolls) {
+      const ox = getComputedStyle(el).overflowX;
+      scrolls = ox === 'auto' || ox === 'scroll';
+      el = el.parentElement;
+    }
+    if (t.getBoundingClientRect().right > edge && !scrolls) clipped += 1;
+  });
+  document.body.setAttribute('data-clipped-tables', clipped);
+  document.body.setAttribute('data-tables', document.querySelectorAll('table').length);
+});
+</script>"""
+
+
+@pytest.mark.slow
+def test_every_table_fits_the_page_or_scrolls_in_a_browser(rendered):
+    """Headless Chromium lays out every chapter at 1280 px; a table wider than the main column
+    must sit in a box that scrolls (book/_static/unlearnkit.css) instead of being clipped."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no headless Chromium (`make chromium` installs Debian's)")
+    tables = 0
+    for chapter in CHAPTERS:
+        page = rendered / f"{chapter}.html"
+        probe = page.with_name(f"_probe_{page.name}")
+        probe.write_text(page.read_text().replace("</body>", CLIPPED_TABLES_JS + "</body>"))
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1280,900",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                probe.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        clipped = re.search(r'data-clipped-tables="(\d+)"', dom)
+        assert clipped, f"{chapter}: the layout probe did not run"
+        assert clipped.group(1) == "0", f"{chapter}: {clipped.group(1)} table(s) clipped at the right edge"
+        tables += int(re.search(r'data-tables="(\d+)"', dom).group(1))
+    assert tables > 0
 
 
 def test_markdown_cells_put_no_role_inside_code():

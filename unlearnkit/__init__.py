@@ -4,12 +4,15 @@ The package is layered; a module imports only from its own layer or the ones abo
 this list (``tests/test_layout.py`` checks it):
 
 * **core** (this folder): what the project exists for, and what it stands on —
-  ``losses`` (objectives: GA, GD, IHL, KL, NPO, yao3), ``fila`` (Fisher-weighted LoRA
-  initialisation), ``metrics`` (MA, EL_n, thresholds, perplexity), ``trainer`` (the
-  unlearning loop and the forgetting criterion), ``records`` (the typed run record),
-  ``stats`` (paired tests, intervals, equivalence: every verdict's statistics), ``flops``,
+  ``losses`` (objectives: GA, GD, IHL, KL, NPO, yao3), ``methods`` (the one table of named
+  methods: objective + full fine-tuning or a LoRA init), ``fila`` (Fisher-weighted LoRA
+  initialisation), ``metrics`` (MA, EL_n, thresholds, perplexity), ``training`` (the one
+  optimisation loop every training step runs in), ``trainer`` (unlearning with the forgetting
+  criterion, settings in ``UnlearnConfig``), ``records`` (the typed run record), ``stats``
+  (paired tests, intervals, equivalence: every verdict's statistics), ``flops``,
   ``gradients``, ``targets`` (LoRA target modules per architecture), ``data`` (the shipped
-  data), ``cache`` and ``results`` (cache folder, atomic writes, records keyed by config).
+  data), ``cache``, ``results`` and ``codehash`` (cache folder, atomic writes, records keyed by
+  their config and by the digest of the code that computes them).
 * ``models``: the registry of loadable models (the testbed, hub ids, local paths).
 * ``evaluation``: what is measured on a model — downstream reasoning/dialogue/perplexity
   through lm-eval, the memorisation report, similarity, text classifiers.
@@ -19,7 +22,7 @@ this list (``tests/test_layout.py`` checks it):
 * ``book``: builds the book (papermill + Jupyter Book), provenance, published numbers;
   ``cli``: the ``unlearnkit`` command.
 
-Where new things go: an objective → ``losses``; a model → ``models``; a downstream task →
+Where new things go: an objective → ``losses`` (and a method using it → ``methods``); a model → ``models``; a downstream task →
 ``evaluation`` (plus its YAML in ``evaluation/lm_eval_tasks``); a chapter → ``book/*.ipynb``
 at the repository root and ``_toc.yml``, with its logic in the package it belongs to.
 """

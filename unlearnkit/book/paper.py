@@ -1,6 +1,6 @@
 """Published numbers of Cha et al. 2024 (Table 1), shown beside ours in the book.
 
-These are the paper's reported values, typed from the paper (``shared/REFERENCE.md``), never
+These are the paper's reported values, typed from the paper (arXiv 2408.06621, Table 1), never
 results of this project; the book labels them as such.  Columns: Params %, Epochs, EL10 (%),
 MA (%), Reasoning (mean accuracy, 9 tasks), Dialogue (mean F1, 4 tasks), Pile PPL.
 """
@@ -56,7 +56,7 @@ def dialogue_initial() -> dict[str, float]:
     return {col.split("/")[0]: float(row[col]) for col in row.index if col.endswith("/f1")}
 
 
-# Gundavarapu et al. 2024 (arXiv 2405.15152), Tables 1 and 2, as published (REFERENCE.md).
+# Gundavarapu et al. 2024 (arXiv 2405.15152), Tables 1 and 2, as published.
 GUNDAVARAPU_HARMFUL = pd.DataFrame(
     [["OPT-1.3B", "original", 32, -0.659], ["OPT-1.3B", "unlearned", 8, -0.942],
      ["OPT-2.7B", "original", 41, -0.913], ["OPT-2.7B", "unlearned", 11, -1.010]],

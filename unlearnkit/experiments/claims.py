@@ -1,4 +1,4 @@
-"""Verdicts on the main paper's claims (REFERENCE.md, C1–C7) from run records.
+"""Verdicts on the main paper's claims (:data:`CLAIMS`, C1–C7) from run records.
 
 Every verdict comes from :mod:`unlearnkit.stats`: the two methods are paired on the units
 both ran (forget set × seed); epochs to the criterion count a failed run as its budget + 1
@@ -46,6 +46,17 @@ CHANCE = {
 }
 DIALOGUE_CHANCE = 0.0
 DEFAULT_BUDGET = 20
+
+# Cha et al.'s claims as this book states and tests them (arXiv 2408.06621, Sec. 3-4, Table 1, Fig. 4).
+CLAIMS = {
+    "C1": "GA's loss is unbounded and GA degrades the model (Pile PPL 17.8 -> 577.8 on GPT-Neo 125M)",
+    "C2": "GD (adding the retain NLL) unlearns in fewer epochs and keeps capability better than GA",
+    "C3": "plain LoRA with GD fails to unlearn within the budget or costs capability",
+    "C4": "replacing GA by IHL keeps reasoning, dialogue and perplexity closer to the original model",
+    "C5": "FILA reaches the criterion in fewer epochs than plain LoRA",
+    "C6": "IHL + FILA gives the best capability at successful unlearning, at LoRA's parameter cost",
+    "C7": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
+}
 
 
 # ------------------------------------------------------------------ records -> values

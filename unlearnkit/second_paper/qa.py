@@ -4,7 +4,7 @@ pairing, batched greedy generation and multiple-choice log-likelihood scoring.
 Yao et al.'s objective (used by the second paper) puts loss on answer tokens only: the
 question is context.  :func:`pack` builds such batches from token ids, so it serves both
 the harmful QA pairs and the book passages (prompt = the passage's first tokens).  Their
-code's random-answer mask also covered the question (REFERENCE.md); here every batch is
+code (kevinyaobytedance/llm_unlearn) masked the question into the random-answer loss too; here every batch is
 built by the same :func:`pack`, so question tokens never carry a label.
 """
 
