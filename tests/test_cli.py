@@ -7,6 +7,7 @@ import pytest
 from unlearnkit import cli
 
 
+@pytest.mark.slow  # left to `make test`: about a minute
 def test_unlearn_writes_its_record_with_downstream_scores(smoke_testbed, tmp_path, capsys):
     out = tmp_path / "run.json"
     code = cli.main(

@@ -19,6 +19,7 @@ def _same(a, b):
     )
 
 
+@pytest.mark.slow  # left to `make test`: about a minute
 def test_processes_and_submitit_match_inline(smoke_testbed, tmp_path):
     inline = dispatch.run_specs(_specs(), "inline", progress=False)
     for r in inline:  # forget the records, so that every backend really runs

@@ -34,6 +34,7 @@ def test_reference_name_only_for_testbeds():
         exact.reference_name("testbed:smoke:without-0", 0)
 
 
+@pytest.mark.slow  # left to `make test`: about a minute
 def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed):
     ref = exact.reference("testbed:smoke", 0, heldout_rows=32, downstream="smoke", forget_rows=8)
     retrained = testbed.build("smoke", progress=False, without=(0,))
