@@ -251,6 +251,7 @@ def build(profile_name: str = "cpu", root: Path = ROOT, backend: str | None = No
     figures["results cache at the start"] = "empty (cold build)" if cold else "partly filled (warm build)"
     command = f"make book PROFILE={profile_name}" + (f" BACKEND={backend}" if backend else "")
     measured.record(f"book-{profile_name}", figures, command, root=root)
+    measured.write_page(root)
     print("\n[book] chapter execution times (profile %s)" % profile_name)
     for name, sec in timings.items():
         print(f"  {name:<40s} {sec:8.1f} s")

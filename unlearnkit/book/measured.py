@@ -97,8 +97,9 @@ SUMMARY = re.compile(r"=+ (.*\d+ (?:passed|failed|error).*?) in ([\d.]+)s")
 
 
 def run_and_record(name: str, command: list[str], root: Path = ROOT) -> int:
-    """Run ``command``, stream its output, and record its wall time, exit status and (for
-    pytest) its summary line as measurement ``name``.  Returns the command's exit status."""
+    """Run ``command``, stream its output, record its wall time, exit status and (for pytest)
+    its summary line as measurement ``name``, and regenerate the page.  Returns the command's
+    exit status."""
     if not command:
         raise ValueError("give the command to measure after '--'")
     start = time.perf_counter()
@@ -115,6 +116,7 @@ def run_and_record(name: str, command: list[str], root: Path = ROOT) -> int:
     if summary:
         figures["tests"] = summary
     record(name, figures, " ".join(command), root=root)
+    write_page(root)
     return code
 
 
