@@ -156,6 +156,7 @@ def page(root: Path = ROOT) -> str:
 
 def write_page(root: Path = ROOT) -> Path:
     path = root / PAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page(root))
     return path
 
