@@ -45,6 +45,8 @@ def test_the_closure_follows_imports_inside_functions_and_stops_at_the_package()
     ):
         assert m in modules, m
     assert not any(m.startswith("unlearnkit.book") for m in modules)  # the book builder is not computing code
+    # nor are the verdicts: their statistics judge records, they compute none
+    assert "unlearnkit.stats" not in modules and "unlearnkit.experiments.claims" not in modules
     assert "unlearnkit.cli" not in modules
 
 

@@ -128,9 +128,7 @@ class RunRecord:
 
     def epochs_or_censored(self) -> int:
         """Epochs to the criterion; a failed run counts as its budget + 1 (right-censored)."""
-        from .stats import censored_epochs
-
-        return censored_epochs(self.epochs, self.succeeded, self.max_epochs)
+        return int(self.epochs) if self.succeeded else self.max_epochs + 1
 
     @property
     def forget_set(self) -> str:
