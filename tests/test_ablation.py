@@ -36,11 +36,13 @@ def test_grids_name_every_run_once():
 def test_c7_pairs_qv_with_qv_ffn_and_counts_failures():
     fail = lambda d: _rec("max_epochs", epochs=20, draw=d)  # noqa: E731
     holds = {
-        ("LoRA (GD)", "QV"): [fail(d) for d in range(4)] + [_rec(epochs=15, draw=4)],
-        ("LoRA (GD)", "QV+FFN"): [_rec(epochs=8 + d, draw=d) for d in range(5)],
+        ("LoRA (GD)", "QV"): [fail(d) for d in range(8)] + [_rec(epochs=15, draw=d) for d in (8, 9)],
+        ("LoRA (GD)", "QV+FFN"): [_rec(epochs=8 + d % 5, draw=d) for d in range(10)],
     }
     row = ablation.module_verdict(holds)
-    assert row["verdict"] == "holds" and row["n"] == 5 and "failed 4/5 vs 0/5" in row["evidence"]
+    assert row["verdict"] == "holds" and row["n"] == 10 and "failed 8/10 vs 0/10" in row["evidence"]
+    five = {k: v[:5] for k, v in holds.items()}  # five pairs: the exact test cannot decide
+    assert ablation.module_verdict(five)["verdict"] == "inconclusive (n = 5: the exact test cannot reach p < 0.05)"
     same = {
         ("LoRA (GD)", "QV"): [_rec(epochs=10 + (d % 2), draw=d) for d in range(5)],
         ("LoRA (GD)", "QV+FFN"): [_rec(epochs=10 + ((d + 1) % 2), draw=d) for d in range(5)],

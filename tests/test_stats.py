@@ -1,4 +1,5 @@
-"""The statistics layer against direct computations: sign-flip enumeration, Holm, TOST, McNemar."""
+"""The statistics layer against direct computations: sign-flip enumeration, the censoring-aware
+sign test, t intervals, minimum effects, power, Holm, TOST, McNemar, above-chance."""
 
 import itertools
 import math
@@ -23,8 +24,52 @@ def test_paired_pairs_on_shared_units_and_signs_the_effect():
     c = stats.paired(a, b)
     d = np.array([-2.0, -1.0, -3.0, -2.0])
     assert c.n == 4 and c.effect == pytest.approx(d.mean())
-    assert c.p == pytest.approx(scipy_stats.ttest_1samp(d, 0).pvalue) and c.test == "paired t"
-    assert c.low <= c.effect <= c.high and c.direction == -1
+    assert c.p == pytest.approx(2 / 16) and c.test == "exact sign-flip"  # all four negative: 2 of 16 patterns
+    ci = scipy_stats.t.interval(0.95, 3, loc=d.mean(), scale=scipy_stats.sem(d))
+    assert (c.low, c.high) == pytest.approx(ci)
+    assert c.direction == 0 and c.smallest_p == pytest.approx(2 / 16)  # four pairs cannot reach 0.05
+    assert stats.decide(c, -1) == "inconclusive (n = 4: the exact test cannot reach p < 0.05)"
+
+
+def test_the_exact_test_is_used_up_to_sixteen_pairs_and_sampled_beyond():
+    rng = np.random.default_rng(0)
+    d = rng.normal(0.3, 1.0, size=16)
+    signs = np.array(list(itertools.product([1, -1], repeat=16)))
+    assert stats.sign_flip_p(d) == pytest.approx(np.mean(np.abs(signs @ d) >= abs(d.sum()) - 1e-9))
+    big = rng.normal(0.0, 1.0, size=40)
+    p = stats.sign_flip_p(big)
+    assert 0 < p <= 1 and p == stats.sign_flip_p(big)  # seeded: reproducible
+    assert stats.paired(dict(enumerate(big)), dict.fromkeys(range(40), 0.0)).test.startswith("sign-flip, ")
+
+
+def test_a_minimum_effect_must_be_exceeded_not_just_reached():
+    units = range(10)
+    base = dict.fromkeys(units, 0.0)
+    small = stats.paired({u: 0.5 + 0.01 * u for u in units}, base, minimum=1.0)  # real but below 1
+    assert small.direction == 1 and not small.beyond_minimum()
+    assert stats.decide(small, +1) == "does not hold (effect below the minimum)"
+    large = stats.paired({u: 3.0 + 0.1 * u for u in units}, base, minimum=1.0)
+    assert large.beyond_minimum() and stats.decide(large, +1) == "holds"
+    assert stats.decide(large, -1) == "does not hold"
+
+
+def test_censored_epochs_treat_a_failure_as_more_than_the_budget():
+    budget = 20
+    # a faster on every unit where both forgot, and b never forgot on two more units
+    a = {0: 5, 1: 6, 2: 7, 3: 5, 4: 6, 5: 7, 6: 8, 7: 5, 8: 4, 9: 6}
+    b = {0: 9, 1: 10, 2: 11, 3: 9, 4: 10, 5: 12, 6: 13, 7: 9, 8: None, 9: None}
+    c = stats.censored_paired(a, b, budget, minimum=1.0)
+    assert c.n == 10 and c.p == pytest.approx(scipy_stats.binomtest(0, 10, 0.5).pvalue)
+    assert c.direction == -1 and c.beyond_minimum() and stats.decide(c, -1) == "holds"
+    assert c.low < c.effect <= c.high < 0  # the sign test inverted: an interval of the median difference
+    # both failed: no information, never a tie at budget + 1 that the t test would read as 0
+    both = stats.censored_paired(dict.fromkeys(range(6)), dict.fromkeys(range(6)), budget)
+    assert both.p == 1.0 and both.direction == 0
+    # the old censored t test read {3, 3, 3, 3, 4} as p ~ 1e-4; five pairs cannot reach 0.05 exactly
+    five = stats.censored_paired(
+        {u: 10 + x for u, x in enumerate([3, 3, 3, 3, 4])}, dict.fromkeys(range(5), 10), budget
+    )
+    assert five.p == pytest.approx(0.0625) and stats.decide(five, +1).startswith("inconclusive")
 
 
 def test_too_few_units_are_not_tested():
@@ -38,6 +83,14 @@ def test_equal_differences_use_the_exact_sign_flip_test():
     assert c.test == "exact sign-flip" and c.p == pytest.approx(2 / 32) and not c.significant()
     same = stats.paired({u: 2.0 for u in "abc"}, {u: 2.0 for u in "abc"})
     assert same.p == 1.0
+
+
+def test_power_states_the_smallest_p_and_the_detectable_effect():
+    assert stats.smallest_sign_flip_p(5) == pytest.approx(0.0625) and stats.detectable_effect(1.0, 5) == math.inf
+    mde = stats.detectable_effect(2.0, 20)
+    assert mde == pytest.approx((scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)) * 2.0 / math.sqrt(20))
+    c = stats.paired(dict(enumerate(np.arange(10.0))), dict.fromkeys(range(10), 0.0))
+    assert "n = 10" in c.power_text() and "80 % power" in c.power_text()
 
 
 def test_holm_matches_its_definition():
@@ -77,8 +130,10 @@ def test_censored_epochs():
     assert stats.censored_epochs(None, False, 20) == 21
 
 
-def test_at_chance():
-    assert stats.at_chance(0.52, 0.5, 100)  # 2 SE = 10 points
-    assert not stats.at_chance(0.70, 0.5, 100)
-    assert stats.at_chance(0.001, 0.0, 25)
-    assert not stats.at_chance(0.12, 0.0, 100)
+def test_only_significantly_above_chance_is_signal():
+    assert not stats.above_chance(0.52, 0.5, 100)  # 0.4 SE above chance
+    assert stats.above_chance(0.70, 0.5, 100)
+    assert not stats.above_chance(0.16, 0.25, 100)  # below chance is not signal (ARC-Challenge on the testbed)
+    assert stats.at_chance(0.16, 0.25, 100) and not stats.at_chance(0.70, 0.5, 100)
+    assert not stats.above_chance(0.001, 0.0, 25)
+    assert stats.above_chance(0.12, 0.0, 100)

@@ -1,19 +1,27 @@
-"""The statistics behind every verdict: paired tests over units, intervals, Holm, equivalence.
+"""The statistics behind every verdict: exact paired tests over units, intervals, minimum
+effects, power, Holm, equivalence.
 
-A *unit* is what two methods share: a forget set (and a seed).  Every comparison pairs the
-two methods' values on the units both ran, so forget-set difficulty cancels out.
+A *unit* is what two methods share: a forget unit (and a seed).  Every comparison pairs the
+two methods' values on the units both ran, so unit difficulty cancels out.  The tests are
+chosen for small n and for data that are neither Gaussian nor fully observed:
 
-* :func:`paired` — the effect (mean paired difference ``a - b``), a percentile-bootstrap 95 %
-  interval, and a two-sided paired *t* test at :data:`ALPHA`; when every difference is
-  the same the *t* statistic is undefined and the exact sign-flip test is used instead.
-  Fewer than :data:`MIN_UNITS` pairs give no test at all (``p`` is ``nan``).
-* :func:`holm` — Holm's step-down adjustment when several measures decide one claim.
-* :func:`equivalence` — two one-sided paired *t* tests (TOST) against a stated margin: the
-  only way a claim that something is *kept* can hold.
-* :func:`censored_epochs` — epochs to the criterion with a failed run counted as its budget
-  + 1 (right-censored), so failures stay in the comparison; :func:`failures` compares the
-  failure counts of paired runs with an exact McNemar (sign) test on the discordant pairs.
-* :func:`at_chance` — whether a score is within two binomial standard errors of chance.
+* :func:`paired` — the effect (mean paired difference ``a - b``) with a 95 % *t* interval,
+  and the **exact sign-flip permutation test** of the mean (every sign pattern enumerated up
+  to :data:`EXACT_MAX` pairs, :data:`PERMUTATIONS` seeded random patterns beyond).  Given a
+  ``minimum`` effect it also tests whether the effect lies *beyond* it (the differences
+  shifted by the minimum), and it states its power: the smallest p its n can reach and the
+  effect it would detect with 80 % power.  Fewer than :data:`MIN_UNITS` pairs give no test.
+* :func:`censored_paired` — epochs to the criterion, where a failed run is "more than the
+  budget", never a number: each pair's difference is an interval, and the exact **paired
+  sign test** counts the pairs whose order is known (both failed: no information); its
+  interval is the sign test inverted (the median difference; it may be unbounded).
+* :func:`decide` — the verdict from a comparison: "holds" only when the test is significant
+  in the claimed direction and, where a minimum effect is stated, the effect is significantly
+  beyond it; :func:`holm` adjusts the p-values of the claims a chapter decides together.
+* :func:`equivalence` — two one-sided paired *t* tests (TOST) against a stated margin.
+* :func:`failures` — failure counts of paired runs, exact McNemar on the discordant pairs.
+* :func:`above_chance` — a score carries signal only when it is significantly *above*
+  chance (one-sided); below chance is not signal.
 
 This module knows numbers, not runs: :mod:`unlearnkit.experiments.claims` and
 :mod:`unlearnkit.second_paper.claims` turn records into the values tested here.
@@ -31,6 +39,9 @@ from scipy import stats as _scipy
 ALPHA = 0.05
 MIN_UNITS = 3  # fewer paired units than this: "inconclusive (n = …)", no test
 BOOTSTRAP = 2000
+EXACT_MAX = 16  # the sign-flip test enumerates all 2^n sign patterns up to this many pairs
+PERMUTATIONS = 20000  # seeded random sign patterns beyond it
+POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -43,10 +54,32 @@ class Comparison:
     high: float
     p: float  # two-sided; nan when n < MIN_UNITS
     test: str
+    minimum: float = 0.0  # the smallest effect that counts (0: any effect)
+    p_minimum: float = float("nan")  # one-sided p that the effect lies beyond ±minimum, in its direction
+    smallest_p: float = float("nan")  # the smallest p this test can give at this n
+    mde: float = float("nan")  # effect detectable with POWER at ALPHA (normal approximation)
 
     @property
     def tested(self) -> bool:
         return not math.isnan(self.p)
+
+    def beyond_minimum(self, alpha: float = ALPHA) -> bool:
+        """Significant, and (when a minimum is stated) significantly beyond it."""
+        if not self.significant(alpha):
+            return False
+        return self.minimum == 0 or (not math.isnan(self.p_minimum) and self.p_minimum < alpha)
+
+    def power_text(self, scale: float = 1.0) -> str:
+        """n, the smallest attainable p and the minimum detectable effect at 80 % power."""
+        parts = [f"n = {self.n}"]
+        if not math.isnan(self.smallest_p):
+            parts.append(
+                f"smallest attainable p {self.smallest_p:.2g}"
+                + (" > α: cannot decide" if self.smallest_p >= ALPHA else "")
+            )
+        if not math.isnan(self.mde):
+            parts.append(f"detectable effect at 80 % power ≈ {scale * self.mde:.3g}")
+        return ", ".join(parts)
 
     def significant(self, alpha: float = ALPHA) -> bool:
         return self.tested and self.p < alpha
@@ -59,20 +92,68 @@ class Comparison:
     def text(self, unit: str = "", scale: float = 1.0) -> str:
         if not self.tested:
             return f"n = {self.n}: too few pairs to test"
+        beyond = (
+            ""
+            if self.minimum == 0 or math.isnan(self.p_minimum)
+            else (f", beyond the minimum {scale * self.minimum:.3g}{unit}: p = {self.p_minimum:.3g}")
+        )
         return (
             f"n = {self.n}, effect {scale * self.effect:+.3g}{unit} "
-            f"[{scale * self.low:+.3g}, {scale * self.high:+.3g}], p = {self.p:.3g} ({self.test})"
+            f"[{scale * self.low:+.3g}, {scale * self.high:+.3g}], p = {self.p:.3g} ({self.test}){beyond}"
         )
 
 
-def sign_flip_p(diffs) -> float:
-    """Exact two-sided sign-flip permutation p-value of the mean (enumerates 2^n; n <= 16)."""
+def _sign_patterns(n: int, seed: int = 0) -> np.ndarray:
+    if n <= EXACT_MAX:
+        return np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    rng = np.random.default_rng(seed)
+    return rng.choice((1.0, -1.0), size=(PERMUTATIONS, n))
+
+
+def sign_flip_p(diffs, alternative: str = "two-sided") -> float:
+    """Sign-flip permutation p-value of the mean of ``diffs`` being 0: exact (all 2^n sign
+    patterns) up to :data:`EXACT_MAX` values, else from :data:`PERMUTATIONS` seeded patterns
+    (then ``(1 + hits) / (1 + patterns)``).  ``alternative``: ``"two-sided"``, ``"greater"``
+    (mean > 0) or ``"less"``."""
     d = np.asarray(diffs, dtype=float)
-    if len(d) > 16:
-        raise ValueError(f"the exact sign-flip test enumerates 2^n sign patterns; n = {len(d)} is too many")
-    observed = abs(d.sum())
-    signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(d))))
-    return float(np.mean(np.abs(signs @ d) >= observed - 1e-12))
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}")
+    if len(d) == 0:
+        return float("nan")
+    sums, observed = _sign_patterns(len(d)) @ d, d.sum()
+    tol = 1e-12 * max(1.0, float(np.abs(d).sum()))
+    if alternative == "two-sided":
+        hits = np.abs(sums) >= abs(observed) - tol
+    elif alternative == "greater":
+        hits = sums >= observed - tol
+    else:
+        hits = sums <= observed + tol
+    if len(d) <= EXACT_MAX:
+        return float(np.mean(hits))
+    return float((1 + hits.sum()) / (1 + len(hits)))
+
+
+def smallest_sign_flip_p(n: int) -> float:
+    """The smallest two-sided p the exact sign-flip (or sign) test can give with n pairs: 2 / 2^n."""
+    return min(1.0, 2.0 ** (1 - n)) if n else float("nan")
+
+
+def t_interval(diffs, level: float = 0.95) -> tuple[float, float]:
+    """The *t* interval of the mean of ``diffs`` (nan below two values)."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2:
+        return float("nan"), float("nan")
+    half = _scipy.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def detectable_effect(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The mean paired difference a two-sided test at ``alpha`` finds with ``power`` (normal
+    approximation, ``sd`` the differences' standard deviation); inf where the exact test
+    cannot reach ``alpha`` at this n."""
+    if n < 2 or smallest_sign_flip_p(n) >= alpha:
+        return float("inf")
+    return float((_scipy.norm.ppf(1 - alpha / 2) + _scipy.norm.ppf(power)) * sd / math.sqrt(n))
 
 
 def bootstrap_interval(diffs, level: float = 0.95, iters: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
@@ -86,32 +167,114 @@ def bootstrap_interval(diffs, level: float = 0.95, iters: int = BOOTSTRAP, seed:
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def paired_t_p(diffs) -> tuple[float, str]:
-    """Two-sided p of the mean of ``diffs`` being 0: paired t test, or the exact sign-flip
-    test when all differences are equal (the t statistic is then undefined)."""
-    d = np.asarray(diffs, dtype=float)
-    if np.allclose(d, d[0]):  # only the all-same-sign patterns reach |sum|: p = 2 / 2^n
-        return (1.0 if d[0] == 0 else min(1.0, 2.0 ** (1 - len(d)))), "exact sign-flip"
-    return float(_scipy.ttest_1samp(d, 0.0).pvalue), "paired t"
+def paired(a: dict, b: dict, minimum: float = 0.0) -> Comparison:
+    """Compare ``a`` and ``b`` (``{unit: value}``) on the units both have; ``a - b``.
 
-
-def paired(a: dict, b: dict) -> Comparison:
-    """Compare ``a`` and ``b`` (``{unit: value}``) on the units both have; ``a - b``."""
+    The exact sign-flip test (two-sided) decides the direction; with ``minimum`` > 0 the
+    differences shifted by ``minimum`` towards zero are tested one-sided too, so a verdict can
+    ask for an effect *beyond* the minimum.  The interval is the 95 % *t* interval."""
     units = sorted(set(a) & set(b), key=str)
     d = np.array([float(a[u]) - float(b[u]) for u in units], dtype=float)
     d = d[np.isfinite(d)]
-    if len(d) == 0:
-        return Comparison(0, float("nan"), float("nan"), float("nan"), float("nan"), "none")
-    low, high = bootstrap_interval(d)
+    return _compare(d, minimum)
+
+
+def _compare(d: np.ndarray, minimum: float) -> Comparison:
+    n = len(d)
+    if n == 0:
+        return Comparison(0, float("nan"), float("nan"), float("nan"), float("nan"), "none", minimum)
+    low, high = t_interval(d)
+    sd = float(d.std(ddof=1)) if n > 1 else float("nan")
+    power = dict(
+        minimum=minimum, smallest_p=smallest_sign_flip_p(n), mde=detectable_effect(sd, n) if n > 1 else float("inf")
+    )
+    if n < MIN_UNITS:
+        return Comparison(n, float(d.mean()), low, high, float("nan"), "none", **power)
+    test = "exact sign-flip" if n <= EXACT_MAX else f"sign-flip, {PERMUTATIONS:,} random patterns"
+    p = sign_flip_p(d)
+    p_min = float("nan")
+    if minimum > 0:
+        up = d.mean() >= 0
+        p_min = sign_flip_p(d - minimum if up else d + minimum, "greater" if up else "less")
+    return Comparison(n, float(d.mean()), low, high, p, test, p_minimum=p_min, **power)
+
+
+def paired_t_p(diffs) -> float:
+    """The rule the book used before the exact tests (kept to show its result beside them):
+    two-sided paired *t* p of the mean of ``diffs``, exact sign-flip when all are equal."""
+    d = np.asarray(diffs, dtype=float)
     if len(d) < MIN_UNITS:
-        return Comparison(len(d), float(d.mean()), low, high, float("nan"), "none")
-    p, test = paired_t_p(d)
-    return Comparison(len(d), float(d.mean()), low, high, p, test)
+        return float("nan")
+    if np.allclose(d, d[0]):
+        return 1.0 if d[0] == 0 else smallest_sign_flip_p(len(d))
+    return float(_scipy.ttest_1samp(d, 0.0).pvalue)
 
 
-def one_sample(values: dict, reference: float) -> Comparison:
+def one_sample(values: dict, reference: float, minimum: float = 0.0) -> Comparison:
     """Compare ``values`` (``{unit: value}``) with a fixed ``reference`` (e.g. the model before)."""
-    return paired(values, {u: reference for u in values})
+    return paired(values, {u: reference for u in values}, minimum)
+
+
+def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comparison:
+    """Epochs to the criterion, paired: ``a`` and ``b`` map units to epochs, or ``None`` for a
+    run that failed within ``budget`` (its epochs are "more than the budget", never a number).
+
+    Each pair's difference ``a - b`` is an interval: both observed, a point; only ``a``
+    failed, ``[budget + 1 - b, inf)``; only ``b`` failed, ``(-inf, a - budget - 1]``; both
+    failed, unknown.  The exact paired **sign test** counts the pairs whose difference is
+    known to lie above or below zero (two-sided; ``minimum``: above ``+minimum`` or below
+    ``-minimum``, one-sided, in the direction of the majority).  The reported effect is the
+    median difference with failures entered as ``budget + 1`` (a bound, labelled so); the
+    interval is the sign test inverted (95 %; it is unbounded where the data cannot bound it).
+    """
+    units = sorted(set(a) & set(b), key=str)
+    lo, hi, point = [], [], []
+    for u in units:
+        x, y = a[u], b[u]
+        if x is not None and y is not None:
+            lo.append(x - y), hi.append(x - y), point.append(x - y)
+        elif x is None and y is not None:
+            lo.append(budget + 1 - y), hi.append(math.inf), point.append(budget + 1 - y)
+        elif x is not None and y is None:
+            lo.append(-math.inf), hi.append(x - budget - 1), point.append(x - budget - 1)
+        else:
+            lo.append(-math.inf), hi.append(math.inf), point.append(0.0)
+    lo, hi, point = np.array(lo, float), np.array(hi, float), np.array(point, float)
+    n = len(units)
+
+    def signs(delta: float) -> tuple[int, int]:
+        return int((lo > delta).sum()), int((hi < delta).sum())
+
+    def p_at(delta: float, alternative: str = "two-sided") -> float:
+        above, below = signs(delta)
+        k = above + below
+        return 1.0 if k == 0 else float(_scipy.binomtest(above, k, 0.5, alternative=alternative).pvalue)
+
+    effect = float(np.median(point)) if n else float("nan")
+    power = dict(
+        minimum=minimum,
+        smallest_p=smallest_sign_flip_p(n),
+        mde=detectable_effect(float(point.std(ddof=1)), n) if n > 1 else float("inf"),
+    )
+    if n < MIN_UNITS:
+        return Comparison(n, effect, float("nan"), float("nan"), float("nan"), "none", **power)
+    finite = np.unique(np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]]))
+    grid = np.unique(np.concatenate([finite, (finite[:-1] + finite[1:]) / 2, finite - 0.5, finite + 0.5]))
+    kept = [g for g in grid if p_at(g) >= ALPHA]
+    if kept:
+        low = -math.inf if p_at(grid[0]) >= ALPHA else float(min(kept))
+        high = math.inf if p_at(grid[-1]) >= ALPHA else float(max(kept))
+    else:
+        low = high = effect
+    p = p_at(0.0)
+    above, below = signs(0.0)
+    p_min = float("nan")
+    if minimum > 0:  # one-sided, in the majority's direction: known beyond +minimum (or -minimum)
+        up = above >= below
+        a_, b_ = signs(minimum if up else -minimum)
+        k = a_ + b_
+        p_min = 1.0 if k == 0 else float(_scipy.binomtest(a_ if up else b_, k, 0.5, alternative="greater").pvalue)
+    return Comparison(n, effect, low, high, p, "exact sign test, censoring-aware", p_minimum=p_min, **power)
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -208,9 +371,48 @@ def binomial_se(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 0.0) / n) if n else float("inf")
 
 
+def above_chance(score: float, chance: float, n: int, alpha: float = ALPHA) -> bool:
+    """Whether ``score`` (a proportion over ``n`` documents) is significantly *above* ``chance``:
+    one-sided, at ``alpha``, with the binomial standard error under chance (of the score
+    itself where chance is 0: exact-word generation, F1).  Below chance is not signal."""
+    se = binomial_se(chance if chance > 0 else score, n)
+    if se == 0:
+        return score > chance
+    return (score - chance) / se > _scipy.norm.ppf(1 - alpha)
+
+
 def at_chance(score: float, chance: float, n: int) -> bool:
-    """A score within two binomial standard errors of chance carries no signal."""
-    return abs(score - chance) <= 2 * binomial_se(chance if chance > 0 else score, n)
+    """Carries no signal: not significantly above chance (:func:`above_chance`)."""
+    return not above_chance(score, chance, n)
+
+
+def decide(c: Comparison, supports: int = 1, p: float | None = None) -> str:
+    """The verdict on a claim from its deciding comparison ``c`` (``p``: its Holm-adjusted p,
+    when several claims are decided together).
+
+    "holds": significant at :data:`ALPHA` in the claimed direction (``supports``) and, where
+    ``c.minimum`` is stated, significantly beyond it; "does not hold": significant the other
+    way, or the whole interval short of the minimum; otherwise "inconclusive", naming n and
+    why (too few pairs, a test that cannot reach α at this n, or an effect not beyond the minimum).
+    """
+    import dataclasses
+
+    if p is not None and not math.isnan(p):
+        c = dataclasses.replace(c, p=p, p_minimum=max(p, c.p_minimum) if c.minimum else c.p_minimum)
+    if not c.tested:
+        return f"inconclusive (n = {c.n})"
+    if c.direction == -supports:
+        return "does not hold"
+    if c.direction == supports:
+        if c.beyond_minimum():
+            return "holds"
+        far = c.high if supports > 0 else c.low  # the interval's bound farthest from zero
+        if c.minimum and np.isfinite(far) and abs(far) < c.minimum:
+            return "does not hold (effect below the minimum)"
+        return f"inconclusive (n = {c.n}: not beyond the minimum effect)"
+    if c.smallest_p >= ALPHA:
+        return f"inconclusive (n = {c.n}: the exact test cannot reach p < {ALPHA:g})"
+    return f"inconclusive (n = {c.n})"
 
 
 def verdict(direction: int, tested: bool, n: int, supports: int = 1) -> str:

@@ -94,6 +94,10 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
     settings["forget_draws"] = [*params.get("forget_draws", []), *params.get("sweep_draws", [])]
     try:
         check_run_settings(**settings)
+        if "minimum_effects" in params:
+            from ..experiments.claims import minimum_effects
+
+            minimum_effects(params["minimum_effects"])
         if "backend" in params:
             from ..experiments.dispatch import BACKENDS
 

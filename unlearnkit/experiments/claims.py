@@ -1,14 +1,17 @@
 """Verdicts on the main paper's claims (:data:`CLAIMS`, C1–C7) from run records.
 
 Every verdict comes from :mod:`unlearnkit.stats`: the two methods are paired on the units
-both ran (forget set × seed); epochs to the criterion count a failed run as its budget + 1
-(right-censored) and failure counts are compared too; tests are two-sided at α = 0.05;
-fewer than :data:`unlearnkit.stats.MIN_UNITS` pairs give ``"inconclusive (n = …)"``.
+both ran (forget unit × seed); epochs to the criterion treat a failed run as "more than the
+budget" (the censoring-aware exact sign test) and failure counts are compared too;
+capability differences use the exact sign-flip test; tests are two-sided at α = 0.05, each
+claim needs its effect beyond :data:`MINIMUM_EFFECTS`, and a "holds" must survive Holm over
+the claims a chapter decides; fewer than :data:`unlearnkit.stats.MIN_UNITS` pairs give
+``"inconclusive (n = …)"``.
 
 Capability is judged on the measures that carry signal (:func:`capability_measures`):
 Pile perplexity (on a log scale) always; reasoning and dialogue only over the tasks the
-model before unlearning scores above chance (two binomial standard errors), so a testbed
-at chance adds no noise.  One method keeps capability better than another when, after
+model before unlearning scores significantly above chance (one-sided), so a testbed at
+chance adds no noise.  One method keeps capability better than another when, after
 Holm's correction over those measures, some measure is significantly better and none
 significantly worse.  Capability is compared only on the units where *both* runs met the
 forgetting criterion (the paper reports capability at forgetting): a run that never forgot
@@ -46,6 +49,16 @@ CHANCE = {
 }
 DIALOGUE_CHANCE = 0.0
 DEFAULT_BUDGET = 20
+# The smallest effect that counts for a claim, stated before the data and taken from the paper's
+# magnitudes (Table 1: FILA saves epochs, GA multiplies Pile PPL by x32, IHL keeps reasoning
+# within a point or two): "holds" needs the effect significantly beyond it.  A profile may
+# state others (its ``minimum_effects``); the chapter prints the ones it used.
+MINIMUM_EFFECTS = {
+    "epochs": 1.0,  # epochs to the criterion
+    "log_ppl": math.log(1.25),  # Pile PPL ratio x1.25
+    "reasoning": 0.01,  # one accuracy point
+    "dialogue": 0.01,  # one F1 point
+}
 
 # Cha et al.'s claims as this book states and tests them (arXiv 2408.06621, Sec. 3-4, Table 1, Fig. 4).
 CLAIMS = {
@@ -87,7 +100,19 @@ def budget(groups: dict[str, list]) -> int:
 
 
 def epochs_by_unit(records: list, max_epochs: int) -> dict:
+    """Epochs per unit with a failure entered as ``max_epochs + 1`` (the paper's own view, shown
+    beside the censoring-aware test)."""
     return {unit(r): stats.censored_epochs(field_of(r, "epochs"), succeeded(r), max_epochs) for r in records}
+
+
+def observed_epochs_by_unit(records: list) -> dict:
+    """Epochs per unit, ``None`` for a run that never met the criterion (more than the budget)."""
+    return {unit(r): (field_of(r, "epochs") if succeeded(r) else None) for r in records}
+
+
+def epochs_comparison(a: list, b: list, max_epochs: int, minimum: float) -> stats.Comparison:
+    """``a``'s epochs minus ``b``'s, paired per unit, failures censored (:func:`stats.censored_paired`)."""
+    return stats.censored_paired(observed_epochs_by_unit(a), observed_epochs_by_unit(b), max_epochs, minimum)
 
 
 def failed_by_unit(records: list) -> dict:
@@ -101,6 +126,7 @@ class Measure:
     name: str
     better: int
     tasks: tuple[str, ...] = ()  # reasoning / dialogue tasks it averages (empty: the record's mean)
+    minimum: float = 0.0  # the smallest difference that counts (log PPL, or a fraction for scores)
 
     def value(self, record) -> float | None:
         if self.name == "Pile PPL":
@@ -117,8 +143,8 @@ class Measure:
 
 def reasoning_at_chance(downstream: dict) -> dict[str, bool]:
     """Per reasoning task of an evaluation record (``{"reasoning": …, "docs": …}``): whether
-    its score lies within two binomial standard errors of chance, the rule
-    :func:`capability_measures` applies."""
+    its score is *not* significantly above chance (one-sided, :func:`stats.above_chance`), the
+    rule :func:`capability_measures` applies."""
     docs = downstream.get("docs") or {}
     return {
         t: stats.at_chance(score, CHANCE.get(t, 0.0), docs.get(t) or 100)
@@ -126,14 +152,29 @@ def reasoning_at_chance(downstream: dict) -> dict[str, bool]:
     }
 
 
-def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
+def minimum_effects(overrides: dict | None = None) -> dict[str, float]:
+    """:data:`MINIMUM_EFFECTS` with a profile's ``overrides`` (``ppl_ratio`` sets ``log_ppl``);
+    an already resolved dict passes through unchanged."""
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(MINIMUM_EFFECTS) - {"ppl_ratio"}
+    if unknown:
+        raise ValueError(
+            f"unknown minimum effect(s) {sorted(unknown)}; choose from {sorted(MINIMUM_EFFECTS)} or ppl_ratio"
+        )
+    if "ppl_ratio" in overrides:
+        overrides["log_ppl"] = math.log(float(overrides.pop("ppl_ratio")))
+    return MINIMUM_EFFECTS | {k: float(v) for k, v in overrides.items()}
+
+
+def capability_measures(before: dict, minimums: dict | None = None) -> tuple[list[Measure], list[str]]:
     """The measures that carry signal for this model, and why the others are left out.
 
     With per-task scores in ``before["downstream"]`` (the library's records), a reasoning or
-    dialogue task is kept when the model before unlearning scores more than two binomial
-    standard errors above chance on it; without them (plain dicts), the means are used as given.
+    dialogue task is kept when the model before unlearning scores significantly above chance
+    on it (one-sided, :func:`stats.above_chance`); without them (plain dicts), the means are used as given.
     """
-    measures = [Measure("Pile PPL", -1)]
+    mins = minimum_effects(minimums)
+    measures = [Measure("Pile PPL", -1, minimum=mins["log_ppl"])]
     excluded: list[str] = []
     ds = before.get("downstream") or {}
     docs = ds.get("docs") or {}
@@ -143,19 +184,20 @@ def capability_measures(before: dict) -> tuple[list[Measure], list[str]]:
     ):
         if not ds.get(key):
             if before.get(key) is not None:
-                measures.append(Measure(label, +1))
+                measures.append(Measure(label, +1, minimum=mins[key]))
             continue
         kept = []
         for task, score in ds[key].items():
             n = docs.get(task) or 100
-            if stats.at_chance(score, chance_of(task), n):
+            if not stats.above_chance(score, chance_of(task), n):
                 excluded.append(
-                    f"{task} ({100 * score:.2f} % vs chance {100 * chance_of(task):.0f} %, n = {docs.get(task)})"
+                    f"{task} ({100 * score:.2f} % vs chance {100 * chance_of(task):.0f} %, n = {docs.get(task)}: "
+                    f"not significantly above chance)"
                 )
             else:
                 kept.append(task)
         if kept:
-            measures.append(Measure(f"{label} (tasks above chance)", +1, tuple(kept)))
+            measures.append(Measure(f"{label} (tasks above chance)", +1, tuple(kept), mins[key]))
     return measures, excluded
 
 
@@ -202,18 +244,39 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     forgotten_b = [r for r in b if succeeded(r)]
     comps = []
     for m in measures:
-        c = stats.paired(values_by_unit(forgotten_a, m), values_by_unit(forgotten_b, m))  # pairs on shared units
-        if m.better < 0:  # signed so that positive means a is better
-            c = stats.Comparison(c.n, -c.effect, -c.high, -c.low, c.p, c.test)
+        # signed so that positive means a is better
+        sign = 1.0 if m.better > 0 else -1.0
+        va, vb = values_by_unit(forgotten_a, m), values_by_unit(forgotten_b, m)
+        c = stats.paired({u: sign * v for u, v in va.items()}, {u: sign * v for u, v in vb.items()}, m.minimum)
         comps.append((m, c))
     adjusted = stats.holm([c.p for _, c in comps])
-    better = any(p < stats.ALPHA and c.effect > 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
-    worse = any(p < stats.ALPHA and c.effect < 0 for (_, c), p in zip(comps, adjusted) if not math.isnan(p))
+
+    def holds(c, p, sign) -> bool:  # significant after Holm, in that direction, beyond the minimum
+        if math.isnan(p) or p >= stats.ALPHA or sign * c.effect <= 0:
+            return False
+        return c.minimum == 0 or (not math.isnan(c.p_minimum) and max(p, c.p_minimum) < stats.ALPHA)
+
+    better = any(holds(c, p, +1) for (_, c), p in zip(comps, adjusted))
+    worse = any(holds(c, p, -1) for (_, c), p in zip(comps, adjusted))
     direction = 1 if better and not worse else -1 if worse and not better else 0
     n = max((c.n for _, c in comps), default=0)
     pairs = len({unit(r) for r in a} & {unit(r) for r in b})
     forgotten_pairs = len({unit(r) for r in forgotten_a} & {unit(r) for r in forgotten_b})
     return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, pairs, forgotten_pairs)
+
+
+def capability_verdict(cap: CapabilityResult) -> str:
+    """ "holds" / "does not hold" from a capability comparison's direction (Holm over its
+    measures, minimum effects), else "inconclusive" with the reason of its deciding measure."""
+    if cap.direction:
+        return "holds" if cap.direction > 0 else "does not hold"
+    prim = cap.primary()
+    if prim is None or not prim[1].tested:
+        return f"inconclusive (n = {cap.n})"
+    reason = stats.decide(prim[1], +1 if prim[1].effect >= 0 else -1)
+    if reason in ("holds", "does not hold"):  # significant alone, not after Holm over the measures
+        return f"inconclusive (n = {cap.n}: not significant after Holm over the measures)"
+    return reason if reason.startswith("inconclusive") else f"inconclusive (n = {cap.n})"
 
 
 def verdict_row(
@@ -228,8 +291,10 @@ def verdict_row(
         "effect": None if c is None or math.isnan(c.effect) else round(c.effect, 4),
         "95% CI": None if c is None or math.isnan(c.low) else f"[{c.low:+.3g}, {c.high:+.3g}]",
         "p": None if c is None or not c.tested else float(f"{c.p:.3g}"),
+        "minimum effect": None if c is None or not c.minimum else round(c.minimum, 4),
         "effect unit": effect_unit,
         "verdict": verdict,
+        "power": "" if c is None else c.power_text(),
         "evidence": evidence,
     }
 
@@ -243,15 +308,16 @@ def all_hold(directions: list[int], n: int) -> str:
     return f"inconclusive (n = {n})"
 
 
-def fails_or_costs(lora: list, full: list, measures: list[Measure], max_epochs: int):
-    """C3: LoRA needs more epochs (failures = budget + 1) *or* keeps capability worse than full
+def fails_or_costs(lora: list, full: list, measures: list[Measure], max_epochs: int, minimum_epochs: float = 0.0):
+    """C3: LoRA needs more epochs (failures censored) *or* keeps capability worse than full
     fine-tuning; Holm over the two parts.  Returns ``(verdict, epochs comparison, capability,
     failure comparison)``."""
-    e = stats.paired(epochs_by_unit(lora, max_epochs), epochs_by_unit(full, max_epochs))
+    e = epochs_comparison(lora, full, max_epochs, minimum_epochs)
     cap = capability(lora, full, measures)
     prim = cap.primary()
     p_epochs, p_cap = stats.holm([e.p, prim[2] if prim else float("nan")])
-    holds = (p_epochs < stats.ALPHA and e.effect > 0) or (p_cap < stats.ALPHA and cap.direction < 0)
+    slower = p_epochs < stats.ALPHA and e.effect > 0 and (not e.minimum or e.p_minimum < stats.ALPHA)
+    holds = slower or (p_cap < stats.ALPHA and cap.direction < 0)
     against = p_epochs < stats.ALPHA and e.effect < 0 and cap.direction >= 0
     verdict = "holds" if holds else "does not hold" if against else f"inconclusive (n = {e.n})"
     return verdict, e, cap, stats.failures(failed_by_unit(lora), failed_by_unit(full))
@@ -260,60 +326,87 @@ def fails_or_costs(lora: list, full: list, measures: list[Measure], max_epochs: 
 # ------------------------------------------------------------------ verdicts
 
 
-def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
+def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None) -> list[dict]:
     """Verdicts for C1–C7 from records grouped by Table 1 method name ("GA", "GD",
     "LoRA (GD)", "+ IHL", "+ FILA"); ``before`` holds the model's ``pile_ppl``,
-    ``reasoning``, ``dialogue`` before unlearning (and ``downstream`` per task, when known)."""
+    ``reasoning``, ``dialogue`` before unlearning (and ``downstream`` per task, when known).
+
+    Pre-stated rules: epochs are compared with the censoring-aware exact sign test
+    (:func:`stats.censored_paired`), capability with the exact sign-flip test on the units
+    where both runs forgot; each claim needs its effect beyond the minimum of
+    :data:`MINIMUM_EFFECTS` (``minimums`` overrides), and a "holds" must survive Holm's
+    adjustment over the claims decided here (C1–C6): the rows give the Holm p.
+    """
+    mins = minimum_effects(minimums)
     max_epochs = budget(groups)
-    measures, _ = capability_measures(before)
-    ep = {k: epochs_by_unit(v, max_epochs) for k, v in groups.items()}
+    measures, _ = capability_measures(before, mins)
     fail = {k: failed_by_unit(v) for k, v in groups.items()}
-    out = []
+    ep = {k: epochs_by_unit(v, max_epochs) for k, v in groups.items()}
+
+    def epochs(x, y):
+        return epochs_comparison(groups[x], groups[y], max_epochs, mins["epochs"])
+
+    def paper_view(x, y):  # the paper's view and the old rule: failures entered as budget + 1
+        units = sorted(set(ep[x]) & set(ep[y]), key=str)
+        d = [ep[x][u] - ep[y][u] for u in units]
+        mean = float(np.mean(d)) if d else float("nan")
+        return (
+            f"paper's view (failures = budget + 1): mean {mean:+.2f}, old rule's paired t p = {stats.paired_t_p(d):.3g}"
+        )
+
+    out, claim_p = [], []
 
     # C1: GA degrades the model: log Pile PPL after GA vs before (primary), GA vs GD reported
     ppl = Measure("Pile PPL", -1)
-    rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]))
+    rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]), mins["log_ppl"])
     vs_gd = stats.paired(values_by_unit(groups["GA"], ppl), values_by_unit(groups["GD"], ppl))
     out.append(
         verdict_row(
             "C1",
             "GA degrades the model (Pile PPL rises)",
-            stats.verdict(rise.direction, rise.tested, rise.n),
+            stats.decide(rise, +1),
             rise,
             f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
             f"GA − GD: {vs_gd.text()}",
             "log PPL",
         )
     )
+    claim_p.append(max(rise.p, rise.p_minimum) if rise.minimum else rise.p)
 
-    # C2: GD needs fewer epochs than GA AND keeps capability better (both parts)
-    e = stats.paired(ep["GD"], ep["GA"])
+    # C2: GD needs fewer epochs than GA AND keeps capability better (both parts: intersection-union)
+    e = epochs("GD", "GA")
     cap = capability(groups["GD"], groups["GA"], measures)
-    v = all_hold([-e.direction, cap.direction], e.n) if e.tested else f"inconclusive (n = {e.n})"
+    faster = 1 if stats.decide(e, -1) == "holds" else (-1 if e.direction > 0 else 0)
+    v = all_hold([faster, cap.direction], e.n) if e.tested else stats.decide(e, -1)
     out.append(
         verdict_row(
             "C2",
             "GD needs fewer epochs and keeps capability better than GA",
             v,
             e,
-            f"epochs GD − GA (failures = budget + 1): {e.text()}; "
+            f"epochs GD − GA: {e.text()}; {paper_view('GD', 'GA')}; "
             f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}",
             "epochs",
         )
     )
+    prim = cap.primary()
+    claim_p.append(max(e.p, prim[2] if prim else float("nan")))
 
     # C3: LoRA (GD) fails within budget OR costs capability, against full GD (Holm over both)
-    v, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs)
+    v, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs, mins["epochs"])
+    prim = cap.primary()
     out.append(
         verdict_row(
             "C3",
             "LoRA (GD) fails within budget or costs capability (vs full GD)",
             v,
             e,
-            f"epochs LoRA(GD) − GD: {e.text()}; {fails.text()}; capability LoRA(GD) vs GD: {cap.text()}",
+            f"epochs LoRA(GD) − GD: {e.text()}; {paper_view('LoRA (GD)', 'GD')}; {fails.text()}; "
+            f"capability LoRA(GD) vs GD: {cap.text()}",
             "epochs",
         )
     )
+    claim_p.append(min(stats.holm([e.p, prim[2] if prim else float("nan")]), default=float("nan")))
 
     # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA)
     cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
@@ -322,42 +415,51 @@ def verdicts(groups: dict[str, list], before: dict) -> list[dict]:
         verdict_row(
             "C4",
             "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
-            stats.verdict(cap.direction, bool(prim and prim[1].tested), cap.n),
+            capability_verdict(cap),
             prim[1] if prim else None,
             f"LoRA+IHL vs LoRA(GD): {cap.text()}",
             prim[0].name if prim else "",
         )
     )
+    claim_p.append(prim[2] if prim else float("nan"))
 
     # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
-    e = stats.paired(ep["+ FILA"], ep["+ IHL"])
+    e = epochs("+ FILA", "+ IHL")
     out.append(
         verdict_row(
             "C5",
             "FILA reaches the criterion in fewer epochs than plain LoRA",
-            stats.verdict(-e.direction, e.tested, e.n),
+            stats.decide(e, -1),
             e,
-            f"epochs FILA + IHL − LoRA + IHL (failures = budget + 1): {e.text()}; "
+            f"epochs FILA + IHL − LoRA + IHL: {e.text()}; {paper_view('+ FILA', '+ IHL')}; "
             f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}",
             "epochs",
         )
     )
+    claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
 
     # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
     caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in ("LoRA (GD)", "+ IHL")}
     n = min(c.n for c in caps.values())
-    v = all_hold([c.direction for c in caps.values()], n)
     prim = caps["+ IHL"].primary()
     out.append(
         verdict_row(
             "C6",
             "IHL + FILA has the best capability among the LoRA methods",
-            v,
+            all_hold([c.direction for c in caps.values()], n),
             prim[1] if prim else None,
             " | ".join(f"FILA + IHL vs {k}: {c.text()}" for k, c in caps.items()),
             prim[0].name if prim else "",
         )
     )
+    parts = [c.primary() for c in caps.values()]
+    claim_p.append(max((x[2] for x in parts if x), default=float("nan")))
+
+    # Holm over the claims decided here: a "holds" must survive it
+    for row, p_holm in zip(out, stats.holm(claim_p)):
+        row["Holm p"] = None if math.isnan(p_holm) else float(f"{p_holm:.3g}")
+        if row["verdict"] == "holds" and not (p_holm < stats.ALPHA):
+            row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over C1–C6)"
     out.append(
         {
             "claim": "C7",
@@ -383,6 +485,18 @@ def verdict_table(rows: list[dict]):
     """The verdict rows as the book shows them: n, effect, 95 % interval, p, verdict, evidence."""
     import pandas as pd
 
-    cols = ["statement", "n", "effect", "effect unit", "95% CI", "p", "verdict", "evidence"]
+    cols = [
+        "statement",
+        "n",
+        "effect",
+        "effect unit",
+        "95% CI",
+        "p",
+        "minimum effect",
+        "Holm p",
+        "verdict",
+        "power",
+        "evidence",
+    ]
     df = pd.DataFrame(rows).set_index("claim")
     return df[[c for c in cols if c in df.columns]]

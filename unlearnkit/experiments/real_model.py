@@ -28,7 +28,7 @@ def capability_table(stages: dict[str, dict], chance: str | None = None) -> pd.D
     """One column per stage (``{"as loaded": capability record, "injected": …, "after GA": …}``),
     one row per reasoning task (accuracy %), then the reasoning mean, the dialogue mean (F1 %)
     and Pile perplexity.  ``chance`` (a stage): add the chance level of each task and whether
-    that stage scores it at chance (within two binomial standard errors)."""
+    that stage does not score it significantly above chance (one-sided)."""
     columns = {}
     for stage, rec in stages.items():
         ds = rec["downstream"]

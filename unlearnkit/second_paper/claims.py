@@ -3,8 +3,8 @@
 Every verdict comes from :mod:`unlearnkit.stats`, paired over the same prompts: the two
 models answer the same held-out prompts (harmful rate, per-prompt flags), the same
 TruthfulQA questions (MC1, per-question correctness) and the same book passages (sentence
-BLEU per passage).  Tests are two-sided at α = 0.05; effects come with a 95 % bootstrap
-interval.  This module judges; it runs nothing.
+BLEU per passage).  Tests are two-sided at α = 0.05 (the exact sign-flip test of
+:func:`unlearnkit.stats.paired`, McNemar, TOST); effects come with a 95 % interval.  This module judges; it runs nothing.
 
 Claims (the paper's Tables 1 and 2 and Section 5):
 
