@@ -82,15 +82,16 @@ def test_no_claim_holds_more_often_than_alpha_without_a_difference(units, noise,
 
 def test_a_real_difference_is_found_at_ten_units():
     """Stated sizes: FILA 5 epochs faster than LoRA+IHL (per-run noise SD 1.5 epochs), and
-    LoRA+IHL's Pile PPL 30 % lower than LoRA(GD)'s (noise SD 0.1 on log PPL), both beyond the
-    minimum effects (1 epoch, x1.25); each must be found in at least 80 % of trials at ten units."""
+    LoRA+IHL's Pile PPL half of LoRA(GD)'s (noise SD 0.1 on log PPL; the win ratio counts a
+    pair within x1.25 as a tie), both beyond the minimum effects; each must be found in at least
+    80 % of trials at ten units, after Holm over the six claims."""
     rng = np.random.default_rng(1)
     found = {"C4": 0, "C5": 0}
     for _ in range(200):
         effects = _unit_effects(rng, 10)
         groups = {name: _group(rng, 10, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
         groups["+ FILA"] = _group(rng, 10, epochs_shift=-5, unit_effects=effects, fail_p=0.0)
-        groups["+ IHL"] = _group(rng, 10, log_ppl_shift=np.log(0.7), unit_effects=effects, fail_p=0.0)
+        groups["+ IHL"] = _group(rng, 10, log_ppl_shift=np.log(0.5), unit_effects=effects, fail_p=0.0)
         v = {row["claim"]: row["verdict"] for row in claims.verdicts(groups, BEFORE)}
         found["C4"] += v["C4"] == "holds"
         found["C5"] += v["C5"] == "holds"
@@ -166,7 +167,8 @@ def test_rows_show_n_effect_interval_p_minimum_power_and_verdict():
     rows = claims.verdicts({name: _group(rng, 10, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}, BEFORE)
     for r in rows[:-1]:
         assert {"n", "effect", "95% CI", "p", "minimum effect", "Holm p", "power", "verdict", "evidence"} <= set(r)
-        assert r["n"] == 10 and r["minimum effect"] and "n = 10" in r["power"]
+        assert r["n"] == 10 and "n = 10" in r["power"]
+        assert r["minimum effect"] or "win ratio" in r["effect unit"]  # C3, C4, C6: the win ratio
     assert claims.verdict_table(rows).loc["C5", "minimum effect"] == 1.0
 
 
@@ -188,11 +190,12 @@ def test_capability_leaves_out_tasks_at_chance():
     assert any(e.startswith("arc_challenge") for e in excluded)  # below chance is not signal
 
 
-def test_capability_is_compared_only_where_both_runs_forgot():
-    """A run that never met the criterion has spent less of the model: its capability is not
-    set against a run that forgot. Both LoRA methods failing everywhere leaves C4 without pairs
-    (inconclusive, however large the perplexity gap), and FILA, the one LoRA method that forgot,
-    is not judged against them (C6 inconclusive rather than "does not hold")."""
+def test_the_primary_endpoint_uses_every_pair_and_the_papers_view_only_the_forgotten():
+    """Both LoRA methods failing everywhere: the paper's view (capability where both forgot) has
+    no pairs, however large the perplexity gap, and the primary endpoint sees ten pairs where
+    both failed (no final MA here: ties), so C4 is inconclusive either way; FILA, the one LoRA
+    method that forgot, wins every pair of the primary endpoint (forgetting beats not), so C6
+    holds there while the paper's view cannot judge it."""
     rng = np.random.default_rng(0)
     effects = [{"epochs": 0.0, "ppl": 0.0, "reasoning": 0.0}] * 10
     groups = {name: _group(rng, 10, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
@@ -200,15 +203,17 @@ def test_capability_is_compared_only_where_both_runs_forgot():
     groups["LoRA (GD)"] = _group(rng, 10, unit_effects=effects, fail_p=1.0)
     groups["+ FILA"] = _group(rng, 10, log_ppl_shift=1.0, unit_effects=effects, fail_p=0.0)
     rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
-    assert rows["C4"]["verdict"] == "inconclusive (n = 0)", rows["C4"]
+    assert rows["C4"]["verdict"] == "inconclusive (n = 10)", rows["C4"]
     assert "compared where both forgot: 0 of 10 pairs" in rows["C4"]["evidence"]
-    assert rows["C6"]["verdict"] == "inconclusive (n = 0)", rows["C6"]
+    assert rows["C6"]["verdict"] == "holds", rows["C6"]
+    assert "10 wins, 0 losses" in rows["C6"]["evidence"] and "inconclusive (n = 0)" in rows["C6"]["evidence"]
     assert rows["C5"]["verdict"] == "holds"  # the epochs claim keeps the failures, censored
 
 
 def test_capability_pairs_keep_only_units_where_both_forgot():
-    """Nine of ten pairs forgot: the tenth, where + IHL failed with a far better perplexity,
-    is left out, and the nine show + IHL worse."""
+    """Nine of ten pairs forgot: in the paper's view the tenth, where + IHL failed with a far
+    better perplexity, is left out and the nine show + IHL worse; the primary endpoint counts
+    the tenth as a loss for + IHL (it did not forget)."""
     rng = np.random.default_rng(1)
     effects = [{"epochs": 0.0, "ppl": 0.0, "reasoning": 0.0}] * 10
     groups = {name: _group(rng, 10, unit_effects=effects, fail_p=0.0) for name in TABLE1_METHODS}
@@ -216,4 +221,36 @@ def test_capability_pairs_keep_only_units_where_both_forgot():
     ihl[0].update(status="max_epochs", epochs=None, epochs_run=20, pile_ppl=1.0)
     groups["+ IHL"] = ihl
     rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
-    assert rows["C4"]["n"] == 9 and rows["C4"]["verdict"] == "does not hold", rows["C4"]
+    assert rows["C4"]["n"] == 10 and rows["C4"]["verdict"] == "does not hold", rows["C4"]
+    assert "0 wins, 10 losses" in rows["C4"]["evidence"]
+    assert (
+        "compared where both forgot: 9 of 10 pairs" in rows["C4"]["evidence"]
+        and "(does not hold)" in rows["C4"]["evidence"]
+    )
+
+
+def test_the_hierarchical_endpoint_ranks_forgetting_then_capability_then_final_ma():
+    def rec(u, status, ppl=100.0, ma=0.5):
+        return {
+            "status": status,
+            "epochs": 5 if status == "forgotten" else None,
+            "pile_ppl": ppl,
+            "final_ma": ma,
+            "tags": {"forget_set": f"u{u}"},
+        }
+
+    a = [
+        rec(0, "forgotten"),
+        rec(1, "forgotten", ppl=100.0),
+        rec(2, "max_epochs", ma=0.3),
+        rec(3, "forgotten", ppl=110.0),
+    ]
+    b = [
+        rec(0, "max_epochs"),
+        rec(1, "forgotten", ppl=200.0),
+        rec(2, "max_epochs", ma=0.4),
+        rec(3, "forgotten", ppl=100.0),
+    ]
+    w = claims.hierarchical(a, b, minimum_log_ppl=np.log(1.25))
+    # u0 forgot vs not: win; u1 half the perplexity: win; u2 lower final MA: win; u3 within x1.25: tie
+    assert (w.wins, w.losses, w.ties) == (3, 0, 1) and w.p == pytest.approx(0.25)

@@ -137,3 +137,14 @@ def test_only_significantly_above_chance_is_signal():
     assert stats.at_chance(0.16, 0.25, 100) and not stats.at_chance(0.70, 0.5, 100)
     assert not stats.above_chance(0.001, 0.0, 25)
     assert stats.above_chance(0.12, 0.0, 100)
+
+
+def test_win_ratio_is_an_exact_sign_test_of_wins_against_losses():
+    w = stats.win_ratio({u: (1 if u < 9 else -1 if u < 10 else 0) for u in range(12)})
+    assert (w.wins, w.losses, w.ties) == (9, 1, 2) and w.ratio == 9
+    test = scipy_stats.binomtest(9, 10, 0.5)
+    assert w.p == pytest.approx(test.pvalue) and (w.low, w.high) == pytest.approx(
+        tuple(test.proportion_ci(method="exact"))
+    )
+    assert w.direction == 1 and "9 wins, 1 losses, 2 ties" in w.text()
+    assert math.isnan(stats.win_ratio({0: 1, 1: 1}).p)  # too few units

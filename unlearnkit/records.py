@@ -17,8 +17,9 @@ from typing import Any
 # The record's schema version: bump when its fields or what they mean change (never for a
 # change of the code that computes the numbers: cache keys carry that, unlearnkit.codehash).
 # 4: typed records, environment and precision, retain source and Fisher estimator recorded;
-# 5: ``code``, the digests of the code that computed the record.
-RECORD_VERSION = 5
+# 5: ``code``, the digests of the code that computed the record; 6: ``Epoch.probe``, the
+# per-epoch capability probe.
+RECORD_VERSION = 6
 
 
 class RecordVersionError(ValueError):
@@ -68,11 +69,15 @@ class Epoch:
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)  # the objective's terms (forget_nll, retain_nll, …)
+    probe: dict[str, float] = field(default_factory=dict)  # the per-epoch capability probe (log_pile_ppl, …)
 
     def get(self, key: str, default=None):
-        """A field or an objective term by name (``"retain_nll"``…), for plotting curves."""
+        """A field, an objective term or a probe value by name (``"retain_nll"``,
+        ``"log_pile_ppl"``…), for plotting curves."""
         if key in self.parts:
             return self.parts[key]
+        if key in self.probe:
+            return self.probe[key]
         return getattr(self, key, default)
 
 

@@ -199,6 +199,62 @@ def _compare(d: np.ndarray, minimum: float) -> Comparison:
     return Comparison(n, float(d.mean()), low, high, p, test, p_minimum=p_min, **power)
 
 
+@dataclass(frozen=True)
+class WinRatio:
+    """A hierarchical paired comparison: per unit ``a`` wins, loses or ties.
+
+    ``p`` is the exact two-sided sign test of wins against losses (ties carry no
+    information); the interval is Clopper–Pearson's for the share of decided pairs ``a`` wins."""
+
+    n: int
+    wins: int
+    losses: int
+    ties: int
+    p: float
+    low: float  # 95 % interval of wins / (wins + losses)
+    high: float
+
+    @property
+    def ratio(self) -> float:
+        return self.wins / self.losses if self.losses else (math.inf if self.wins else float("nan"))
+
+    @property
+    def tested(self) -> bool:
+        return not math.isnan(self.p)
+
+    @property
+    def direction(self) -> int:
+        if not (self.tested and self.p < ALPHA):
+            return 0
+        return 1 if self.wins > self.losses else -1
+
+    @property
+    def smallest_p(self) -> float:
+        return smallest_sign_flip_p(self.wins + self.losses)
+
+    def text(self) -> str:
+        if not self.tested:
+            return f"n = {self.n}: too few pairs to test"
+        return (
+            f"n = {self.n}: {self.wins} wins, {self.losses} losses, {self.ties} ties (win ratio {self.ratio:.3g}; "
+            f"share won [{self.low:.2f}, {self.high:.2f}]), exact sign test p = {self.p:.3g}"
+        )
+
+
+def win_ratio(outcomes: dict) -> WinRatio:
+    """``outcomes``: ``{unit: +1 | -1 | 0}`` (``a`` wins, loses, ties on that unit)."""
+    values = list(outcomes.values())
+    wins, losses = sum(v > 0 for v in values), sum(v < 0 for v in values)
+    n, k = len(values), wins + losses
+    if n < MIN_UNITS:
+        return WinRatio(n, wins, losses, n - k, float("nan"), float("nan"), float("nan"))
+    if k == 0:
+        return WinRatio(n, 0, 0, n, 1.0, 0.0, 1.0)
+    test = _scipy.binomtest(wins, k, 0.5)
+    ci = test.proportion_ci(0.95, method="exact")
+    return WinRatio(n, wins, losses, n - k, float(test.pvalue), float(ci.low), float(ci.high))
+
+
 def paired_t_p(diffs) -> float:
     """The rule the book used before the exact tests (kept to show its result beside them):
     two-sided paired *t* p of the mean of ``diffs``, exact sign-flip when all are equal."""

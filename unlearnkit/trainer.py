@@ -241,6 +241,7 @@ def unlearn(
     in_place: bool = False,
     progress: bool = True,
     tags: dict | None = None,
+    probe=None,
 ) -> Run:
     """Unlearn ``forget`` from ``model`` until the forgetting criterion holds or ``config.max_epochs``.
 
@@ -254,6 +255,9 @@ def unlearn(
         save_dir: where to save the unlearned (merged) model in safetensors, atomically.
         record_path: where to write the JSON record, atomically.
         tags: free-form labels copied into the record (forget set name, retain source, …).
+        probe: a cheap capability measurement ``probe(model) -> {name: value}`` taken after every
+            epoch and kept in its :class:`~unlearnkit.records.Epoch` (e.g. log perplexity of 20
+            Pile documents), so a run that never forgets still has a trade-off curve.
     Returns:
         A :class:`Run`.
     """
@@ -269,6 +273,7 @@ def unlearn(
         in_place=in_place,
         progress=progress,
         tags=tags,
+        probe=probe,
     )
 
 
@@ -285,6 +290,7 @@ def _unlearn(
     in_place=False,
     progress=True,
     tags=None,
+    probe=None,
     el_every_epoch: bool = False,
     el_function=None,
 ) -> Run:
@@ -363,6 +369,7 @@ def _unlearn(
             el = check.mean
             if el is None:  # decided "not yet" from part of the forget set
                 bound, evaluated = check.lower_bound, check.evaluated
+        probed = dict(probe(model)) if probe is not None else {}
         epochs.append(
             Epoch(
                 step.step,
@@ -374,6 +381,7 @@ def _unlearn(
                 train_seconds=step.seconds,
                 eval_seconds=time.perf_counter() - t1,
                 parts=step.parts,
+                probe=probed,
             )
         )
         step.postfix.update(

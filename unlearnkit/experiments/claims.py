@@ -265,6 +265,63 @@ def capability(a: list, b: list, measures: list[Measure]) -> CapabilityResult:
     return CapabilityResult(direction, [(m, c, p) for (m, c), p in zip(comps, adjusted)], n, pairs, forgotten_pairs)
 
 
+def hierarchical(a: list, b: list, minimum_log_ppl: float = 0.0) -> stats.WinRatio:
+    """The primary endpoint of C3, C4 and C6, stated before the data: per unit both ran,
+    a run that forgot beats one that did not; when both forgot, capability at forgetting
+    decides (Pile perplexity after unlearning, lower wins; within ``minimum_log_ppl`` a tie);
+    when both failed, the final MA decides (lower wins: it forgot more).  Every pair counts,
+    so a method that never forgets still enters; tested exactly (:func:`stats.win_ratio`)."""
+    by_a = {unit(r): r for r in a}
+    by_b = {unit(r): r for r in b}
+    outcomes = {}
+    for u in sorted(set(by_a) & set(by_b), key=str):
+        x, y = by_a[u], by_b[u]
+        if succeeded(x) != succeeded(y):
+            outcomes[u] = 1 if succeeded(x) else -1
+        elif succeeded(x):
+            px, py = field_of(x, "pile_ppl"), field_of(y, "pile_ppl")
+            if px is None or py is None:
+                outcomes[u] = 0
+            else:
+                d = math.log(py) - math.log(px)  # > 0: a kept perplexity lower
+                outcomes[u] = 0 if abs(d) <= minimum_log_ppl else (1 if d > 0 else -1)
+        else:
+            mx, my = field_of(x, "final_ma"), field_of(y, "final_ma")
+            outcomes[u] = 0 if mx is None or my is None or mx == my else (1 if mx < my else -1)
+    return stats.win_ratio(outcomes)
+
+
+def win_verdict(w: stats.WinRatio, supports: int = 1) -> str:
+    if not w.tested:
+        return f"inconclusive (n = {w.n})"
+    if w.direction == supports:
+        return "holds"
+    if w.direction == -supports:
+        return "does not hold"
+    if w.smallest_p >= stats.ALPHA:
+        return f"inconclusive (n = {w.n}: {w.wins + w.losses} decided pairs cannot reach p < {stats.ALPHA:g})"
+    return f"inconclusive (n = {w.n})"
+
+
+def win_row(claim, statement, w: stats.WinRatio, verdict: str, evidence: str) -> dict:
+    """A verdict row whose deciding comparison is a win ratio (effect: the share of decided pairs won)."""
+    decided = w.wins + w.losses
+    return {
+        "claim": claim,
+        "statement": statement,
+        "n": w.n,
+        "effect": None if not decided else round(w.wins / decided, 4),
+        "95% CI": None if math.isnan(w.low) else f"[{w.low:.2f}, {w.high:.2f}]",
+        "p": None if not w.tested else float(f"{w.p:.3g}"),
+        "minimum effect": None,
+        "effect unit": "share of pairs won (primary: win ratio)",
+        "verdict": verdict,
+        "power": f"n = {w.n}, {decided} decided pairs, smallest attainable p {w.smallest_p:.2g}"
+        + (" > α: cannot decide" if w.smallest_p >= stats.ALPHA else ""),
+        "evidence": evidence,
+    }
+
+
 def capability_verdict(cap: CapabilityResult) -> str:
     """ "holds" / "does not hold" from a capability comparison's direction (Holm over its
     measures, minimum effects), else "inconclusive" with the reason of its deciding measure."""
@@ -392,36 +449,38 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     prim = cap.primary()
     claim_p.append(max(e.p, prim[2] if prim else float("nan")))
 
-    # C3: LoRA (GD) fails within budget OR costs capability, against full GD (Holm over both)
-    v, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs, mins["epochs"])
-    prim = cap.primary()
+    # C3: LoRA (GD) fails within budget OR costs capability, against full GD. Primary: the
+    # hierarchical win ratio of GD over LoRA (GD); the epochs-or-capability test beside it.
+    w = hierarchical(groups["GD"], groups["LoRA (GD)"], mins["log_ppl"])
+    v_old, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs, mins["epochs"])
     out.append(
-        verdict_row(
+        win_row(
             "C3",
             "LoRA (GD) fails within budget or costs capability (vs full GD)",
-            v,
-            e,
-            f"epochs LoRA(GD) − GD: {e.text()}; {paper_view('LoRA (GD)', 'GD')}; {fails.text()}; "
-            f"capability LoRA(GD) vs GD: {cap.text()}",
-            "epochs",
+            w,
+            win_verdict(w, +1),
+            f"primary, GD vs LoRA (GD) (forgot beats not; both forgot: Pile PPL; both failed: final MA): {w.text()} | "
+            f"earlier rule ({v_old}): epochs LoRA(GD) − GD: {e.text()}; {paper_view('LoRA (GD)', 'GD')}; "
+            f"{fails.text()}; capability where both forgot: {cap.text()}",
         )
     )
-    claim_p.append(min(stats.holm([e.p, prim[2] if prim else float("nan")]), default=float("nan")))
+    claim_p.append(w.p)
 
-    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA)
+    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA). Primary:
+    # the win ratio; the paper's view (capability over the units where both forgot) beside it.
+    w = hierarchical(groups["+ IHL"], groups["LoRA (GD)"], mins["log_ppl"])
     cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
-    prim = cap.primary()
     out.append(
-        verdict_row(
+        win_row(
             "C4",
             "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
-            capability_verdict(cap),
-            prim[1] if prim else None,
-            f"LoRA+IHL vs LoRA(GD): {cap.text()}",
-            prim[0].name if prim else "",
+            w,
+            win_verdict(w, +1),
+            f"primary, LoRA+IHL vs LoRA(GD): {w.text()} | paper's view, where both forgot "
+            f"({capability_verdict(cap)}): {cap.text()}",
         )
     )
-    claim_p.append(prim[2] if prim else float("nan"))
+    claim_p.append(w.p)
 
     # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
     e = epochs("+ FILA", "+ IHL")
@@ -438,22 +497,25 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     )
     claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
 
-    # C6: IHL + FILA has better capability than each other LoRA method (both comparisons)
-    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in ("LoRA (GD)", "+ IHL")}
-    n = min(c.n for c in caps.values())
-    prim = caps["+ IHL"].primary()
+    # C6: IHL + FILA beats each other LoRA method (both comparisons). Primary: the win ratios.
+    wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in ("LoRA (GD)", "+ IHL")}
+    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in wins}
+    n = min(w.n for w in wins.values())
+    v = all_hold([w.direction for w in wins.values()], n)
+    if v.startswith("inconclusive") and any(w.smallest_p >= stats.ALPHA for w in wins.values()):
+        v = win_verdict(min(wins.values(), key=lambda w: w.wins + w.losses), +1)
     out.append(
-        verdict_row(
+        win_row(
             "C6",
             "IHL + FILA has the best capability among the LoRA methods",
-            all_hold([c.direction for c in caps.values()], n),
-            prim[1] if prim else None,
-            " | ".join(f"FILA + IHL vs {k}: {c.text()}" for k, c in caps.items()),
-            prim[0].name if prim else "",
+            wins["+ IHL"],
+            v,
+            " | ".join(f"primary, FILA + IHL vs {k}: {w.text()}" for k, w in wins.items())
+            + " | paper's view, where both forgot: "
+            + "; ".join(f"vs {k} ({capability_verdict(c)}): {c.text()}" for k, c in caps.items()),
         )
     )
-    parts = [c.primary() for c in caps.values()]
-    claim_p.append(max((x[2] for x in parts if x), default=float("nan")))
+    claim_p.append(max((w.p for w in wins.values()), default=float("nan")))
 
     # Holm over the claims decided here: a "holds" must survive it
     for row, p_holm in zip(out, stats.holm(claim_p)):

@@ -191,6 +191,23 @@ def thresholds(model_name: str, heldout_rows: int = 128, n: int = 10, source: st
     return dataclasses.asdict(memorisation.thresholds(loaded.model, ids, n=n, model_key=loaded.key, source=label))
 
 
+PROBE_DOCS = 20  # Pile-sample documents of the per-epoch capability probe
+PROBE_CHARS = 2000  # each cut to its first characters: a probe costs about a second on SmolLM2
+
+
+def capability_probe(tokenizer, docs: int = PROBE_DOCS):
+    """The per-epoch probe of every run: ``probe(model) -> {"log_pile_ppl": …}``, the log
+    perplexity of the first ``docs`` documents of the Pile sample (each cut to
+    :data:`PROBE_CHARS` characters), a cheap stand-in for the full evaluation that every
+    epoch of every run has, forgotten or not."""
+    texts = [t[:PROBE_CHARS] for t in memorisation.perplexity_texts("pile", docs)]
+
+    def probe(model) -> dict[str, float]:
+        return {"log_pile_ppl": float(np.log(metrics.perplexity(model, tokenizer, texts)))}
+
+    return probe
+
+
 def _evaluation(model, tokenizer, preset: str | None) -> dict:
     """Downstream scores, with the three Table 1 numbers also at the top level."""
     if preset is None:
@@ -250,6 +267,7 @@ def run(spec: RunSpec, progress: bool = True) -> RunRecord:
             spec.unlearn_config(),
             thresholds=th,
             progress=progress,
+            probe=capability_probe(loaded.tokenizer),
             tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
         )
         evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
