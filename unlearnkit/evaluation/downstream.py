@@ -86,7 +86,8 @@ class Sizes:
 # uses "brief": 40 documents of the six tasks SmolLM2-135M-Instruct scores above chance at 100
 # documents (ARC-Challenge kept for the model card's ARC average), not MathQA (25 % vs chance
 # 20 %), PubMedQA (43 % vs 33 %, the longest documents) or Winogrande (45 % vs 50 %).
-# Result records are keyed by a preset's *name*: a preset whose sizes change needs a new name.
+# Result records are keyed by a preset's name and by this module's code (unlearnkit.codehash),
+# so a preset whose sizes change is recomputed without a new name.
 SIZES = {
     "smoke": Sizes(reasoning_docs=4, dialogue_docs=2, pile_docs=4, wikitext_docs=2),
     "brief": Sizes(
