@@ -96,7 +96,7 @@ def record(name: str, figures: dict[str, object], command: str, *, notes: str = 
 SUMMARY = re.compile(r"=+ (.*\d+ (?:passed|failed|error).*?) in ([\d.]+)s")
 
 
-def run_and_record(name: str, command: list[str], root: Path = ROOT) -> int:
+def run_and_record(name: str, command: list[str], root: Path = ROOT, notes: str = "") -> int:
     """Run ``command``, stream its output, record its wall time, exit status and (for pytest)
     its summary line as measurement ``name``, and regenerate the page.  Returns the command's
     exit status."""
@@ -115,7 +115,7 @@ def run_and_record(name: str, command: list[str], root: Path = ROOT) -> int:
     figures = {"wall time": f"{seconds / 60:.1f} min ({seconds:.0f} s)", "exit status": code}
     if summary:
         figures["tests"] = summary
-    record(name, figures, " ".join(command), root=root)
+    record(name, figures, " ".join(command), notes=notes, root=root)
     write_page(root)
     return code
 
@@ -167,13 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("page", help=f"regenerate {PAGE} from {FOLDER}/*.json")
     run = sub.add_parser("run", help="run a command and record its wall time (and pytest summary)")
     run.add_argument("name", help=f"the record's name ({FOLDER}/<name>.json)")
+    run.add_argument("--notes", default="", help="what a reader should know about the conditions of the run")
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the command")
     args = parser.parse_args(argv)
     if args.command == "page":
         print(f"wrote {write_page()}")
         return 0
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    return run_and_record(args.name, cmd)
+    return run_and_record(args.name, cmd, notes=args.notes)
 
 
 if __name__ == "__main__":
