@@ -149,3 +149,17 @@ def test_multiple_choice_accuracy_matches_direct_loglikelihood(smoke_testbed, ta
     got = downstream.lm_eval_scores(model, tok, [task], count=12, seed=2)[task]
     assert len(docs) == 12  # short enough that no context was truncated
     assert got == pytest.approx(sum(correct) / len(correct))
+
+
+def test_lm_evals_per_request_truncation_warnings_are_counted_not_printed(caplog):
+    import logging
+
+    from unlearnkit.evaluation.downstream import TruncationCount
+
+    log = logging.getLogger(TruncationCount.LOGGER)
+    with caplog.at_level(logging.WARNING, logger=TruncationCount.LOGGER), TruncationCount() as count:
+        log.warning("Combined length of context (300) and continuation (5) exceeds model's maximum length (256).")
+        log.warning("Left truncation applied. Original sequence length was 587, truncating to last 224 tokens.")
+        log.warning("something else")
+    assert count.count == 2
+    assert [r.getMessage() for r in caplog.records] == ["something else"]

@@ -303,9 +303,10 @@ def lm_eval_scores(
 
 
 class TruncationCount(logging.Filter):
-    """Counts, and keeps off the terminal, lm-eval's one warning per scored request whose
-    context is longer than the model's window ("Combined length of context … Truncating …
-    from the left"): a cold book printed about 3,500 of them.  Used as a context manager
+    """Counts, and keeps off the terminal, lm-eval's one warning per request whose context is
+    longer than the model's window ("Combined length of context … Truncating … from the left"
+    for scored requests, "Left truncation applied …" for generated ones): a cold book printed
+    about 3,500 of them.  Used as a context manager
     around an evaluation; :func:`evaluate` reports the count as ``truncated_requests``."""
 
     LOGGER = "lm_eval.models.huggingface"
@@ -315,7 +316,7 @@ class TruncationCount(logging.Filter):
         self.count = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Combined length of context"):
+        if str(record.msg).startswith(("Combined length of context", "Left truncation applied")):
             self.count += 1
             return False
         return True
