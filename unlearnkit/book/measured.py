@@ -73,7 +73,7 @@ def machine() -> str:
 
 def record(name: str, figures: dict[str, object], command: str, *, notes: str = "", root: Path = ROOT) -> Path:
     """Write ``measurements/<name>.json``: ``figures`` (label -> value) with the command that
-    measured them, the commit, the date and the machine.  Returns the path."""
+    measured them, the commit, the date and the machine, and regenerate the page.  Returns the path."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"measurement name {name!r}: use letters, digits, '.', '_' and '-' only")
     path = root / FOLDER / f"{name}.json"
@@ -90,6 +90,7 @@ def record(name: str, figures: dict[str, object], command: str, *, notes: str = 
             "notes": notes,
         },
     )
+    write_page(root)  # the page never lags its records
     return path
 
 
