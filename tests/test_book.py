@@ -126,7 +126,8 @@ def test_chapter_executes_on_smoke_profile(chapter, smoke_book):
 
 # What a reader must never see: a role MyST did not render, or a Python object printed raw.
 LITERAL_MARKUP = re.compile(r"\{glue:\w*\}|\{glue\}|\{(?:doc|ref|numref|math)\}`")
-RAW_DICT = re.compile(r"<pre>\{&#39;|<pre>\{\'|<pre>\{\"")
+# A cell output that is a printed dict, as MyST-NB renders it (checked on a rendered page).
+RAW_DICT = re.compile(r'class="output text_plain[^"]*"><div class="highlight"><pre>(?:<span></span>)?\{(?:\'|&#39;|")')
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +206,16 @@ def test_every_table_fits_the_page_or_scrolls_in_a_browser(rendered):
         assert clipped.group(1) == "0", f"{chapter}: {clipped.group(1)} table(s) clipped at the right edge"
         tables += int(re.search(r'data-tables="(\d+)"', dom).group(1))
     assert tables > 0
+
+
+def test_the_markup_checks_see_what_they_look_for():
+    """Lines of a page Jupyter Book rendered from a cell printing a dict and a role inside code."""
+    output = "<div class=\"output text_plain highlight-myst-ansi notranslate\"><div class=\"highlight\"><pre><span></span>{'mean_ma': '97.1'}"
+    code = "<div class=\"highlight-none notranslate\"><div class=\"highlight\"><pre><span></span>{'mean_ma': '97.1'}"
+    assert RAW_DICT.search(output) and not RAW_DICT.search(code)  # outputs, not the cell's source
+    assert LITERAL_MARKUP.search(
+        '<code class="docutils literal notranslate"><span class="pre">{glue:text}</span></code>'
+    )
 
 
 def test_markdown_cells_put_no_role_inside_code():

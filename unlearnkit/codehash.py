@@ -83,9 +83,12 @@ def _code_data(tree: ast.AST) -> tuple[str, ...]:
 
 
 @functools.cache
-def _parsed(path: Path, mtime_ns: int) -> tuple[str, ast.AST]:
-    source = path.read_text(encoding="utf-8")
-    return source, ast.parse(source, filename=str(path))
+def _file_info(path: Path, mtime_ns: int, module: str, is_package: bool, root: Path):
+    """``(digest of the docstring-free syntax tree, package modules imported, CODE_DATA)`` of one
+    source file, parsed once per version of the file (the digest is asked for on every cache lookup)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    imports, patterns = _imports(tree, module, is_package, root), _code_data(tree)
+    return hashlib.sha256(ast.dump(_without_docstrings(tree)).encode()).hexdigest(), imports, patterns
 
 
 def module_digests(*modules: str, root: Path | None = None) -> dict[str, str]:
@@ -100,13 +103,15 @@ def module_digests(*modules: str, root: Path | None = None) -> dict[str, str]:
         path = _path(module, root)
         if path is None:
             raise ValueError(f"no source for module {module!r} under {root}")
-        _, tree = _parsed(path, path.stat().st_mtime_ns)
-        h = hashlib.sha256(ast.dump(_without_docstrings(ast.parse(ast.unparse(tree)))).encode())
-        for pattern in _code_data(tree):
+        tree_digest, imports, patterns = _file_info(
+            path, path.stat().st_mtime_ns, module, path.name == "__init__.py", root
+        )
+        h = hashlib.sha256(tree_digest.encode())
+        for pattern in patterns:
             for data in sorted(path.parent.glob(pattern)):
                 h.update(data.relative_to(root).as_posix().encode() + b"\0" + data.read_bytes())
         out[module] = h.hexdigest()[:12]
-        todo.extend(sorted(_imports(tree, module, path.name == "__init__.py", root) - seen))
+        todo.extend(sorted(imports - seen))
     return dict(sorted(out.items()))
 
 

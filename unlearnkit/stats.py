@@ -29,6 +29,7 @@ This module knows numbers, not runs: :mod:`unlearnkit.experiments.claims` and
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -451,8 +452,6 @@ def decide(c: Comparison, supports: int = 1, p: float | None = None) -> str:
     way, or the whole interval short of the minimum; otherwise "inconclusive", naming n and
     why (too few pairs, a test that cannot reach α at this n, or an effect not beyond the minimum).
     """
-    import dataclasses
-
     if p is not None and not math.isnan(p):
         c = dataclasses.replace(c, p=p, p_minimum=max(p, c.p_minimum) if c.minimum else c.p_minimum)
     if not c.tested:

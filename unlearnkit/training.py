@@ -89,8 +89,7 @@ class Optimisation:
 
     def build(self, params) -> torch.optim.Optimizer:
         cls = torch.optim.Adam if self.optimizer == "adam" else torch.optim.AdamW
-        kwargs = {"weight_decay": self.weight_decay} if self.weight_decay or self.optimizer == "adamw" else {}
-        return cls(params, lr=self.lr, betas=tuple(self.betas), **kwargs)
+        return cls(params, lr=self.lr, betas=tuple(self.betas), weight_decay=self.weight_decay)
 
 
 @dataclass

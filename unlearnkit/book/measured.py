@@ -117,7 +117,6 @@ def run_and_record(name: str, command: list[str], root: Path = ROOT, notes: str 
     if summary:
         figures["tests"] = summary
     record(name, figures, " ".join(command), notes=notes, root=root)
-    write_page(root)
     return code
 
 

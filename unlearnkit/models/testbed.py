@@ -317,16 +317,18 @@ def _pretrain(recipe: Recipe, model, tokenizer, splits, progress: bool) -> dict:
 
     order = {"f": torch.empty(0, dtype=torch.long), "g": torch.empty(0, dtype=torch.long)}
 
-    def take(key: str, pool: torch.Tensor, count: int) -> torch.Tensor:
+    def refill(key: str, pool: torch.Tensor, count: int) -> None:
         if len(order[key]) < count:
             order[key] = torch.cat([order[key], torch.randperm(len(pool), generator=gen)])
+
+    def take(key: str, pool: torch.Tensor, count: int) -> torch.Tensor:
+        refill(key, pool, count)
         rows, order[key] = order[key][:count], order[key][count:]
         return pool[rows]
 
     def loss(step: int) -> Loss:
-        if forget is not None:  # draw the forget rows' order first, as every cached testbed was built
-            if len(order["f"]) < recipe.forget_per_step:
-                order["f"] = torch.cat([order["f"], torch.randperm(len(forget), generator=gen)])
+        if forget is not None:  # the forget order is drawn first, as every testbed was built
+            refill("f", forget, recipe.forget_per_step)
         gb = take("g", general, recipe.general_per_step)
         n_g = gb.numel() - len(gb)  # predicted tokens
         if forget is None:

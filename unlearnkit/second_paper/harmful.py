@@ -247,7 +247,8 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
         enc = _Encoder(loaded.tokenizer, cfg)
         before = before_model(cfg, progress)
         reference = copy.deepcopy(before).requires_grad_(False)
-        objective, init = methods.get(method).objective, methods.get(method).lora_init
+        m = methods.get(method)
+        objective, init = m.objective, m.lora_init
         torch.manual_seed(cfg.seed)
         if init is None:
             model, lr = before.requires_grad_(True), cfg.lr_full
