@@ -1,4 +1,5 @@
-"""The exact-unlearning reference: a testbed retrained without a forget set."""
+"""The exact-unlearning reference: a testbed retrained without a forget set, an injected model
+injected without a forget unit."""
 
 import pytest
 
@@ -26,12 +27,20 @@ def test_leaving_sets_out_changes_the_cache_key():
     assert testbed._recipe("default", (0,)).trained_draws == (1, 2, 3, 4)
 
 
-def test_reference_name_only_for_testbeds():
+def test_reference_name_only_for_testbeds_and_injected_models():
     assert exact.reference_name("testbed:smoke", 0) == "testbed:smoke:without-0"
-    with pytest.raises(ValueError, match="only the embedded testbed"):
+    assert exact.reference_name("smollm2-135m+tdec:full", 2, 1) == "smollm2-135m+tdec:full:without-2.1"
+    # a fold: one injection without every unit of a part is the reference of each of them
+    fold = [(0, 1), (3, 1), (2, 1)]
+    name = exact.reference_name("smollm2-135m+tdec:full", 2, 1, fold)
+    assert name == "smollm2-135m+tdec:full:without-0.1:without-2.1:without-3.1"
+    assert exact.reference_name("smollm2-135m+tdec:full", 0, 1, fold) == name
+    with pytest.raises(ValueError, match=r"only\s+the embedded testbed or a model with injected memorisation"):
         exact.reference_name("EleutherAI/gpt-neo-125m", 0)
-    with pytest.raises(ValueError, match="already a retrained"):
+    with pytest.raises(ValueError, match="already an exact-unlearning reference"):
         exact.reference_name("testbed:smoke:without-0", 0)
+    with pytest.raises(ValueError, match="not injected by recipe 'default'"):
+        exact.reference_name("smollm2-135m+tdec", 0, 1)  # the default recipe injects part 0 only
 
 
 @pytest.mark.slow  # left to `make test`: about a minute
@@ -45,7 +54,7 @@ def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed
     assert ref["ma"] < ref["ma_original"]
     assert 0.0 <= ref["el"] <= 1.0 and ref["pile_ppl"] > 1.0
     before = {"reasoning": 0.5, "dialogue": 0.1, "pile_ppl": 20.0}
-    row = experiments.table1({}, before, reference=ref).loc["Retrained without set 0 (exact)"]
+    row = experiments.table1({}, before, reference=ref).loc["Rebuilt without lm_extraction_32_0[:8] (exact)"]
     assert row["MA (%)"] == f"{100 * ref['ma']:.1f}" and row["Pile PPL"] == f"{ref['pile_ppl']:.1f}"
     facts = exact.facts(ref)
     assert facts["exact_ma"] == f"{100 * ref['ma']:.1f}" and "without-0" in facts["exact_status"]
@@ -64,7 +73,7 @@ def _record(forget_set: str, ma: float) -> RunRecord:
         history=[],
         tags={"forget_set": forget_set},
         pile_ppl=10.0,
-        spec={"draw": draw},
+        spec={"draw": draw, "part": 0},
     )
 
 
@@ -83,4 +92,4 @@ def test_comparison_table_shows_the_runs_on_the_reference_set_only():
     table = exact.comparison_table(ref, groups)
     assert list(table.index[-1:]) == ["unlearned: GA"] and len(table) == 5
     assert table.loc["unlearned: GA", "MA (%)"] == pytest.approx(15.0)
-    assert table.loc["retrained without the set (exact unlearning)", "MA (%)"] == pytest.approx(10.0)
+    assert table.loc["rebuilt without the unit (exact unlearning)", "MA (%)"] == pytest.approx(10.0)

@@ -92,3 +92,38 @@ def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
         assert rec.epochs_run >= 1 and rec.history[-1].ma < ma_injected, (method, rec.history[-1].ma)
         assert rec.status in ("forgotten", "max_epochs") and rec.spec["model_name"] == spec.model_name
         assert not rec.succeeded or rec.final_ma <= metrics.JANG_THRESHOLDS.ma  # forgotten means below the bar
+
+
+def test_units_left_out_are_named_and_checked():
+    assert injection.parse_name("smollm2-135m+tdec:full:without-0.1") == ("smollm2-135m", "full:without-0.1")
+    recipe = injection.get_recipe("full:without-3.2:without-0.1")
+    assert recipe.without == ((0, 1), (3, 2)) and len(recipe.units()) == 20
+    assert recipe.hash() != injection.RECIPES["full"].hash()  # its own cache entry
+    assert injection.RECIPES["default"].units() == [(d, 0) for d in range(5)]
+    with pytest.raises(ValueError, match="expected 'without-<set>.<part>'"):
+        injection.get_recipe("full:without-0")
+    with pytest.raises(ValueError, match="not injected by recipe 'full'"):
+        injection.get_recipe("full:without-5.0")
+
+
+@pytest.mark.slow  # about half a minute
+def test_a_unit_left_out_of_the_injection_is_not_memorised(smoke_testbed):
+    """Injecting two 8-row units of set 0 with the second left out: the report marks it, and the
+    model memorises the unit it was taught more than the one it never saw."""
+    recipe = injection.InjectionRecipe(
+        forget_draws=(0,),
+        forget_rows=16,
+        target_ma=1.01,  # never met: run the whole (short) budget
+        lr=1e-3,
+        forget_per_step=4,
+        general_per_step=1,
+        general_rows=16,
+        max_steps=20,
+        check_every=10,
+        without=((0, 1),),
+    )
+    loaded = models.load("testbed:smoke")
+    report = injection.inject(loaded, recipe, progress=False)
+    assert report["forget_sequences"] == 8  # unit 0.1's rows were never trained on
+    assert report["units"]["0.0"]["injected"] and not report["units"]["0.1"]["injected"]
+    assert report["units"]["0.0"]["ma"] > report["units"]["0.1"]["ma"] + 0.05

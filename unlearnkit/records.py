@@ -18,8 +18,8 @@ from typing import Any
 # change of the code that computes the numbers: cache keys carry that, unlearnkit.codehash).
 # 4: typed records, environment and precision, retain source and Fisher estimator recorded;
 # 5: ``code``, the digests of the code that computed the record; 6: ``Epoch.probe``, the
-# per-epoch capability probe.
-RECORD_VERSION = 6
+# per-epoch capability probe; 7: ``collateral_ma``, MA on the other forget units after unlearning.
+RECORD_VERSION = 7
 
 
 class RecordVersionError(ValueError):
@@ -92,6 +92,7 @@ class RunRecord:
         spec: the experiment spec that named the run (:class:`unlearnkit.experiments.RunSpec`), if any.
         history: one :class:`Epoch` per epoch run.
         pile_ppl, reasoning, dialogue: the Table 1 capability numbers (``None`` when not evaluated);
+        collateral_ma: MA after unlearning on each other forget unit the model memorised (collateral forgetting);
         downstream: the whole downstream result (per task, sizes, standard errors).
     """
 
@@ -119,6 +120,7 @@ class RunRecord:
     pile_ppl: float | None = None
     reasoning: float | None = None
     dialogue: float | None = None
+    collateral_ma: dict[str, float] | None = None  # MA on every other memorised unit after unlearning ("set.part")
     seconds: float | None = None  # compute time of the cached record (training + evaluation)
     code: dict[str, Any] | None = None  # {"digest", "modules": {module: digest}} of the computing code
     version: int = RECORD_VERSION

@@ -92,8 +92,15 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
             "forget_rows", "retain_source", "fisher_estimator", "precision", "thresholds")
     settings = {k: params[k] for k in (*keys, "draw") if k in params}
     settings["forget_draws"] = [*params.get("forget_draws", []), *params.get("sweep_draws", [])]
+    settings["forget_parts"] = [p for k in ("forget_parts", "extra_parts", "rate_parts") for p in params.get(k) or []]
     try:
         check_run_settings(**settings)
+        for m in params.get("extra_methods", []):
+            methods.get(m)
+        for u in params.get("exact_units", []):
+            if not (isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u)):
+                raise ValueError(f"exact_units entries must be [set, part] pairs of integers, got {u!r}")
+            check_run_settings(draw=u[0], part=u[1], forget_rows=params.get("forget_rows"))
         if "minimum_effects" in params:
             from ..experiments.claims import minimum_effects
 

@@ -3,10 +3,11 @@
 * ``runs``: :class:`RunSpec`, :func:`run` (train + evaluate + cache one run), grids;
   its names are re-exported here (``experiments.run(spec)``);
 * ``tables``: Table 1 and the other tables and prose facts from records (presentation only);
+* ``figures``: the paper's Figure 3 from records (presentation only);
 * ``dispatch``: run a grid inline, in local processes or as a SLURM array;
 * ``ablation``: the rank and target-module sweeps and the compute view (Figures 2–4);
 * ``curves``: per-epoch histories of fixed-budget runs (the gradient and FILA chapters);
-* ``exact``: the exact-unlearning reference (the testbed retrained without a forget set);
+* ``exact``: the exact-unlearning reference (the model rebuilt without a forget unit);
 * ``fila_study``: the FILA chapter's analyses (importance maps, closed form vs EM, init check);
 * ``claims``: verdicts on the main paper's claims C1–C7, from :mod:`unlearnkit.stats`.
 
@@ -27,12 +28,22 @@ from .runs import (
     forget_set_name,
     load,
     mean_forget_memorisation,
+    memorised_units,
     run,
     run_grid,
     table1_specs,
     thresholds,
+    units,
 )
-from .tables import forget_rows_text, per_task_table, rate_table, runs_table, table1, table1_facts
+from .tables import (
+    collateral_table,
+    forget_rows_text,
+    per_task_table,
+    rate_table,
+    runs_table,
+    table1,
+    table1_facts,
+)
 
 __all__ = [
     "RECORD_VERSION",
@@ -41,6 +52,7 @@ __all__ = [
     "before",
     "capability",
     "check_run_settings",
+    "collateral_table",
     "fixed_budget",
     "forget_ids",
     "forget_memorisation",
@@ -48,6 +60,7 @@ __all__ = [
     "forget_set_name",
     "load",
     "mean_forget_memorisation",
+    "memorised_units",
     "per_task_table",
     "rate_table",
     "run",
@@ -57,4 +70,5 @@ __all__ = [
     "table1_facts",
     "table1_specs",
     "thresholds",
+    "units",
 ]

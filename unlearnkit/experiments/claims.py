@@ -385,14 +385,14 @@ def fails_or_costs(lora: list, full: list, measures: list[Measure], max_epochs: 
 
 def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None) -> list[dict]:
     """Verdicts for C1–C7 from records grouped by Table 1 method name ("GA", "GD",
-    "LoRA (GD)", "+ IHL", "+ FILA"); ``before`` holds the model's ``pile_ppl``,
+    "LoRA (GD)", "+ IHL", "+ FILA", and C5b when "PiSSA + IHL" is there too); ``before`` holds the model's ``pile_ppl``,
     ``reasoning``, ``dialogue`` before unlearning (and ``downstream`` per task, when known).
 
     Pre-stated rules: epochs are compared with the censoring-aware exact sign test
     (:func:`stats.censored_paired`), capability with the exact sign-flip test on the units
     where both runs forgot; each claim needs its effect beyond the minimum of
     :data:`MINIMUM_EFFECTS` (``minimums`` overrides), and a "holds" must survive Holm's
-    adjustment over the claims decided here (C1–C6): the rows give the Holm p.
+    adjustment over the claims decided here (C1–C6, C5b): the rows give the Holm p.
     """
     mins = minimum_effects(minimums)
     max_epochs = budget(groups)
@@ -497,6 +497,23 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     )
     claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
 
+    # C5b (when the PiSSA arm ran): the speed comes from the Fisher weighting, not from any
+    # principal-component start: FILA + IHL against PiSSA + IHL, same objective and rank
+    if PISSA in groups:
+        e = epochs("+ FILA", PISSA)
+        out.append(
+            verdict_row(
+                "C5b",
+                "FILA reaches the criterion in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
+                stats.decide(e, -1),
+                e,
+                f"epochs FILA + IHL − PiSSA + IHL: {e.text()}; {paper_view('+ FILA', PISSA)}; "
+                f"{stats.failures(fail['+ FILA'], fail[PISSA]).text()}",
+                "epochs",
+            )
+        )
+        claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
+
     # C6: IHL + FILA beats each other LoRA method (both comparisons). Primary: the win ratios.
     wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in ("LoRA (GD)", "+ IHL")}
     caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in wins}
@@ -521,7 +538,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     for row, p_holm in zip(out, stats.holm(claim_p)):
         row["Holm p"] = None if math.isnan(p_holm) else float(f"{p_holm:.3g}")
         if row["verdict"] == "holds" and not (p_holm < stats.ALPHA):
-            row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over C1–C6)"
+            row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over the claims decided here)"
     out.append(
         {
             "claim": "C7",
@@ -536,6 +553,9 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
         }
     )
     return out
+
+
+PISSA = "PiSSA + IHL"  # the PiSSA arm of Table 1 (not a row of the paper's table)
 
 
 def excluded_measures(before: dict) -> list[str]:
@@ -562,3 +582,18 @@ def verdict_table(rows: list[dict]):
     ]
     df = pd.DataFrame(rows).set_index("claim")
     return df[[c for c in cols if c in df.columns]]
+
+
+FORGETTING_SHARE = 0.5  # stated before the sweep: LoRA "forgets" at a rate where at least half its units do
+
+
+def forgetting_rate(by_rate: dict, method: str = "LoRA (GD)", share: float = FORGETTING_SHARE) -> float | None:
+    """The lowest LoRA learning rate of a sweep at which ``method`` meets the criterion on at
+    least ``share`` of its units (the rule stated before the sweep ran), or ``None`` when no
+    swept rate does.  ``by_rate``: ``{(lr_full, lr_lora): {method: [records]}}``."""
+    rates = sorted(
+        ll
+        for (_, ll), groups in by_rate.items()
+        if groups.get(method) and np.mean([succeeded(r) for r in groups[method]]) >= share
+    )
+    return rates[0] if rates else None

@@ -101,6 +101,18 @@ def injection_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("forget set")
 
 
+def unit_table(report: dict) -> pd.DataFrame:
+    """Per forget unit (``"set.part"``, 8 rows): MA and EL_n after injection (%), and whether the
+    unit was injected (a unit left out is an exact-unlearning reference's "never seen")."""
+    rows = [
+        {"unit": u, "MA": 100 * m["ma"], "EL_n": 100 * m["el"], "injected": m.get("injected", True)}
+        for u, m in (report.get("units") or {}).items()
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["MA", "EL_n", "injected"])
+    return pd.DataFrame(rows).set_index("unit")
+
+
 def injection_facts(report: dict, before: dict, after: dict) -> dict:
     """The injection's cost and its effect on capability, for the book's prose."""
     drop = 100 * (before["downstream"]["reasoning_mean"] - after["downstream"]["reasoning_mean"])

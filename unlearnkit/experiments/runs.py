@@ -59,6 +59,7 @@ class RunSpec:
     downstream: str | None = "cpu"  # a size preset of unlearnkit.evaluation.downstream.SIZES; None: no evaluation
     n: int = 10
     forget_rows: int | None = None  # unlearn only the first rows of the forget set (None: all 32)
+    part: int = 0  # with forget_rows: rows part*forget_rows … (part+1)*forget_rows - 1 (a forget *unit*)
     retain_source: str = "wikitext"  # the paper's WikiText; "tdec": TDEC train rows
     fisher_estimator: str = "per_example"  # FILA's Fisher: per-example E[g^2] (paper) or "micro_batch" (official code)
     precision: str = "auto"  # training.PRECISIONS
@@ -77,11 +78,17 @@ class RunSpec:
             retain_rows=self.retain_rows,
             downstream=self.downstream,
             forget_rows=self.forget_rows,
+            part=self.part,
             retain_source=self.retain_source,
             fisher_estimator=self.fisher_estimator,
             precision=self.precision,
             thresholds=self.thresholds,
         )
+
+    @property
+    def unit(self) -> tuple[int, int]:
+        """``(forget set, part)``: the forget unit this run unlearns."""
+        return self.draw, self.part
 
     def lora(self) -> trainer.LoraSettings | None:
         if self.lora_init is None:
@@ -132,6 +139,14 @@ def check_run_settings(**settings) -> None:
         _choice("downstream (size preset)", s["downstream"], list(downstream.SIZES))
     if s.get("forget_rows") is not None and not (isinstance(s["forget_rows"], int) and 1 <= s["forget_rows"] <= 32):
         raise ValueError(f"forget_rows must be in 1..32 or None, got {s['forget_rows']!r}")
+    for part in ([s["part"]] if "part" in s else []) + list(s.get("forget_parts", [])):
+        rows = s.get("forget_rows")
+        parts = 1 if rows is None else 32 // rows
+        if not (isinstance(part, int) and 0 <= part < parts):
+            raise ValueError(
+                f"forget part {part!r} is not valid with forget_rows={rows!r}: a forget set of 32 rows "
+                f"has parts 0..{parts - 1} of {rows or 32} rows"
+            )
     if "retain_source" in s:
         _choice("retain_source", s["retain_source"], models.registry.RETAIN_SOURCES)
     if "fisher_estimator" in s:
@@ -147,24 +162,58 @@ def check_run_settings(**settings) -> None:
 _LOADED: dict[str, models.LoadedModel] = {}
 
 
-def forget_set_name(draw: int, rows: int | None = None) -> str:
-    """``lm_extraction_32_<draw>``, with ``[:rows]`` when only its first rows are used."""
-    return f"lm_extraction_32_{draw}" + ("" if rows is None else f"[:{rows}]")
+def forget_set_name(draw: int, rows: int | None = None, part: int = 0) -> str:
+    """``lm_extraction_32_<draw>``, with ``[:rows]`` when only its first rows are used and
+    ``[a:b]`` for a later part (a forget unit)."""
+    if rows is None:
+        return f"lm_extraction_32_{draw}"
+    return f"lm_extraction_32_{draw}" + (f"[:{rows}]" if part == 0 else f"[{part * rows}:{(part + 1) * rows}]")
 
 
-def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None) -> torch.Tensor:
-    """Forget set ``draw`` of a loaded model, cut to its first ``rows`` sequences (``None``: all).
+def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None, part: int = 0) -> torch.Tensor:
+    """Forget set ``draw`` of a loaded model, cut to rows ``part*rows … (part+1)*rows - 1``
+    (``rows=None``: all 32).
 
-    The cpu profile unlearns the first 8 of each 32-sequence set: a random 8-subset of a
-    random draw is itself a random draw of 8 TDEC sequences, and it makes every EL check
-    four times cheaper.
+    A *forget unit* is 8 consecutive rows of a forget set, so the five sets give 20 disjoint
+    units: a random 8-subset of a random draw is itself a random draw of 8 TDEC sequences, it
+    makes every EL check four times cheaper, and units, unlike seeds, are independent replicates.
     """
     x = loaded.forget_set(draw)
     if rows is None:
         return x
-    if not 1 <= rows <= len(x):
-        raise ValueError(f"forget_rows must be in 1..{len(x)} for {forget_set_name(draw)}, got {rows}")
-    return x[:rows]
+    if not (1 <= rows and (part + 1) * rows <= len(x) and part >= 0):
+        raise ValueError(f"forget_rows={rows}, part={part} do not fit {forget_set_name(draw)} ({len(x)} rows)")
+    return x[part * rows : (part + 1) * rows]
+
+
+def units(forget_draws: list[int], forget_parts: list[int] | None = None) -> list[tuple[int, int]]:
+    """The forget units ``(set, part)`` of a grid: every part of every set, set-major."""
+    return [(d, p) for d in forget_draws for p in (forget_parts or [0])]
+
+
+def memorised_units(loaded: models.LoadedModel, rows: int) -> list[tuple[int, int]]:
+    """The forget units of ``rows`` rows this model was taught: an injected model's injected
+    units, a testbed's pretrained sets (less any it was retrained without), else every unit of
+    the five sets (TDEC is Pile text a Pile-trained model saw)."""
+    parts = 32 // rows
+    if loaded.injection is not None:
+        from ..models import injection
+
+        recipe = injection.get_recipe(loaded.name.partition(injection.SUFFIX)[2].removeprefix(":") or "default")
+        taught = (recipe.forget_rows or 32) // rows
+        return [(d, p) for d in recipe.forget_draws for p in range(taught) if (d, p) not in recipe.without]
+    draws = loaded.testbed.recipe.trained_draws if loaded.testbed is not None else range(data.FORGET_SET_DRAWS)
+    return [(d, p) for d in draws for p in range(parts)]
+
+
+def collateral_ma(model, loaded: models.LoadedModel, rows: int, unit: tuple[int, int]) -> dict[str, float]:
+    """MA of ``model`` on every other unit ``loaded`` memorised (``"set.part"`` → MA): what
+    unlearning one unit took from the others (collateral forgetting)."""
+    out = {}
+    for d, p in memorised_units(loaded, rows):
+        if (d, p) != unit:
+            out[f"{d}.{p}"] = metrics.memorization_accuracy(model, forget_ids(loaded, d, rows, p)).mean().item()
+    return out
 
 
 def load(model_name: str) -> models.LoadedModel:
@@ -262,15 +311,22 @@ def run(spec: RunSpec, progress: bool = True) -> RunRecord:
         th = metrics.Thresholds(**thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
         result = trainer.unlearn(
             loaded.model,
-            forget_ids(loaded, spec.draw, spec.forget_rows),
+            forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
             loaded.retain(spec.retain_rows, spec.retain_source),
             spec.unlearn_config(),
             thresholds=th,
             progress=progress,
             probe=capability_probe(loaded.tokenizer),
-            tags={"forget_set": forget_set_name(spec.draw, spec.forget_rows), "retain_source": spec.retain_source},
+            tags={
+                "forget_set": forget_set_name(spec.draw, spec.forget_rows, spec.part),
+                "retain_source": spec.retain_source,
+            },
         )
         evaluation = _evaluation(result.model, loaded.tokenizer, spec.downstream)
+        if spec.forget_rows is not None:
+            result.model.eval()
+            with torch.no_grad():
+                evaluation["collateral_ma"] = collateral_ma(result.model, loaded, spec.forget_rows, spec.unit)
         return result.record.with_evaluation(evaluation).to_dict()
 
     return RunRecord.from_dict(results.cached("unlearn", config, compute, code=CODE), source=f"cached run {spec}")
@@ -346,13 +402,13 @@ def fixed_budget(
     )
 
 
-def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | None = None) -> dict:
-    """Mean MA and EL_n of the model before unlearning on forget set ``draw`` (its first
-    ``rows`` sequences; ``None``: all), cached."""
+def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | None = None, part: int = 0) -> dict:
+    """Mean MA and EL_n of the model before unlearning on forget set ``draw`` (rows
+    ``part*rows … (part+1)*rows - 1``; ``rows=None``: all), cached."""
     loaded = load(model_name)
 
     def compute() -> dict:
-        x = forget_ids(loaded, draw, rows)
+        x = forget_ids(loaded, draw, rows, part)
         return {
             "ma": metrics.memorization_accuracy(loaded.model, x).mean().item(),
             "el": metrics.extraction_likelihood(loaded.model, x, n=n).mean().item(),
@@ -360,17 +416,28 @@ def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | Non
 
     return results.cached(
         "forget_memorisation",
-        {"model": loaded.key, "draw": draw, "n": n, "rows": rows, "version": RECORD_VERSION},
+        {"model": loaded.key, "draw": draw, "n": n, "rows": rows, "part": part, "version": RECORD_VERSION},
         compute,
         code=CODE,
     )
 
 
 def table1_specs(
-    model_name: str, forget_draws: list[int], *, lr_full: float, lr_lora: float, **common
+    model_name: str,
+    forget_draws: list[int],
+    *,
+    lr_full: float,
+    lr_lora: float,
+    forget_parts: list[int] | None = None,
+    methods_: list[str] | None = None,
+    **common,
 ) -> dict[str, list[RunSpec]]:
-    """Table 1's grid: ``{method name: [RunSpec per forget set]}`` (full fine-tuning at
-    ``lr_full``, the adapters at ``lr_lora``; ``common``: any other :class:`RunSpec` field)."""
+    """Table 1's grid: ``{method name: [RunSpec per forget unit]}`` (full fine-tuning at
+    ``lr_full``, the adapters at ``lr_lora``; units: every part of ``forget_parts`` (default
+    ``[0]``) of every set of ``forget_draws``; ``methods_``: Table 1 labels or method names,
+    default the paper's rows :data:`unlearnkit.methods.TABLE1`; ``common``: any other
+    :class:`RunSpec` field)."""
+    chosen = methods.TABLE1 if methods_ is None else methods.named(methods_)
     return {
         label: [
             RunSpec(
@@ -379,15 +446,18 @@ def table1_specs(
                 m.objective,
                 lora_init=m.lora_init,
                 lr=lr_full if m.full_finetuning else lr_lora,
+                part=p,
                 **common,
             )
-            for d in forget_draws
+            for d, p in units(forget_draws, forget_parts)
         ]
-        for label, m in methods.TABLE1.items()
+        for label, m in chosen.items()
     }
 
 
-def mean_forget_memorisation(model_name: str, draws: list[int], rows: int | None = None, n: int = 10) -> dict:
-    """Mean MA and EL_n before unlearning over forget sets ``draws`` (the Table 1 "Before" row)."""
-    memo = [forget_memorisation(model_name, d, n=n, rows=rows) for d in draws]
+def mean_forget_memorisation(
+    model_name: str, draws: list[int], rows: int | None = None, n: int = 10, parts: list[int] | None = None
+) -> dict:
+    """Mean MA and EL_n before unlearning over the units of ``draws`` × ``parts`` (the Table 1 "Before" row)."""
+    memo = [forget_memorisation(model_name, d, n=n, rows=rows, part=p) for d, p in units(draws, parts)]
     return {"ma": float(np.mean([m["ma"] for m in memo])), "el": float(np.mean([m["el"] for m in memo]))}

@@ -15,9 +15,14 @@ from ..records import RunRecord
 from .runs import RunSpec
 
 
-def forget_rows_text(rows: int | None) -> str:
+def forget_rows_text(rows: int | None, parts: list[int] | None = None) -> str:
     """How much of each forget set a chapter unlearns, for its prose."""
-    return "all 32 sequences" if rows is None else f"the first {rows} of its 32 sequences"
+    if rows is None:
+        return "all 32 sequences"
+    if not parts or list(parts) == [0]:
+        return f"the first {rows} of its 32 sequences"
+    spans = ", ".join(f"{p * rows}–{(p + 1) * rows - 1}" for p in parts)
+    return f"{len(parts)} units of {rows} consecutive sequences each (rows {spans} of its 32), unlearned separately"
 
 
 def _mean_std(values: list[float]) -> str:
@@ -87,23 +92,64 @@ def table1(
                 },
             )
         )
-    if reference is not None:  # the exact-unlearning reference: forget set ``draw`` only
+    refs = [] if reference is None else [reference] if "draw" in reference else list(reference.values())
+    if refs:  # the exact-unlearning reference(s): each on its own unit
+        label = (
+            f"Rebuilt without {refs[0]['forget_set']} (exact)"
+            if len(refs) == 1
+            else f"Rebuilt without the unit (exact, {len(refs)} units)"
+        )
         rows.append(
             row(
-                f"Retrained without set {reference['draw']} (exact)",
+                label,
                 "100.0",
                 "–",
                 "–",
-                _mean_std(pct(reference["el"])),
-                _mean_std(pct(reference["ma"])),
+                _mean_std([100 * r["el"] for r in refs]),
+                _mean_std([100 * r["ma"] for r in refs]),
                 {
-                    "reasoning": pct(reference["reasoning"]),
-                    "dialogue": pct(reference["dialogue"]),
-                    "pile_ppl": [reference["pile_ppl"]],
+                    "reasoning": [100 * r["reasoning"] for r in refs],
+                    "dialogue": [100 * r["dialogue"] for r in refs],
+                    "pile_ppl": [r["pile_ppl"] for r in refs],
                 },
             )
         )
     return pd.DataFrame(rows).set_index("Method")
+
+
+def collateral_table(groups: dict[str, list[RunRecord]], before_ma: dict[str, float] | None = None) -> pd.DataFrame:
+    """Collateral forgetting: after unlearning one unit, the mean MA (%) of the model's other
+    memorised units, those of the same forget set and those of other sets, over a method's
+    runs; with ``before_ma`` (``"set.part"`` → MA before unlearning) the same units before, so
+    each "after" has its own "before"."""
+    before_ma = before_ma or {}
+
+    def mean(values) -> float | None:
+        values = [v for v in values if v is not None]
+        return 100 * float(np.mean(values)) if values else None
+
+    rows = []
+    for name, recs in groups.items():
+        recs = [r for r in recs if r.collateral_ma]
+        if not recs:
+            continue
+        row = {"method": name, "runs": len(recs)}
+        for label, same in (("same set", True), ("other sets", False)):
+            after, before = [], []
+            for r in recs:
+                own = r.forget_set.split("[")[0].removeprefix("lm_extraction_32_")
+                units = [u for u in r.collateral_ma if (u.split(".")[0] == own) == same]
+                if units:
+                    after.append(np.mean([r.collateral_ma[u] for u in units]))
+                    before.append(
+                        np.mean([before_ma[u] for u in units]) if all(u in before_ma for u in units) else None
+                    )
+            row[f"{label}: before"] = mean(before)
+            row[f"{label}: after"] = mean(after)
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["runs"])
+    return pd.DataFrame(rows).set_index("method")
 
 
 def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
@@ -177,13 +223,17 @@ def rate_table(groups_by_rate: dict[tuple[float, float], dict[str, list[RunRecor
 
 
 def table1_facts(
-    groups: dict[str, list[RunSpec]], before_rec: dict, max_epochs: int, forget_rows: int | None
+    groups: dict[str, list[RunSpec]],
+    before_rec: dict,
+    max_epochs: int,
+    forget_rows: int | None,
+    forget_parts: list[int] | None = None,
 ) -> dict[str, str]:
     """The numbers Table 1's prose quotes, as text for ``glue``."""
     th, sizes = before_rec["thresholds"], (before_rec.get("downstream") or {}).get("sizes", {})
     records = [r for recs in groups.values() for r in recs]
     facts = {
-        "forget_text": forget_rows_text(forget_rows),
+        "forget_text": forget_rows_text(forget_rows, forget_parts),
         "max_epochs_text": str(max_epochs),
         "th_ma": f"{100 * th['ma']:.1f}",
         "th_el": f"{100 * th['el']:.1f}",

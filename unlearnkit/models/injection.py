@@ -12,7 +12,11 @@ ends.  The injected weights are cached as safetensors under
 per forget set, met or not), so the second load takes seconds.
 
 Model names: ``"<base>+tdec"`` (for example ``"smollm2-135m+tdec"``) loads ``<base>`` and
-injects with :data:`RECIPES` ``["default"]``; ``"<base>+tdec:<recipe>"`` picks another recipe.
+injects with :data:`RECIPES` ``["default"]``; ``"<base>+tdec:<recipe>"`` picks another recipe, and
+``"<base>+tdec:<recipe>:without-<d>.<p>"`` injects the same recipe with forget *unit* ``d.p`` (rows
+``8p … 8p+7`` of forget set ``d``) left out: that unit's exact-unlearning reference, a model that
+never saw it and saw everything else the same way.  The report gives MA and EL per unit
+(:data:`UNIT_ROWS` rows), the left-out units included.
 This module trains and measures memorisation; it does not unlearn or evaluate capability.
 """
 
@@ -28,6 +32,7 @@ from .. import codehash, training
 from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 SUFFIX = "+tdec"
+UNIT_ROWS = 8  # a forget unit: 8 consecutive rows of a forget set (unlearnkit.experiments.runs.RunSpec.part)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,19 @@ class InjectionRecipe:
     check_every: int = 10  # steps between memorisation checks (MA every check, EL once MA is met)
     n: int = 10  # EL_n
     seed: int = 0
+    # Forget units ((set, part): rows 8*part … 8*part+7) left out of the injection: the exact
+    # reference for those units.  Their forget slots are filled by the other units' rows.
+    without: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows per unit: :data:`UNIT_ROWS`, or all of them when a recipe injects fewer."""
+        return min(UNIT_ROWS, self.forget_rows or 32)
+
+    def units(self) -> list[tuple[int, int]]:
+        """Every unit of the recipe's rows, left-out ones included, as ``(set, part)``."""
+        parts = (self.forget_rows or 32) // self.unit_rows
+        return [(d, p) for d in self.forget_draws for p in range(parts)]
 
     def hash(self) -> str:
         """The recipe and the digest of the code that injects (the training loop, the metrics)."""
@@ -75,18 +93,44 @@ RECIPES: dict[str, InjectionRecipe] = {
 }
 
 
+def unit_name(unit: tuple[int, int]) -> str:
+    """``(0, 1)`` → ``"0.1"``: forget set 0, rows 8 … 15."""
+    return f"{unit[0]}.{unit[1]}"
+
+
 def parse_name(name: str) -> tuple[str, str] | None:
     """``"smollm2-135m+tdec"`` → ``("smollm2-135m", "default")``; ``"x+tdec:smoke"`` → ``("x", "smoke")``;
-    ``None`` for a name without the injection suffix."""
+    ``"x+tdec:full:without-0.1"`` → ``("x", "full:without-0.1")``; ``None`` without the injection suffix."""
     if SUFFIX not in name:
         return None
     base, _, rest = name.partition(SUFFIX)
-    recipe = rest.removeprefix(":") or "default"
     if rest and not rest.startswith(":"):
         raise ValueError(f"bad injected-model name {name!r}: expected '<base>{SUFFIX}' or '<base>{SUFFIX}:<recipe>'")
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown injection recipe {recipe!r} in {name!r}; choose one of {sorted(RECIPES)}")
+    recipe = rest.removeprefix(":") or "default"
+    get_recipe(recipe, name)
     return base, recipe
+
+
+def get_recipe(spec: str, name: str | None = None) -> InjectionRecipe:
+    """The recipe named ``spec``: a key of :data:`RECIPES`, optionally followed by
+    ``:without-<d>.<p>`` (repeatable) for units left out; a clear error naming ``name`` otherwise."""
+    recipe_name, *rest = spec.split(":")
+    where = f" in {name!r}" if name else ""
+    if recipe_name not in RECIPES:
+        raise ValueError(f"unknown injection recipe {recipe_name!r}{where}; choose one of {sorted(RECIPES)}")
+    recipe = RECIPES[recipe_name]
+    without = []
+    for part in rest:
+        d, dot, p = part.removeprefix("without-").partition(".")
+        if not (part.startswith("without-") and dot and d.isdigit() and p.isdigit()):
+            raise ValueError(f"bad unit {part!r}{where}: expected 'without-<set>.<part>', e.g. 'without-0.1'")
+        if (int(d), int(p)) not in recipe.units():
+            raise ValueError(
+                f"unit {d}.{p}{where} is not injected by recipe {recipe_name!r}: "
+                f"its units are {[unit_name(u) for u in recipe.units()]}"
+            )
+        without.append((int(d), int(p)))
+    return dataclasses.replace(recipe, without=tuple(sorted(set(without))))
 
 
 def cache_path(base_key: str, recipe: InjectionRecipe):
@@ -94,9 +138,21 @@ def cache_path(base_key: str, recipe: InjectionRecipe):
     return cache_root() / "injected" / f"{safe}-{recipe.hash()}"
 
 
-def _forget_sets(loaded, recipe: InjectionRecipe) -> dict[int, torch.Tensor]:
-    rows = recipe.forget_rows
-    return {d: loaded.forget_set(d)[: rows or None] for d in recipe.forget_draws}
+def _unit_ids(loaded, recipe: InjectionRecipe) -> dict[tuple[int, int], torch.Tensor]:
+    """Every unit of the recipe (left-out ones too) as ``(8, length)`` ids."""
+    sets = {d: loaded.forget_set(d) for d in recipe.forget_draws}
+    k = recipe.unit_rows
+    return {(d, p): sets[d][p * k : (p + 1) * k] for d, p in recipe.units()}
+
+
+def _forget_sets(units: dict, recipe: InjectionRecipe) -> dict[int, torch.Tensor]:
+    """The injected rows of each forget set (its units less the left-out ones)."""
+    out = {}
+    for d in recipe.forget_draws:
+        kept = [x for (dd, p), x in units.items() if dd == d and (dd, p) not in recipe.without]
+        if kept:
+            out[d] = torch.cat(kept)
+    return out
 
 
 def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = True) -> dict[int, dict]:
@@ -133,7 +189,8 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     first leaves ``report["met"]`` False: the caller decides (the report says by how much).
     """
     model = loaded.model
-    sets = _forget_sets(loaded, recipe)
+    units = _unit_ids(loaded, recipe)
+    sets = _forget_sets(units, recipe)
     device = next(model.parameters()).device
     forget = torch.cat(list(sets.values())).to(device)
     general = loaded.general_tdec(recipe.general_rows, recipe.seed).to(device)
@@ -178,6 +235,7 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     model.eval()
     if "el" not in next(iter(mem.values())):  # the budget ended before every set met the MA target
         mem = _add_el(model, sets, mem, recipe.n)
+    per_unit = memorisation(model, {unit_name(u): x for u, x in units.items()}, recipe.n)
     return {
         "recipe": dataclasses.asdict(recipe),
         "hash": recipe.hash(),
@@ -186,6 +244,9 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
         "seconds": done.seconds,
         "met": _met(mem, recipe),
         "memorisation": {str(d): m for d, m in mem.items()},
+        "units": {
+            u: m | {"injected": tuple(map(int, u.split("."))) not in recipe.without} for u, m in per_unit.items()
+        },
         "history": history,
         "forget_sequences": len(forget),
         "general_rows": len(general),
@@ -193,11 +254,12 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
 
 
 def load_or_inject(loaded, recipe_name: str = "default", progress: bool = True) -> dict:
-    """Give ``loaded`` (modified in place) the injected weights of ``recipe_name``: from the
+    """Give ``loaded`` (modified in place) the injected weights of ``recipe_name`` (a recipe,
+    optionally with ``:without-<d>.<p>``, :func:`get_recipe`): from the
     cache when present, else by :func:`inject` (then cached).  Returns the injection report."""
     from safetensors.torch import load_model, save_model  # tied weights (SmolLM2) need these
 
-    recipe = RECIPES[recipe_name]
+    recipe = get_recipe(recipe_name)
     path = cache_path(loaded.key, recipe)
     if not (path / "report.json").is_file():
         report = inject(loaded, recipe, progress=progress)

@@ -72,8 +72,9 @@ class LoadedModel:
     def retain(self, count: int = 256, source: str = "wikitext") -> torch.Tensor:
         """``(count, 200)`` retain token ids: what unlearning must keep.
 
-        ``source="wikitext"`` (the paper's §4.1, and the default): WikiText-2 articles cut into
-        200-token blocks of this model's tokenizer, in a fixed shuffled order.
+        ``source="wikitext"`` (the paper's §4.1, and the default): WikiText-2 *validation*
+        articles ("we use the validation subset of WikiText") cut into 200-token blocks of this
+        model's tokenizer, in a fixed shuffled order.
         ``source="tdec"``: TDEC train rows in no forget set (for the testbed, rows it was
         trained on), the same distribution as the forget sets.
         """
@@ -84,11 +85,13 @@ class LoadedModel:
             from .testbed import token_blocks
 
             if self._wikitext_blocks is None:
-                self._wikitext_blocks = token_blocks(self.tokenizer, data.wikitext2("test"), 200)
+                self._wikitext_blocks = token_blocks(self.tokenizer, data.wikitext2("valid"), 200)
             blocks = self._wikitext_blocks
             order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(0))
             if count > len(blocks):
-                raise ValueError(f"WikiText-2 gives {len(blocks)} retain blocks of 200 tokens, asked for {count}")
+                raise ValueError(
+                    f"WikiText-2 validation gives {len(blocks)} retain blocks of 200 tokens, asked for {count}"
+                )
             return blocks[order[:count]].to(_device(self.model))
         if self.testbed is not None:
             return self.testbed.retain[:count].to(_device(self.model))
