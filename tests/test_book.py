@@ -106,7 +106,8 @@ def smoke_book(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke-book")
     src = book.prepare(root / "_build" / "src")
     failures = {}
-    for chapter in CHAPTERS:
+    # as a whole build does: the introduction, which shows every chapter's verdicts, last
+    for chapter in CHAPTERS[1:] + CHAPTERS[:1]:
         try:
             book.execute("smoke", src, only=[chapter.split("/")[-1]])
         except Exception as err:  # noqa: BLE001 - reported by the chapter's own test
@@ -122,6 +123,22 @@ def test_chapter_executes_on_smoke_profile(chapter, smoke_book):
     executed = json.loads((src / f"{chapter}.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.slow
+def test_the_introduction_opens_with_every_chapters_verdicts(smoke_book):
+    _, src, failures = smoke_book
+    assert not failures
+    found = json.loads((src / "book" / book.FINDINGS_FILE).read_text())
+    decided = found["testbed:smoke"]
+    assert {"C1", "C5", "C5b", "C7", "H1", "K1"} <= set(decided)
+    assert decided["C1"]["chapter"] == "table1" and decided["C7"]["chapter"] == "module_sweep"
+    intro = json.loads((src / "book" / "intro.ipynb").read_text())
+    html = "".join(
+        "".join(o.get("data", {}).get("text/html", "")) for c in intro["cells"] for o in c.get("outputs", [])
+    )
+    assert "testbed:smoke (this build)" in html and 'href="table1.html"' in html
+    assert html.index("Findings") if "Findings" in html else True
 
 
 # What a reader must never see: a role MyST did not render, or a Python object printed raw.

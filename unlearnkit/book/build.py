@@ -33,6 +33,8 @@ import yaml
 from ..cache import write_json_atomic
 from .provenance import TIMINGS_FILE
 
+FINDINGS_FILE = "_findings.json"  # every chapter's verdicts, for the introduction (unlearnkit.book.findings)
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository (unlearnkit/book/build.py)
 
 
@@ -182,7 +184,12 @@ def execute(
     _quiet_kernel_logs()
     timings: dict[str, float] = {}
     timings_path = out / "book" / TIMINGS_FILE
-    for name in toc_files(root):
+    order = toc_files(root)
+    # The introduction opens with every chapter's verdicts: when it reads them (it declares
+    # findings_path), it executes after the chapters that write them.
+    if order and order[0] in planned and "findings_path" in planned[order[0]][2]:
+        order = order[1:] + order[:1]
+    for name in order:
         src = source_of(name, root)
         dst = out / src.relative_to(root)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +204,8 @@ def execute(
         print(f"[book] ({k}/{len(chapters)}) executing {src.relative_to(root)} (profile {profile_name})", flush=True)
         if "timings_path" in declared:  # the provenance page reads the times so far
             params["timings_path"] = str(timings_path)
+        if "findings_path" in declared:  # chapters add their verdicts; the introduction shows them
+            params["findings_path"] = str(out / "book" / FINDINGS_FILE)
         papermill.execute_notebook(
             str(src), str(dst), parameters=params, kernel_name="python3",
             cwd=str(root), progress_bar=False, request_save_on_cell_execute=False, log_output=True,
@@ -252,6 +261,7 @@ def build(profile_name: str = "cpu", root: Path = ROOT, backend: str | None = No
     from . import measured
 
     cold = not any(results_dir().glob("*/*.json"))
+    (out / "book" / FINDINGS_FILE).unlink(missing_ok=True)  # this build's verdicts only
     start = time.perf_counter()
     measured.write_page(root)  # the Measured page, from the records so far
     timings = execute(profile_name, out, root, backend=backend)
@@ -315,7 +325,23 @@ def main(argv=None) -> None:
         choices=["inline", "processes", "submitit"],
         help="where the grids of runs execute (unlearnkit.experiments.dispatch; default: the profile's)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CHAPTER",
+        help="execute only these chapters (e.g. table1) into _build/src, without rendering: a long "
+        "chapter's runs fill the cache, and a later full build reuses them",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        known = {Path(n).name for n in toc_files(ROOT)}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            parser.error(f"--only: no chapter {unknown} in _toc.yml (chapters: {sorted(known)})")
+        start = time.perf_counter()
+        timings = execute(args.profile, prepare(ROOT / "_build" / "src"), backend=args.backend, only=args.only)
+        print(f"[book] executed {', '.join(timings)} in {(time.perf_counter() - start) / 60:.1f} min")
+        return
     build(args.profile, backend=args.backend)
     if args.pdf:
         pdf()
