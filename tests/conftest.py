@@ -6,7 +6,8 @@ import torch
 
 @pytest.fixture(scope="session", autouse=True)
 def fresh_cache(tmp_path_factory):
-    """Run the tests as on a fresh machine: an empty cache (testbeds, results) per session.
+    """Run the tests as on a fresh machine: an empty cache (testbeds, results) per session, and
+    recorded results (``unlearnkit.experiments.recorded``) written to a temporary folder.
 
     Set ``UNLEARNKIT_TEST_CACHE=user`` to reuse the user's cache instead (faster re-runs).
     """
@@ -14,13 +15,15 @@ def fresh_cache(tmp_path_factory):
         yield None
         return
     path = tmp_path_factory.mktemp("unlearnkit-cache")
-    old = os.environ.get("UNLEARNKIT_CACHE")
+    old = {k: os.environ.get(k) for k in ("UNLEARNKIT_CACHE", "UNLEARNKIT_RESULTS")}
     os.environ["UNLEARNKIT_CACHE"] = str(path)
+    os.environ["UNLEARNKIT_RESULTS"] = str(tmp_path_factory.mktemp("recorded-results"))  # never the repo's
     yield path
-    if old is None:
-        os.environ.pop("UNLEARNKIT_CACHE", None)
-    else:
-        os.environ["UNLEARNKIT_CACHE"] = old
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def tiny_gpt_neo(

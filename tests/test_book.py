@@ -138,7 +138,17 @@ def test_the_introduction_opens_with_every_chapters_verdicts(smoke_book):
         "".join(o.get("data", {}).get("text/html", "")) for c in intro["cells"] for o in c.get("outputs", [])
     )
     assert "testbed:smoke (this build)" in html and 'href="table1.html"' in html
-    assert html.index("Findings") if "Findings" in html else True
+    assert "(recorded" in html and 'href="real_model.html"' in html  # the recorded results' column
+
+
+@pytest.mark.slow
+def test_recorded_results_are_shown_labelled_and_spot_checked(smoke_book):
+    _, src, failures = smoke_book
+    assert not failures
+    chapter = json.loads((src / "book" / "real_model.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for c in chapter["cells"] for o in c.get("outputs", []))
+    assert "Recorded results (table1.json)" in text and "Current: the code that computed every record" in text
+    assert "Spot check of the recorded" in text and ": reproduced." in text
 
 
 # What a reader must never see: a role MyST did not render, or a Python object printed raw.

@@ -37,6 +37,8 @@ from .runs import (
 )
 from .tables import (
     collateral_table,
+    cost_figures,
+    cost_table,
     forget_rows_text,
     per_task_table,
     rate_table,
@@ -53,6 +55,8 @@ __all__ = [
     "capability",
     "check_run_settings",
     "collateral_table",
+    "cost_figures",
+    "cost_table",
     "fixed_budget",
     "forget_ids",
     "forget_memorisation",

@@ -16,6 +16,7 @@ This module reads and writes files; :func:`spot_check` recomputes one record thr
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -27,8 +28,13 @@ from ..cache import write_json_atomic
 from ..records import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "results"
 FORMAT = 1
+
+
+def results_root() -> Path:
+    """The recorded-results folder: ``$UNLEARNKIT_RESULTS`` if set (the tests use a temporary
+    one), else the repository's ``results/``."""
+    return Path(os.environ.get("UNLEARNKIT_RESULTS") or ROOT / "results")
 
 
 def _commit() -> str:
@@ -70,7 +76,7 @@ def save(name: str, *, groups: dict, extra: dict | None = None, command: str = "
         "compute_seconds": seconds,
         "records": len(flat),
     }
-    path = (root or RESULTS) / f"{name}.json"
+    path = (root or results_root()) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, {"format": FORMAT, "provenance": provenance, "groups": nested, "extra": extra or {}})
     return path
@@ -133,7 +139,7 @@ def load(name_or_path: str | Path, root: Path | None = None) -> Recorded | None:
     """Read ``results/<name>.json`` (or a path); ``None`` when there is no such file."""
     path = Path(name_or_path)
     if path.suffix != ".json":
-        path = (root or RESULTS) / f"{name_or_path}.json"
+        path = (root or results_root()) / f"{name_or_path}.json"
     if not path.is_file():
         return None
     data = json.loads(path.read_text())

@@ -175,6 +175,55 @@ def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
     )
 
 
+def cost_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
+    """What a run costs, per method (mean seconds per run): training steps, the per-epoch
+    checks (EL/MA against the criterion and the capability probe), the downstream evaluation
+    after unlearning, and the total; plus the share of the total each part takes."""
+    rows = []
+    for name, recs in groups.items():
+        if not recs:
+            continue
+        train = np.mean([r.train_seconds + r.setup_seconds for r in recs])
+        checks = np.mean([r.eval_seconds for r in recs])
+        total = np.mean([r.seconds if r.seconds is not None else r.wall_seconds for r in recs])
+        evaluation = max(total - train - checks, 0.0)
+        rows.append(
+            {
+                "method": name,
+                "runs": len(recs),
+                "epochs run": float(np.mean([r.epochs_run for r in recs])),
+                "training (s)": train,
+                "criterion checks + probe (s)": checks,
+                "evaluation (s)": evaluation,
+                "total per unit (min)": total / 60,
+                "training share": train / total if total else None,
+            }
+        )
+    return pd.DataFrame(rows).set_index("method")
+
+
+def cost_figures(groups: dict[str, list[RunRecord]]) -> dict[str, str]:
+    """The cost of a grid as measured figures (for :func:`unlearnkit.book.measured.record`):
+    runs, total compute, minutes per unit and what dominates it."""
+    unique = {}
+    for r in (r for recs in groups.values() for r in recs):  # a run shared by two sections counts once
+        unique[(r.forget_set, repr(sorted(r.config.items())))] = r
+    records = list(unique.values())
+    if not records:
+        return {"runs": "0"}
+    total = sum(r.seconds or r.wall_seconds for r in records)
+    train = sum(r.train_seconds + r.setup_seconds for r in records)
+    checks = sum(r.eval_seconds for r in records)
+    return {
+        "runs": str(len(records)),
+        "compute, all runs": f"{total / 3600:.2f} h",
+        "per unit (mean)": f"{total / len(records) / 60:.1f} min",
+        "training steps": f"{100 * train / total:.0f} %",
+        "criterion checks (EL/MA) and probe": f"{100 * checks / total:.0f} %",
+        "downstream evaluation": f"{100 * max(total - train - checks, 0) / total:.0f} %",
+    }
+
+
 def per_task_table(
     before_rec: dict, published_dialogue: dict[str, float] | None = None, published_label: str = "published"
 ) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 
 import torch
@@ -49,6 +50,7 @@ class InjectionRecipe:
     general_rows: int = 2000  # TDEC train rows in no forget set, the interleaved general text
     max_steps: int = 400
     check_every: int = 10  # steps between memorisation checks (MA every check, EL once MA is met)
+    el_every: int = 10  # once MA is met, steps between EL checks (EL costs far more than MA on many rows)
     n: int = 10  # EL_n
     seed: int = 0
     # Forget units ((set, part): rows 8*part … 8*part+7) left out of the injection: the exact
@@ -73,7 +75,7 @@ class InjectionRecipe:
 RECIPES: dict[str, InjectionRecipe] = {
     "default": InjectionRecipe(),
     # The gpu profile's: all 32 sequences of every forget set (160 rows), as Table 1 there unlearns them.
-    "full": InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000),
+    "full": InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000, el_every=40),
     # The default book's real-model chapter: forget set 0 alone (its first 8 rows), which is all
     # that chapter unlearns.
     "one-set": InjectionRecipe(forget_draws=(0,)),
@@ -155,23 +157,34 @@ def _forget_sets(units: dict, recipe: InjectionRecipe) -> dict[int, torch.Tensor
     return out
 
 
-def memorisation(model, sets: dict[int, torch.Tensor], n: int = 10, el: bool = True) -> dict[int, dict]:
-    """Mean MA (and EL_n when ``el``) of ``model`` on each forget set."""
+def memorisation(model, sets: dict, n: int = 10, el: bool = True) -> dict:
+    """Mean MA (and EL_n when ``el``) of ``model`` on each forget set (or unit) of ``sets``."""
+    rows = _row_scores(model, sets, n, el)
+    return {k: {m: v.mean().item() for m, v in r.items()} for k, r in rows.items()}
+
+
+def _row_scores(model, sets: dict, n: int, el: bool) -> dict:
+    """``{key: {"ma": per-row MA, "el": per-row EL_n}}`` for each ``(rows, length)`` tensor of
+    ``sets``, measured in one pass over all their rows."""
     from .. import metrics
 
+    keys = list(sets)
+    x = torch.cat([sets[k] for k in keys])
+    bounds = torch.tensor([0] + [len(sets[k]) for k in keys]).cumsum(0).tolist()
+    scores = {"ma": metrics.memorization_accuracy(model, x)}
+    if el:
+        scores["el"] = metrics.extraction_likelihood(model, x, n=n)
+    return {k: {m: v[bounds[i] : bounds[i + 1]] for m, v in scores.items()} for i, k in enumerate(keys)}
+
+
+def _by_set(rows: dict, recipe: InjectionRecipe) -> dict[int, dict]:
+    """Per forget set, the mean over its injected units' rows of each measure."""
     out = {}
-    for d, x in sets.items():
-        out[d] = {"ma": metrics.memorization_accuracy(model, x).mean().item()}
-        if el:
-            out[d]["el"] = metrics.extraction_likelihood(model, x, n=n).mean().item()
+    for d in recipe.forget_draws:
+        kept = [r for (dd, p), r in rows.items() if dd == d and (dd, p) not in recipe.without]
+        if kept:
+            out[d] = {m: torch.cat([r[m] for r in kept]).mean().item() for m in kept[0]}
     return out
-
-
-def _add_el(model, sets: dict[int, torch.Tensor], mem: dict[int, dict], n: int) -> dict[int, dict]:
-    """``mem`` (MA per set, from :func:`memorisation`) with EL_n added, MA not measured again."""
-    from .. import metrics
-
-    return {d: m | {"el": metrics.extraction_likelihood(model, sets[d], n=n).mean().item()} for d, m in mem.items()}
 
 
 def _met(mem: dict[int, dict], recipe: InjectionRecipe) -> bool:
@@ -185,18 +198,22 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     ``general_per_step`` general rows, token-weighted into one loss (AdamW, constant rate, gradient
     norm clipped at 1; :func:`unlearnkit.training.train`).
     Every ``check_every`` steps MA is measured on every set; once every set meets the MA
-    target, EL_n is measured too, and training stops when both are met.  A budget that ends
-    first leaves ``report["met"]`` False: the caller decides (the report says by how much).
+    target, EL_n is measured too (at most every ``el_every`` steps), and training stops when
+    both are met.  A budget that ends first leaves ``report["met"]`` False: the caller decides
+    (the report says by how much).  The report gives MA and EL_n per set and per unit (the
+    left-out units measured at the end).
     """
+    start = time.perf_counter()
     model = loaded.model
     units = _unit_ids(loaded, recipe)
+    taught = {u: x for u, x in units.items() if u not in recipe.without}
     sets = _forget_sets(units, recipe)
     device = next(model.parameters()).device
     forget = torch.cat(list(sets.values())).to(device)
     general = loaded.general_tdec(recipe.general_rows, recipe.seed).to(device)
     gen = torch.Generator().manual_seed(recipe.seed)
     order = {"f": torch.empty(0, dtype=torch.long), "g": torch.empty(0, dtype=torch.long)}
-    history, mem = [], {}
+    history, state = [], {"rows": {}, "el_step": None, "step": 0}
 
     def take(key: str, pool: torch.Tensor, count: int) -> torch.Tensor:
         if len(order[key]) < count:
@@ -208,17 +225,25 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
         batch = torch.cat([take("f", forget, recipe.forget_per_step), take("g", general, recipe.general_per_step)])
         return model(input_ids=batch, labels=batch).loss  # equal-length rows: token-weighted
 
+    def measure(step: int, el: bool) -> dict[int, dict]:
+        model.eval()
+        state["rows"] = _row_scores(model, taught, recipe.n, el)
+        state["step"] = step
+        if el:
+            state["el_step"] = step
+        return _by_set(state["rows"], recipe)
+
     def check(step) -> bool:
-        nonlocal mem
         if not (step.step % recipe.check_every == 0 or step.step == recipe.max_steps):
             return False
-        model.eval()
-        mem = memorisation(model, sets, recipe.n, el=False)
-        if all(m["ma"] >= recipe.target_ma for m in mem.values()):
-            mem = _add_el(model, sets, mem, recipe.n)
+        mem = measure(step.step, el=False)
+        ma_met = all(m["ma"] >= recipe.target_ma for m in mem.values())
+        el_due = state["el_step"] is None or step.step - state["el_step"] >= recipe.el_every
+        if ma_met and el_due:
+            mem = measure(step.step, el=True)
         history.append({"step": step.step, "loss": step.loss, **{f"ma_{d}": m["ma"] for d, m in mem.items()}})
         step.postfix["ma"] = f"{min(m['ma'] for m in mem.values()):.3f}"
-        return _met(mem, recipe)
+        return ma_met and "el" in next(iter(mem.values())) and _met(mem, recipe)
 
     done = training.train(
         model,
@@ -232,20 +257,24 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
         leave=True,
     )
     step = done.steps[-1].step
-    model.eval()
-    if "el" not in next(iter(mem.values())):  # the budget ended before every set met the MA target
-        mem = _add_el(model, sets, mem, recipe.n)
-    per_unit = memorisation(model, {unit_name(u): x for u, x in units.items()}, recipe.n)
+    if state["el_step"] != step or state["step"] != step:  # the final scores, EL included, of the final weights
+        measure(step, el=True)
+    rows = dict(state["rows"])
+    left_out = {u: x for u, x in units.items() if u in recipe.without}
+    if left_out:
+        rows |= _row_scores(model, left_out, recipe.n, el=True)
+    mem = _by_set(rows, recipe)
     return {
         "recipe": dataclasses.asdict(recipe),
         "hash": recipe.hash(),
         "base": loaded.name,
         "steps": step,
-        "seconds": done.seconds,
+        "seconds": time.perf_counter() - start,  # training, checks and the final measurement
         "met": _met(mem, recipe),
         "memorisation": {str(d): m for d, m in mem.items()},
         "units": {
-            u: m | {"injected": tuple(map(int, u.split("."))) not in recipe.without} for u, m in per_unit.items()
+            unit_name(u): {m: v.mean().item() for m, v in rows[u].items()} | {"injected": u not in recipe.without}
+            for u in units
         },
         "history": history,
         "forget_sequences": len(forget),
