@@ -34,6 +34,7 @@ from .runs import (
     table1_specs,
     thresholds,
     units,
+    units_ma,
 )
 from .tables import (
     collateral_table,
@@ -75,4 +76,5 @@ __all__ = [
     "table1_specs",
     "thresholds",
     "units",
+    "units_ma",
 ]

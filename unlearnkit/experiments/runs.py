@@ -422,6 +422,19 @@ def forget_memorisation(model_name: str, draw: int, n: int = 10, rows: int | Non
     )
 
 
+def units_ma(model_name: str, rows: int) -> dict[str, float]:
+    """MA before unlearning of every unit of ``rows`` rows the model memorised
+    (:func:`memorised_units`, ``"set.part"`` → MA), cached: the "before" of the collateral table."""
+    loaded = load(model_name)
+
+    def compute() -> dict:
+        with torch.no_grad():
+            return {"ma": collateral_ma(loaded.model, loaded, rows, (-1, -1))}
+
+    config = {"model": loaded.key, "rows": rows, "version": RECORD_VERSION}
+    return results.cached("units_ma", config, compute, code=CODE)["ma"]
+
+
 def table1_specs(
     model_name: str,
     forget_draws: list[int],
