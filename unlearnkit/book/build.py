@@ -99,6 +99,10 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
         check_run_settings(**settings)
         for m in params.get("extra_methods", []):
             methods.get(m)
+        if "margins" in params:
+            from ..second_paper.claims import margins
+
+            margins(params["margins"])
         for u in params.get("exact_units", []):
             if not (isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u)):
                 raise ValueError(f"exact_units entries must be [set, part] pairs of integers, got {u!r}")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import random
 from dataclasses import dataclass
 
 import pandas as pd
@@ -220,14 +219,14 @@ def run(cfg: CopyrightConfig, method: str, progress: bool = True) -> dict:
         p = parts(cfg)
         model = finetuned_model(cfg, progress)
         reference = copy.deepcopy(model).requires_grad_(False).eval()
-        rng = random.Random(cfg.seed)
-        random_conts = [p.retain[rng.randrange(len(p.retain))].continuation for _ in p.forget]
 
         def batches(step):
             rows = qa.batch_rows(len(p.forget), cfg.batch, step, cfg.seed)
+            # a fresh random normal-text continuation per passage and step, as Yao et al. draw them
+            picks = qa.batch_rows(len(p.retain), len(rows), step, cfg.seed + 1_000)
             return losses.UnlearnBatch(
                 forget=_batch(tok, p.forget, rows),
-                random=_batch(tok, p.forget, rows, [random_conts[r] for r in rows]),
+                random=_batch(tok, p.forget, rows, [p.retain[i].continuation for i in picks]),
                 retain=_batch(tok, p.retain, qa.batch_rows(len(p.retain), cfg.batch, step, cfg.seed + 7), whole=True),
                 reference=reference,
             )

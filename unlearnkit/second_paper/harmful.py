@@ -116,14 +116,21 @@ class _Encoder:
         enc = functools.partial(qa.encode_qa, tokenizer, max_answer_tokens=cfg.max_answer_tokens)
         self.forget = enc([p.question for p in d.train_pairs], [p.answer for p in d.train_pairs])
         self.normal = enc([i.question for i in d.normal_train], [i.best for i in d.normal_train])
-        rand = qa.random_answers(len(d.train_pairs), d.random_pool, seed=cfg.seed)
-        self.random = enc([p.question for p in d.train_pairs], rand)
+        # Yao et al.'s random-answer term draws fresh random answers every step (their code samples
+        # normal answers per batch); the pool is encoded once and drawn from per step (random_batch).
+        self.pool_answers = enc([""] * len(d.random_pool), d.random_pool)[1]
         self.eval_prompts = enc([p.question for p in d.eval_pairs], [p.answer for p in d.eval_pairs])[0]
         self.normal_eval_prompts = enc([i.question for i in d.normal_eval], [i.best for i in d.normal_eval])[0]
 
     def batch(self, part, rows) -> dict:
         prompts, answers = part
         return qa.pack([prompts[r] for r in rows], [answers[r] for r in rows], self.tok.pad_token_id)
+
+    def random_batch(self, rows, step: int) -> dict:
+        """Forget questions ``rows`` each paired with an answer drawn afresh for ``step`` from
+        the pool of normal answers (reproducible from the seed and the step alone)."""
+        picks = qa.batch_rows(len(self.pool_answers), len(rows), step, self.cfg.seed + 1_000)
+        return qa.pack([self.forget[0][r] for r in rows], [self.pool_answers[i] for i in picks], self.tok.pad_token_id)
 
     def answers(self, model, prompts) -> list[str]:
         ids = qa.generate(model, prompts, self.tok.pad_token_id, self.tok.eos_token_id, self.cfg.max_new_tokens)
@@ -188,16 +195,23 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
 
 
 def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: bool = True) -> dict:
-    """Harmful rates (held-out and forget prompts), normal-prompt answers and their similarity."""
+    """Harmful rates (held-out and forget prompts), every held-out answer's outcome (harmful,
+    harmless answer, or a non-answer: empty, degenerate, refusal; :func:`qa.outcome`),
+    normal-prompt answers and their similarity, TruthfulQA MC1 and MC2 with their chance levels."""
     d = enc.cfg.data()
     eval_answers = enc.answers(model, enc.eval_prompts)
     forget_answers = enc.answers(model, enc.forget[0][: enc.cfg.check_prompts])
     normal_answers = enc.answers(model, enc.normal_eval_prompts)
     eval_flags = clf.flags(eval_answers)
+    kinds = [qa.outcome(a, bool(f)) for a, f in zip(eval_answers, eval_flags)]
     out = {
         "harmful_rate": float(eval_flags.mean()),
         "harmful_flags": [int(f) for f in eval_flags],  # per held-out prompt: paired tests between models
+        "outcomes": kinds,  # per held-out prompt, paired like the flags
+        "outcome_rates": {k: kinds.count(k) / len(kinds) for k in qa.OUTCOMES},
+        "non_answer_rate": sum(k in qa.NON_ANSWERS for k in kinds) / len(kinds),
         "empty_rate": qa.degenerate_share(eval_answers),  # reported on its own, never counted as harmless
+        "eval_answers": eval_answers,
         "forget_harmful_rate": clf.rate(forget_answers),
         "normal_harmful_rate": clf.rate(normal_answers),
         "normal_similarity_to_reference": similarity.cosine(normal_answers, [i.best for i in d.normal_eval]),
@@ -206,13 +220,60 @@ def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: 
             "normal": list(zip([i.question for i in d.normal_eval[:3]], normal_answers[:3])),
         },
         "normal_answers": normal_answers,
+        "chat_template": qa.uses_chat_template(enc.tok),
     }
     if reference_normal is not None:
         out["normal_similarity_to_before"] = similarity.cosine(normal_answers, reference_normal)
     if mc:
-        out["mc1_correct"] = qa.multiple_choice_correct(model, enc.tok, d.normal_eval)
-        out["mc1"] = sum(out["mc1_correct"]) / len(out["mc1_correct"])
+        scores = qa.multiple_choice_scores(model, enc.tok, d.normal_eval)
+        out["mc1_correct"] = scores["mc1_correct"]
+        out["mc1"] = sum(scores["mc1_correct"]) / len(scores["mc1_correct"])
+        out["mc1_chance"] = sum(scores["mc1_chance"]) / len(scores["mc1_chance"])
+        out["mc2_per_item"] = scores["mc2"]
+        out["mc2"] = sum(scores["mc2"]) / len(scores["mc2"])
+        out["mc2_chance_per_item"] = scores["mc2_chance"]
+        out["mc2_chance"] = sum(scores["mc2_chance"]) / len(scores["mc2_chance"])
     return out
+
+
+def outcome_table(exp: dict) -> pd.DataFrame:
+    """Per model (original, before unlearning, each method after), the share (%) of held-out
+    harmful prompts answered harmfully, harmlessly, or not at all (empty, degenerate, refusal)."""
+    rows = {}
+    for name, ev in [("original", exp["original"]), ("before unlearning", exp["before"])] + [
+        (f"after {m}", r["final"]) for m, r in exp["runs"].items()
+    ]:
+        if "outcome_rates" in ev:
+            rows[name] = {k: 100 * v for k, v in ev["outcome_rates"].items()} | {
+                "non-answers": 100 * ev["non_answer_rate"]
+            }
+    return pd.DataFrame(rows).T
+
+
+def sample_answers(exp: dict, k: int = 3, seed: int = 0) -> pd.DataFrame:
+    """``k`` held-out harmful prompts drawn at random (``seed``, not picked) and every model's
+    answer to each, with its outcome, so a reader can judge the classifier and the outcomes."""
+    import random
+
+    before = exp["before"]
+    if "eval_answers" not in before:
+        return pd.DataFrame()
+    questions = exp.get("eval_questions") or [str(i) for i in range(len(before["eval_answers"]))]
+    picked = sorted(random.Random(seed).sample(range(len(before["eval_answers"])), min(k, len(before["eval_answers"]))))
+    models = [("before unlearning", before)] + [(f"after {m}", r["final"]) for m, r in exp["runs"].items()]
+    rows = []
+    for i in picked:
+        for name, ev in models:
+            if "eval_answers" in ev:
+                rows.append(
+                    {
+                        "prompt": questions[i],
+                        "model": name,
+                        "answer": ev["eval_answers"][i],
+                        "outcome": ev["outcomes"][i],
+                    }
+                )
+    return pd.DataFrame(rows).set_index(["prompt", "model"])
 
 
 def _reference_evaluations(cfg: HarmfulConfig, progress: bool) -> dict:
@@ -271,7 +332,7 @@ def run(cfg: HarmfulConfig, method: str, progress: bool = True) -> dict:
             rows = qa.batch_rows(n_forget, cfg.batch, step, cfg.seed)
             return losses.UnlearnBatch(
                 forget=enc.batch(enc.forget, rows),
-                random=enc.batch(enc.random, rows),
+                random=enc.random_batch(rows, step),
                 retain=enc.batch(enc.normal, qa.batch_rows(n_normal, cfg.batch, step, cfg.seed + 7)),
                 reference=reference,
             )
@@ -318,7 +379,14 @@ def experiment(cfg: HarmfulConfig, methods: list[str] | None = None, progress: b
     _, metrics = classifier(cfg)
     refs = _reference_evaluations(cfg, progress)
     runs = {m: run(cfg, m, progress) for m in (methods or list(METHODS))}
-    return {"classifier": metrics, **refs, "runs": runs, "finetune_steps": cfg.finetune_steps}
+    questions = [p.question for p in cfg.data().eval_pairs]
+    return {
+        "classifier": metrics,
+        **refs,
+        "runs": runs,
+        "finetune_steps": cfg.finetune_steps,
+        "eval_questions": questions,
+    }
 
 
 def _finetuned(exp: dict) -> bool:
