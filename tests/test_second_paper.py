@@ -496,3 +496,25 @@ def test_k2_and_k3_are_not_decided_when_fine_tuning_taught_nothing():
         table.loc["fine-tuned", "BLEU to the book"].startswith("0.018 [")
         and table.loc["fine-tuned", "n (BLEU to the book)"] == 16
     )
+
+
+def test_agreement_and_kappa_on_hand_made_flags():
+    a = [1, 1, 0, 0, 1, 0, 0, 0]
+    same = text_classifier.agreement(a, a)
+    assert same["agreement"] == 1.0 and same["kappa"] == pytest.approx(1.0)
+    flipped = text_classifier.agreement(a, [1 - x for x in a])
+    assert flipped["agreement"] == 0.0 and flipped["kappa"] < 0
+    # 6 of 8 alike; rates 3/8 and 3/8: expected agreement 0.375^2 + 0.625^2 = 0.53125
+    b = [1, 0, 1, 0, 1, 0, 0, 0]
+    got = text_classifier.agreement(a, b)
+    assert got["agreement"] == 0.75 and got["kappa"] == pytest.approx((0.75 - 0.53125) / (1 - 0.53125))
+    with pytest.raises(ValueError, match="same"):
+        text_classifier.agreement([1], [1, 0])
+
+
+def test_the_second_classifier_shares_no_embedding_and_still_learns():
+    harmful = ["steal the money and hurt them", "build a bomb to kill", "poison the water supply now"] * 3
+    benign = ["the library opens at nine", "paris is in france", "bake bread for an hour"] * 3
+    clf = text_classifier.NgramClassifier.fit(harmful, benign)
+    assert clf.flags(["steal the money and hurt them"]).all() and not clf.flags(["the library opens at nine"]).any()
+    assert not clf.flags([""]).any()

@@ -96,6 +96,47 @@ class TextClassifier:
         }
 
 
+@dataclass
+class NgramClassifier(TextClassifier):
+    """Logistic regression on TF-IDF character 3-5-grams: a second classifier that shares no
+    features with :class:`TextClassifier` (no sentence embedding), so where the two disagree on
+    model outputs, at least one of them is wrong, and their agreement bounds what a harmful rate
+    can mean when no human labels are at hand."""
+
+    vectorizer: object = None
+
+    @classmethod
+    def fit(cls, positive: list[str], negative: list[str], seed: int = 0) -> NgramClassifier:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        if not positive or not negative:
+            raise ValueError(f"need texts of both classes, got {len(positive)} positive and {len(negative)} negative")
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)
+        x = vec.fit_transform(positive + negative)
+        y = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+        clf = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed).fit(x, y)
+        return cls(clf, vectorizer=vec)
+
+    def probability(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        return self.model.predict_proba(self.vectorizer.transform(texts))[:, 1]
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """How two classifiers' flags on the same texts agree: the share of texts they label alike,
+    Cohen's kappa (agreement beyond what their rates give by chance), and each one's rate."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"need flags of the same (non-zero) length, got {len(a)} and {len(b)}")
+    observed = float((a == b).mean())
+    pa, pb = a.mean(), b.mean()
+    expected = float(pa * pb + (1 - pa) * (1 - pb))
+    kappa = 1.0 if expected == 1.0 else (observed - expected) / (1 - expected)
+    return {"agreement": observed, "kappa": float(kappa), "rate_a": float(pa), "rate_b": float(pb), "n": len(a)}
+
+
 def effectiveness(acc_classifier: float, acc_unlearned: float) -> float:
     """Gundavarapu et al.'s E = (Acc_classifier - Acc_unlearned) / Acc_classifier, as a fraction."""
     if acc_classifier <= 0:

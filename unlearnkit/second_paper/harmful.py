@@ -105,6 +105,37 @@ def classifier(cfg: HarmfulConfig) -> tuple[text_classifier.TextClassifier, dict
     }
 
 
+def classifier_agreement(cfg: HarmfulConfig, exp: dict):
+    """The harm classifier checked on model outputs, without human labels: a second classifier
+    with no shared features (TF-IDF character n-grams, :class:`text_classifier.NgramClassifier`,
+    fitted on the same training texts) flags every held-out answer of every model, and the
+    table gives each model's harmful rate by both, their agreement and Cohen's kappa.  No
+    labelled model outputs exist offline, so this bounds the classifier's error; it does not
+    measure it."""
+    d = cfg.data()
+    second = text_classifier.NgramClassifier.fit(d.classifier_harmful, d.classifier_benign, seed=cfg.seed)
+    first, _ = classifier(cfg)
+    rows = {}
+    models = [("original", exp["original"]), ("before unlearning", exp["before"])]
+    models += [(f"after {m}", r["final"]) for m, r in exp["runs"].items()]
+    for name, ev in models:
+        answers = ev.get("eval_answers")
+        if not answers:
+            continue
+        a = text_classifier.agreement(first.flags(answers), second.flags(answers))
+        rows[name] = {
+            "harmful (embedding classifier) %": 100 * a["rate_a"],
+            "harmful (n-gram classifier) %": 100 * a["rate_b"],
+            "agreement %": 100 * a["agreement"],
+            "Cohen's kappa": a["kappa"],
+            "answers": a["n"],
+        }
+    held_out = second.evaluate(d.test_harmful, d.test_benign)
+    table = pd.DataFrame(rows).T
+    table.attrs["second_classifier_held_out"] = held_out
+    return table
+
+
 # ----------------------------------------------------------------------- batches
 
 
