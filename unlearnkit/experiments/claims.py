@@ -482,37 +482,40 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     )
     claim_p.append(w.p)
 
-    # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
-    e = epochs("+ FILA", "+ IHL")
-    out.append(
-        verdict_row(
-            "C5",
-            "FILA reaches the criterion in fewer epochs than plain LoRA",
-            stats.decide(e, -1),
-            e,
-            f"epochs FILA + IHL − LoRA + IHL: {e.text()}; {paper_view('+ FILA', '+ IHL')}; "
-            f"{stats.failures(fail['+ FILA'], fail['+ IHL']).text()}",
-            "epochs",
-        )
-    )
-    claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
-
-    # C5b (when the PiSSA arm ran): the speed comes from the Fisher weighting, not from any
-    # principal-component start: FILA + IHL against PiSSA + IHL, same objective and rank
-    if PISSA in groups:
-        e = epochs("+ FILA", PISSA)
+    def fewer_epochs(claim, statement, a, b, a_label, b_label):  # a needs fewer epochs than b
+        e = epochs(a, b)
         out.append(
             verdict_row(
-                "C5b",
-                "FILA reaches the criterion in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
+                claim,
+                statement,
                 stats.decide(e, -1),
                 e,
-                f"epochs FILA + IHL − PiSSA + IHL: {e.text()}; {paper_view('+ FILA', PISSA)}; "
-                f"{stats.failures(fail['+ FILA'], fail[PISSA]).text()}",
+                f"epochs {a_label} − {b_label}: {e.text()}; {paper_view(a, b)}; {stats.failures(fail[a], fail[b]).text()}",
                 "epochs",
             )
         )
         claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
+
+    # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
+    fewer_epochs(
+        "C5",
+        "FILA reaches the criterion in fewer epochs than plain LoRA",
+        "+ FILA",
+        "+ IHL",
+        "FILA + IHL",
+        "LoRA + IHL",
+    )
+    # C5b (when the PiSSA arm ran): the speed comes from the Fisher weighting, not from any
+    # principal-component start: FILA + IHL against PiSSA + IHL, same objective and rank
+    if PISSA in groups:
+        fewer_epochs(
+            "C5b",
+            "FILA reaches the criterion in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
+            "+ FILA",
+            PISSA,
+            "FILA + IHL",
+            "PiSSA + IHL",
+        )
 
     # C6: IHL + FILA beats each other LoRA method (both comparisons). Primary: the win ratios.
     wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in ("LoRA (GD)", "+ IHL")}
