@@ -86,3 +86,21 @@ def test_figure3_draws_a_point_per_unit_and_a_cross_per_failure():
     assert points[1].get_offsets()[0][1] == pytest.approx(50.0)  # the failed run, at the value it ended with
     assert ppl.get_yscale() == "log"
     assert [t.get_text() for t in ppl.get_xticklabels()] == ["GA", "GD"]
+
+
+def test_tradeoff_draws_every_runs_path_forgotten_or_not():
+    from unlearnkit.records import Epoch
+
+    def run(status, mas):
+        r = _record(0, status)
+        r.history = [Epoch(i + 1, 0.0, ma=m, probe={"log_pile_ppl": 3.0 + i}) for i, m in enumerate(mas)]
+        return r
+
+    groups = {"GA": [run("forgotten", [0.8, 0.5, 0.2])], "LoRA (GD)": [run("max_epochs", [0.8, 0.79])]}
+    fig = figures.tradeoff(groups, probe_before=2.9, threshold_ma=0.3)
+    ga, lora = fig.axes[0], fig.axes[1]
+    assert [ln.get_xydata().tolist() for ln in ga.get_lines() if len(ln.get_xydata()) == 3] == [
+        [[0.8, 3.0], [0.5, 4.0], [0.2, 5.0]]
+    ]
+    assert any(len(ln.get_xydata()) == 2 for ln in lora.get_lines())  # the failed run has its path too
+    assert figures.tradeoff({"GA": [_record(0)]}) is None  # no probes recorded: nothing to draw

@@ -55,3 +55,43 @@ def figure3(groups: dict[str, list[RunRecord]], before: dict, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def tradeoff(groups: dict[str, list[RunRecord]], probe_before: float | None = None, threshold_ma: float | None = None):
+    """Forgetting against capability, epoch by epoch: per method, each unit's path through
+    (MA on the forget unit, log Pile perplexity of the per-epoch probe), thin; the end of a run
+    that met the criterion a dot, of a failed run a cross.  Every run has a path, forgotten or
+    not, so a method that never reaches the criterion still shows what its epochs cost.
+    ``threshold_ma``: the criterion's MA, a vertical line; ``probe_before``: the probe on the
+    model before unlearning, a dashed line.  Returns the matplotlib figure (``None`` without probes)."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n, recs in groups.items() if any(e.probe for r in recs for e in r.history)]
+    if not names:
+        return None
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, sharex=True, sharey=True)
+    for ax, name in zip(axes.flat, names):
+        for r in groups[name]:
+            pts = [(e.ma, e.probe["log_pile_ppl"]) for e in r.history if e.ma is not None and "log_pile_ppl" in e.probe]
+            if not pts:
+                continue
+            x, y = zip(*pts)
+            ax.plot(x, y, color="C0" if r.succeeded else "C3", lw=0.8, alpha=0.6)
+            ax.scatter(x[-1], y[-1], marker="o" if r.succeeded else "x", color="C0" if r.succeeded else "C3", s=16)
+        if threshold_ma is not None:
+            ax.axvline(threshold_ma, color="0.3", ls=":", lw=1)
+        if probe_before is not None:
+            ax.axhline(probe_before, color="0.3", ls="--", lw=1)
+        ax.set_title(name, fontsize=10)
+        ax.invert_xaxis()  # forgetting goes to the right
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("MA on the forget unit (forgetting →)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("log Pile PPL (probe)")
+    fig.tight_layout()
+    return fig
