@@ -1,0 +1,92 @@
+"""Attacks on unlearned models (unlearnkit.evaluation.attacks) against independent references:
+the quantiser against hand-computed grids and optimum-quanto, the membership AUC on
+same-distribution and separable rows, relearning on the smoke testbed."""
+
+import pytest
+import torch
+from conftest import memorising_model, tiny_gpt_neo
+
+from unlearnkit import metrics
+from unlearnkit.evaluation import attacks
+
+
+def test_rtn_rounds_each_group_to_its_own_even_grid():
+    w = torch.tensor([[0.0, 0.1, 0.2, 0.3, 1.0, 1.5, 2.1, 3.0]])  # no value halfway between two levels
+    q = attacks.quantise_weight(w, bits=2, group_size=4)  # 4 levels per group: lo + k (hi - lo) / 3
+    assert torch.allclose(q[0, :4], torch.tensor([0.0, 0.1, 0.2, 0.3]))  # the grid hits every value
+    grid = 1.0 + torch.arange(4) * (2.0 / 3)
+    expected = torch.stack([grid[(grid - v).abs().argmin()] for v in w[0, 4:]])
+    assert torch.allclose(q[0, 4:], expected)
+    with pytest.raises(ValueError, match="does not divide"):
+        attacks.quantise_weight(torch.zeros(2, 6), group_size=4)
+
+
+@pytest.mark.parametrize("scheme", attacks.SCHEMES)
+def test_a_4bit_group_has_at_most_16_values_and_a_bounded_error(scheme):
+    torch.manual_seed(0)
+    w = torch.randn(32, 256) * 0.02
+    q = attacks.quantise_weight(w, 4, scheme, group_size=64)
+    groups = q.reshape(32, 4, 64)
+    assert max(len(torch.unique(g)) for g in groups.reshape(-1, 64)) <= 16
+    span = w.reshape(32, 4, 64).amax(-1) - w.reshape(32, 4, 64).amin(-1)
+    err = (q - w).abs().reshape(32, 4, 64).amax(-1)
+    assert (err <= span / 2 + 1e-7).all()  # never more than half a group's range away
+    assert (q - w).abs().mean() < 0.1 * w.abs().mean() * (4 if scheme == "nf4" else 1) + 1e-3
+    eight = attacks.quantise_weight(w, 8, "rtn", 64) if scheme == "rtn" else None
+    if eight is not None:
+        assert (eight - w).abs().mean() < (q - w).abs().mean() / 8  # 16x finer grid
+
+
+def test_rtn_agrees_with_optimum_quanto_qint4():
+    quanto = pytest.importorskip("optimum.quanto")
+    torch.manual_seed(1)
+    lin = torch.nn.Sequential(torch.nn.Linear(256, 64, bias=False))
+    ours = attacks.quantise_weight(lin[0].weight, 4, "rtn", group_size=128)  # quanto's int4 group size
+    quanto.quantize(lin, weights=quanto.qint4)
+    quanto.freeze(lin)
+    assert torch.allclose(ours, lin[0].weight.dequantize(), atol=1e-6)
+
+
+def test_quantise_copies_and_leaves_the_input_untouched():
+    model = tiny_gpt_neo(vocab_size=40, hidden=64, dtype=torch.float32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    q = attacks.quantise(model, bits=4, group_size=32)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    linear = [n for n, m in q.named_modules() if isinstance(m, torch.nn.Linear) and n != "lm_head"]
+    assert linear and all(
+        not torch.equal(dict(q.named_modules())[n].weight, dict(model.named_modules())[n].weight) for n in linear
+    )
+    assert torch.equal(q.transformer.wte.weight, model.transformer.wte.weight)  # embeddings (tied head) untouched
+
+
+def test_membership_auc_is_chance_on_one_distribution_and_one_when_separable():
+    torch.manual_seed(0)
+    vocab = 37
+    rows = torch.randint(0, vocab, (400, 16))
+    members, others = rows[:200], rows[200:]
+    model = tiny_gpt_neo(vocab_size=vocab, seed=0)
+    got = attacks.membership(model, members, others)  # neither was trained on: same distribution
+    assert all(abs(v - 0.5) <= 0.05 for v in got.values()), got
+    trained = memorising_model(members[:8], vocab, steps=150)
+    sep = attacks.membership(trained, members[:8], others[:8])
+    assert sep["loss"] == 1.0 and sep["min_k"] == 1.0, sep
+    with pytest.raises(ValueError, match="need members and non-members"):
+        attacks.auc([], [0.1])
+
+
+@pytest.mark.slow  # about half a minute
+def test_relearning_half_a_forgotten_unit_brings_back_the_other_half(smoke_testbed):
+    from unlearnkit import trainer
+
+    tb = smoke_testbed
+    unit = tb.forget_set(0)[:8]
+    config = trainer.UnlearnConfig(objective="ga", lr=1e-3, max_epochs=4)
+    never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="never met")
+    run = trainer.unlearn(tb.model, unit, tb.retain[:8], config, thresholds=never, progress=False)
+    held_out = unit[4:]
+    forgotten = metrics.memorization_accuracy(run.model, held_out).mean().item()
+    before = metrics.memorization_accuracy(tb.model, held_out).mean().item()
+    assert forgotten < before  # GA took the unit's memorisation down
+    attacked = attacks.relearn(run.model, unit[:4], steps=10, lr=1e-3)
+    assert metrics.memorization_accuracy(attacked, held_out).mean().item() > forgotten
+    assert metrics.memorization_accuracy(run.model, held_out).mean().item() == forgotten  # input untouched

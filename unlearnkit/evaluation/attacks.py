@@ -1,0 +1,195 @@
+"""Attacks on an unlearned model: is the forgotten text really gone?
+
+Meeting the MA/EL criterion says a model no longer *produces* the forget set under greedy
+decoding; later work shows that this often survives neither weight quantisation (Zhang et al.,
+ICLR 2025), nor a few fine-tuning steps on related text (relearning: Hu et al. 2024; Deeb &
+Roger 2024), nor membership inference (MUSE's privacy leak).  Each attack here is a function of
+a model (LoRA adapters merged first) and token ids, and never modifies its input:
+
+* :func:`quantise`: a copy whose every linear layer's weight is rounded to ``bits`` bits, per
+  group of ``group_size`` input weights: round-to-nearest on a min-max grid (``"rtn"``: what
+  optimum-quanto's ``qint4`` computes, group 128, checked against it in the tests) or the NF4
+  code book of QLoRA (``"nf4"``, absmax per group).  The copy computes in the input's dtype
+  (fake quantisation): exactly the rounded weights, without a quantised kernel.
+* :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data).
+* :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % and Min-K %++ scores per row
+  and the ROC AUC of member against non-member rows.
+
+The audit (which models, which units, the exact reference as control) is the caller's; this
+module attacks and measures one model at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import zlib
+
+import numpy as np
+import torch
+
+SCHEMES = ("rtn", "nf4")
+
+# QLoRA's NF4 code book (Dettmers et al. 2023, appendix E): the 16 quantiles of N(0, 1) scaled to
+# [-1, 1], with an exact zero.
+NF4 = torch.tensor(
+    [
+        -1.0,
+        -0.6961928009986877,
+        -0.5250730514526367,
+        -0.39491748809814453,
+        -0.28444138169288635,
+        -0.18477343022823334,
+        -0.09105003625154495,
+        0.0,
+        0.07958029955625534,
+        0.16093020141124725,
+        0.24611230194568634,
+        0.33791524171829224,
+        0.44070982933044434,
+        0.5626170039176941,
+        0.7229568362236023,
+        1.0,
+    ]
+)
+
+
+def quantise_weight(w: torch.Tensor, bits: int = 4, scheme: str = "rtn", group_size: int = 64) -> torch.Tensor:
+    """``w`` (out, in) rounded per group of ``group_size`` consecutive input weights of a row,
+    returned dequantised in ``w``'s dtype.  ``rtn``: ``2**bits`` levels evenly between the
+    group's min and max; ``nf4`` (4 bits only): the NF4 code book times the group's absmax."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown quantisation scheme {scheme!r}; choose one of {SCHEMES}")
+    if scheme == "nf4" and bits != 4:
+        raise ValueError(f"nf4 is a 4-bit code book, got bits={bits}")
+    if not 2 <= bits <= 8:
+        raise ValueError(f"bits must be in 2..8, got {bits}")
+    out, inp = w.shape
+    if inp % group_size:
+        raise ValueError(
+            f"group_size {group_size} does not divide the {inp} input weights of a {tuple(w.shape)} matrix"
+        )
+    g = w.detach().float().reshape(out, inp // group_size, group_size)
+    if scheme == "rtn":
+        lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
+        levels = 2**bits - 1
+        scale = (hi - lo).clamp(min=1e-12) / levels
+        q = torch.clamp(torch.round((g - lo) / scale), 0, levels)
+        deq = q * scale + lo
+    else:
+        absmax = g.abs().amax(-1, keepdim=True).clamp(min=1e-12)
+        book = NF4.to(g.device)
+        idx = (g / absmax).unsqueeze(-1).sub(book).abs().argmin(-1)
+        deq = book[idx] * absmax
+    return deq.reshape(out, inp).to(w.dtype)
+
+
+def quantise(model, bits: int = 4, scheme: str = "rtn", group_size: int = 64):
+    """A copy of ``model`` with every ``torch.nn.Linear`` weight of its blocks quantised
+    (:func:`quantise_weight`); embeddings, norms, biases and the output head untouched (as GPTQ
+    and AWQ keep the head in full precision; a tied head is the embedding); the input untouched.
+    A layer whose input size ``group_size`` does not divide keeps one group per row."""
+    q = copy.deepcopy(model)
+    head = q.get_output_embeddings() if hasattr(q, "get_output_embeddings") else None
+    with torch.no_grad():
+        for module in q.modules():
+            if isinstance(module, torch.nn.Linear) and module is not head:
+                size = group_size if module.in_features % group_size == 0 else module.in_features
+                module.weight.copy_(quantise_weight(module.weight, bits, scheme, size))
+    return q.eval()
+
+
+def relearn(model, rows: torch.Tensor, steps: int, lr: float = 1e-5, batch: int | None = None, seed: int = 0):
+    """A copy of ``model`` fine-tuned for ``steps`` AdamW steps on ``rows`` (``(N, T)`` token
+    ids; all rows each step unless ``batch``): the relearning attack's model.  The input is
+    untouched."""
+    from .. import training
+
+    m = copy.deepcopy(model).train()
+    gen = torch.Generator().manual_seed(seed)
+    device = next(m.parameters()).device
+    rows = rows.to(device)
+
+    def loss(step: int) -> torch.Tensor:
+        x = rows if batch is None else rows[torch.randperm(len(rows), generator=gen)[:batch].to(device)]
+        return m(input_ids=x, labels=x).loss
+
+    training.train(
+        m,
+        loss,
+        steps,
+        training.Optimisation(lr=lr, clip=1.0, precision="fp32"),
+        params=list(m.parameters()),
+        progress=False,
+    )
+    return m.eval()
+
+
+@torch.no_grad()
+def token_log_probs(model, ids: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row and position 1..T-1: the log-probability of the true token, and the mean and
+    standard deviation of the log-probability under the model's own next-token distribution
+    (Min-K %++'s normalisation): ``(logp, (mu, sigma))``, each ``(N, T-1)``."""
+    device = next(model.parameters()).device
+    out_lp, out_mu, out_sd = [], [], []
+    for s in range(0, len(ids), batch_size):
+        x = ids[s : s + batch_size].to(device)
+        logits = model(input_ids=x).logits[:, :-1].float()
+        logp_all = torch.log_softmax(logits, -1)
+        p = logp_all.exp()
+        lp = logp_all.gather(-1, x[:, 1:].unsqueeze(-1)).squeeze(-1)
+        mu = (p * logp_all).sum(-1)
+        var = (p * logp_all.square()).sum(-1) - mu.square()
+        out_lp.append(lp.cpu())
+        out_mu.append(mu.cpu())
+        out_sd.append(var.clamp(min=0).sqrt().cpu())
+    return torch.cat(out_lp), (torch.cat(out_mu), torch.cat(out_sd))
+
+
+MEMBERSHIP = ("loss", "zlib", "min_k", "min_k_pp")
+
+
+def membership_scores(model, ids: torch.Tensor, tokenizer=None, k: float = 0.2) -> dict[str, np.ndarray]:
+    """Membership scores per row, each *higher for a likelier member*:
+
+    * ``loss``: minus the mean token NLL (Yeom et al.);
+    * ``zlib``: minus the total NLL over the zlib-compressed length of the row's text
+      (Carlini et al. 2021; needs ``tokenizer``, else the ids' bytes are compressed);
+    * ``min_k``: the mean log-probability of the row's ``k`` least likely tokens (Shi et al. 2024);
+    * ``min_k_pp``: the same over tokens standardised by the model's own next-token
+      distribution, ``(log p - mu) / sigma`` (Min-K %++, Zhang et al. 2024).
+    """
+    lp, (mu, sd) = token_log_probs(model, ids)
+    n = lp.shape[1]
+    keep = max(1, int(math.ceil(k * n)))
+    nll_total = -lp.sum(1)
+    if tokenizer is not None:
+        texts = [tokenizer.decode(row) for row in ids.tolist()]
+        lengths = [len(zlib.compress(t.encode("utf-8"))) for t in texts]
+    else:
+        lengths = [len(zlib.compress(np.asarray(row, dtype=np.int32).tobytes())) for row in ids.tolist()]
+    z = (lp - mu) / sd.clamp(min=1e-6)
+    return {
+        "loss": (-nll_total / n).numpy(),
+        "zlib": (-nll_total / torch.tensor(lengths, dtype=lp.dtype)).numpy(),
+        "min_k": lp.sort(1).values[:, :keep].mean(1).numpy(),
+        "min_k_pp": z.sort(1).values[:, :keep].mean(1).numpy(),
+    }
+
+
+def auc(member_scores, nonmember_scores) -> float:
+    """ROC AUC of telling members (positives) from non-members by the score (scikit-learn)."""
+    from sklearn.metrics import roc_auc_score
+
+    a, b = np.asarray(member_scores, float), np.asarray(nonmember_scores, float)
+    if not len(a) or not len(b):
+        raise ValueError(f"need members and non-members, got {len(a)} and {len(b)}")
+    return float(roc_auc_score(np.r_[np.ones(len(a)), np.zeros(len(b))], np.r_[a, b]))
+
+
+def membership(model, member_ids: torch.Tensor, nonmember_ids: torch.Tensor, tokenizer=None) -> dict[str, float]:
+    """The ROC AUC of every score of :data:`MEMBERSHIP` for ``member_ids`` against
+    ``nonmember_ids`` (0.5: the model does not tell them apart)."""
+    m = membership_scores(model, member_ids, tokenizer)
+    o = membership_scores(model, nonmember_ids, tokenizer)
+    return {name: auc(m[name], o[name]) for name in MEMBERSHIP}
