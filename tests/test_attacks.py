@@ -90,3 +90,22 @@ def test_relearning_half_a_forgotten_unit_brings_back_the_other_half(smoke_testb
     attacked = attacks.relearn(run.model, unit[:4], steps=10, lr=1e-3)
     assert metrics.memorization_accuracy(attacked, held_out).mean().item() > forgotten
     assert metrics.memorization_accuracy(run.model, held_out).mean().item() == forgotten  # input untouched
+
+
+@pytest.mark.slow  # about half a minute
+def test_an_unlearned_model_is_rerun_once_checked_against_its_record_and_saved(smoke_testbed):
+    from unlearnkit import experiments
+    from unlearnkit.experiments import unlearned
+
+    spec = experiments.RunSpec(
+        "testbed:smoke", 0, "ga", lr=1e-3, max_epochs=2, forget_rows=8, heldout_rows=16, retain_rows=16, downstream=None
+    )
+    first = unlearned.model(spec)
+    record = experiments.run(spec, progress=False)
+    loaded = experiments.load("testbed:smoke")
+    unit = experiments.forget_ids(loaded, 0, 8)
+    assert metrics.memorization_accuracy(first, unit).mean().item() == pytest.approx(record.final_ma, rel=1e-6)
+    assert (unlearned.path(spec) / "model.safetensors").is_file()
+    again = unlearned.model(spec)  # from the saved weights this time
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    assert not torch.equal(first.transformer.h[0].mlp.c_fc.weight, loaded.model.transformer.h[0].mlp.c_fc.weight)

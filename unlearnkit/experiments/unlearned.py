@@ -1,0 +1,80 @@
+"""The unlearned model of a run, saved once and keyed like its record, for the attacks.
+
+A run's record (:func:`unlearnkit.experiments.runs.run`) keeps numbers, not weights.  The
+robustness audit (:mod:`unlearnkit.evaluation.attacks`) needs the model itself, and must never
+retrain it per attack: :func:`model` re-runs the spec's unlearning once with the same code,
+seed and data (the trainer is deterministic on one machine), checks that it reproduces the
+record (status, epochs and final MA must match, or it refuses, naming the difference), and
+saves the merged weights as safetensors under ``cache_root()/unlearned/<the record's hash>``;
+later calls load them in seconds.
+
+It does not evaluate or attack; it gives the model.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import codehash, metrics, results, trainer
+from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from . import runs
+
+
+class NotReproducedError(RuntimeError):
+    """The re-run of a spec did not reproduce its cached record."""
+
+
+def path(spec: runs.RunSpec):
+    """Where the unlearned model of ``spec`` is saved: keyed by the run's record key (its
+    config and the digest of the code that computes it)."""
+    loaded = runs.load(spec.model_name)
+    config = runs.cache_config(spec, loaded)
+    key = config_hash(results.keyed(config, runs.CODE))
+    return cache_root() / "unlearned" / key
+
+
+def model(spec: runs.RunSpec, progress: bool = False):
+    """The unlearned (merged) model of ``spec``: loaded when saved, else re-run once, checked
+    against the run's record (computed first if missing) and saved."""
+    import copy
+
+    from safetensors.torch import load_model, save_model
+
+    loaded = runs.load(spec.model_name)
+    where = path(spec)
+    record = runs.run(spec, progress=progress)  # the record the model must reproduce (cached)
+    if (where / "model.safetensors").is_file():
+        m = copy.deepcopy(loaded.model)
+        load_model(m, str(where / "model.safetensors"), device=str(next(m.parameters()).device))
+        return m.eval()
+    th = metrics.Thresholds(**runs.thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
+    again = trainer.unlearn(
+        loaded.model,
+        runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
+        loaded.retain(spec.retain_rows, spec.retain_source),
+        spec.unlearn_config(),
+        thresholds=th,
+        progress=progress,
+        probe=runs.capability_probe(loaded.tokenizer),
+    )
+    differ = [
+        name
+        for name, a, b in (
+            ("status", record.status, again.record.status),
+            ("epochs", record.epochs, again.record.epochs),
+            ("final MA", record.final_ma, again.record.final_ma),
+        )
+        if not (a == b or (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=1e-6)))
+    ]
+    if differ:
+        raise NotReproducedError(
+            f"re-running {spec} did not reproduce its record ({', '.join(differ)} differ): the cached record "
+            f"was made on another machine or by nondeterministic kernels; delete it to recompute both"
+        )
+    with atomic_directory(where) as tmp:
+        save_model(again.model, str(tmp / "model.safetensors"))
+        write_json_atomic(
+            tmp / "about.json",
+            {"spec": runs.cache_config(spec, loaded), "code": codehash.code_digest(runs.CODE), "status": record.status},
+        )
+    return again.model.eval()
