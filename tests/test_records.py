@@ -125,10 +125,13 @@ def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbe
         "precision": "fp32",
         "thresholds": "jang",
     }
-    assert set(changes) == fields - {"model_name"}, "a new RunSpec field needs a cache-key check here"
+    assert set(changes) == fields - {"model_name", "part"}, "a new RunSpec field needs a cache-key check here"
     key = lambda s: results.record_path("unlearn", runs.cache_config(s, loaded), runs.CODE)  # noqa: E731
     for name, value in changes.items():
         assert key(dataclasses.replace(base, **{name: value})) != key(base), name
+    # a later unit of the same set (rows 8-15 instead of 0-7) is another run
+    first = dataclasses.replace(base, forget_rows=8)
+    assert key(dataclasses.replace(first, part=1)) != key(first)
     assert results.record_path("unlearn", runs.cache_config(base, bf16), runs.CODE) != key(base)
 
 
