@@ -594,9 +594,11 @@ def forgetting_rate(by_rate: dict, method: str = "LoRA (GD)", share: float = FOR
     """The lowest LoRA learning rate of a sweep at which ``method`` meets the criterion on at
     least ``share`` of its units (the rule stated before the sweep ran), or ``None`` when no
     swept rate does.  ``by_rate``: ``{(lr_full, lr_lora): {method: [records]}}``."""
-    rates = sorted(
-        ll
-        for (_, ll), groups in by_rate.items()
-        if groups.get(method) and np.mean([succeeded(r) for r in groups[method]]) >= share
+    return min(
+        (
+            ll
+            for (_, ll), groups in by_rate.items()
+            if groups.get(method) and np.mean([succeeded(r) for r in groups[method]]) >= share
+        ),
+        default=None,
     )
-    return rates[0] if rates else None

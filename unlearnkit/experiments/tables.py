@@ -175,6 +175,11 @@ def runs_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
     )
 
 
+def _cost(r: RunRecord) -> tuple[float, float, float]:
+    """(training, criterion checks + probe, total) seconds of one run; evaluation is the rest."""
+    return r.train_seconds + r.setup_seconds, r.eval_seconds, r.seconds if r.seconds is not None else r.wall_seconds
+
+
 def cost_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
     """What a run costs, per method (mean seconds per run): training steps, the per-epoch
     checks (EL/MA against the criterion and the capability probe), the downstream evaluation
@@ -183,9 +188,7 @@ def cost_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
     for name, recs in groups.items():
         if not recs:
             continue
-        train = np.mean([r.train_seconds + r.setup_seconds for r in recs])
-        checks = np.mean([r.eval_seconds for r in recs])
-        total = np.mean([r.seconds if r.seconds is not None else r.wall_seconds for r in recs])
+        train, checks, total = np.mean([_cost(r) for r in recs], axis=0)
         evaluation = max(total - train - checks, 0.0)
         rows.append(
             {
@@ -211,9 +214,7 @@ def cost_figures(groups: dict[str, list[RunRecord]]) -> dict[str, str]:
     records = list(unique.values())
     if not records:
         return {"runs": "0"}
-    total = sum(r.seconds or r.wall_seconds for r in records)
-    train = sum(r.train_seconds + r.setup_seconds for r in records)
-    checks = sum(r.eval_seconds for r in records)
+    train, checks, total = np.sum([_cost(r) for r in records], axis=0)
     return {
         "runs": str(len(records)),
         "compute, all runs": f"{total / 3600:.2f} h",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from .. import codehash, metrics, results, trainer
-from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from ..cache import atomic_directory, cache_root, write_json_atomic
 from . import runs
 
 
@@ -28,9 +28,7 @@ def path(spec: runs.RunSpec):
     """Where the unlearned model of ``spec`` is saved: keyed by the run's record key (its
     config and the digest of the code that computes it)."""
     loaded = runs.load(spec.model_name)
-    config = runs.cache_config(spec, loaded)
-    key = config_hash(results.keyed(config, runs.CODE))
-    return cache_root() / "unlearned" / key
+    return cache_root() / "unlearned" / results.record_path("unlearn", runs.cache_config(spec, loaded), runs.CODE).stem
 
 
 def model(spec: runs.RunSpec, progress: bool = False):

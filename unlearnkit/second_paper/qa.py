@@ -86,16 +86,6 @@ def pack(prompts: list[list[int]], answers: list[list[int]], pad_id: int) -> dic
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def random_answers(count: int, pool: list, seed: int = 0) -> list:
-    """``count`` answers drawn uniformly from ``pool`` (with replacement), seeded.
-
-    Yao et al.'s L_rdn pairs each forget question with a random answer from the normal data."""
-    if not pool:
-        raise ValueError("the pool of random answers is empty")
-    rng = random.Random(seed)
-    return [pool[rng.randrange(len(pool))] for _ in range(count)]
-
-
 def batch_rows(n: int, size: int, step: int, seed: int) -> list[int]:
     """``size`` row indices in ``range(n)`` for optimiser step ``step``, drawn with replacement,
     reproducible from ``(seed, step)`` alone (so a resumed or re-run loop sees the same batches)."""
@@ -248,9 +238,4 @@ def degenerate_share(answers: list[str], min_words: int = 2) -> float:
     either, so it is reported as its own rate."""
     if not answers:
         raise ValueError("no answers")
-
-    def degenerate(a: str) -> bool:
-        words = a.split()
-        return len(words) < min_words or len(set(words)) == 1
-
-    return sum(degenerate(a) for a in answers) / len(answers)
+    return sum(outcome(a, False, min_words) in ("empty", "degenerate") for a in answers) / len(answers)
