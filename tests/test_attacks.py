@@ -109,3 +109,13 @@ def test_an_unlearned_model_is_rerun_once_checked_against_its_record_and_saved(s
     again = unlearned.model(spec)  # from the saved weights this time
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
     assert not torch.equal(first.transformer.h[0].mlp.c_fc.weight, loaded.model.transformer.h[0].mlp.c_fc.weight)
+
+
+def test_relearning_trains_a_model_whose_weights_were_frozen():
+    model = tiny_gpt_neo(vocab_size=40, hidden=64, dtype=torch.float32)
+    for p in model.parameters():  # as a merged LoRA model leaves its base weights
+        p.requires_grad_(False)
+    rows = torch.randint(0, 40, (4, 12), generator=torch.Generator().manual_seed(0))
+    attacked = attacks.relearn(model, rows, steps=2, lr=1e-2)
+    assert not torch.equal(attacked.transformer.h[0].mlp.c_fc.weight, model.transformer.h[0].mlp.c_fc.weight)
+    assert not any(p.requires_grad for p in model.parameters())  # the input untouched

@@ -78,6 +78,10 @@ def test_bad_chapter_settings_are_named_before_anything_runs():
     check_chapter_parameters(
         "book/real_model", {"unlearning_methods": ["GA", "+ FILA"], "recipe": "one-set", "downstream": "brief"}, "p"
     )
+    with pytest.raises(ValueError, match="chapter robustness: unknown quantisation"):
+        check_chapter_parameters("book/robustness", {"quantisation": ["int4 RTN", "int3"]}, "p")
+    with pytest.raises(ValueError, match="chapter robustness: unknown method 'LoRA'"):
+        check_chapter_parameters("book/robustness", {"audit_methods": ["GA", "LoRA"]}, "p")
 
 
 def test_gpu_profile_runs_offline_by_default():

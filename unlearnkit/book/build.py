@@ -97,8 +97,14 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
     settings["forget_parts"] = [p for k in ("forget_parts", "extra_parts", "rate_parts") for p in params.get(k) or []]
     try:
         check_run_settings(**settings)
-        for m in params.get("extra_methods", []):
+        for m in [*params.get("extra_methods", []), *params.get("audit_methods", []),
+                  *params.get("paper_rate_methods", [])]:
             methods.get(m)
+        if {"quantisation", "relearn_steps"} & set(params):
+            from ..experiments.robustness import AuditSettings
+
+            AuditSettings(quantisation=tuple(params.get("quantisation", AuditSettings.quantisation)),
+                          relearn_steps=tuple(params.get("relearn_steps", AuditSettings.relearn_steps)))
         if "margins" in params:
             from ..second_paper.claims import margins
 

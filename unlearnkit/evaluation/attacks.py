@@ -14,6 +14,8 @@ a model (LoRA adapters merged first) and token ids, and never modifies its input
 * :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data).
 * :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % and Min-K %++ scores per row
   and the ROC AUC of member against non-member rows.
+* :func:`weight_change`: how far unlearning moved the weights, in quantisation steps (why
+  quantisation can or cannot undo it).
 
 The audit (which models, which units, the exact reference as control) is the caller's; this
 module attacks and measures one model at a time.
@@ -71,10 +73,7 @@ def quantise_weight(w: torch.Tensor, bits: int = 4, scheme: str = "rtn", group_s
         )
     g = w.detach().float().reshape(out, inp // group_size, group_size)
     if scheme == "rtn":
-        lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
-        levels = 2**bits - 1
-        scale = (hi - lo).clamp(min=1e-12) / levels
-        q = torch.clamp(torch.round((g - lo) / scale), 0, levels)
+        q, scale, lo = _rtn_codes(g, bits)
         deq = q * scale + lo
     else:
         absmax = g.abs().amax(-1, keepdim=True).clamp(min=1e-12)
@@ -84,18 +83,25 @@ def quantise_weight(w: torch.Tensor, bits: int = 4, scheme: str = "rtn", group_s
     return deq.reshape(out, inp).to(w.dtype)
 
 
+def _rtn_codes(g: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Round-to-nearest codes of groups ``g`` (``(..., group_size)``) on each group's min-max grid:
+    ``(codes, step, min)``."""
+    lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
+    levels = 2**bits - 1
+    scale = (hi - lo).clamp(min=1e-12) / levels
+    return torch.clamp(torch.round((g - lo) / scale), 0, levels), scale, lo
+
+
 def quantise(model, bits: int = 4, scheme: str = "rtn", group_size: int = 64):
     """A copy of ``model`` with every ``torch.nn.Linear`` weight of its blocks quantised
     (:func:`quantise_weight`); embeddings, norms, biases and the output head untouched (as GPTQ
     and AWQ keep the head in full precision; a tied head is the embedding); the input untouched.
     A layer whose input size ``group_size`` does not divide keeps one group per row."""
     q = copy.deepcopy(model)
-    head = q.get_output_embeddings() if hasattr(q, "get_output_embeddings") else None
     with torch.no_grad():
-        for module in q.modules():
-            if isinstance(module, torch.nn.Linear) and module is not head:
-                size = group_size if module.in_features % group_size == 0 else module.in_features
-                module.weight.copy_(quantise_weight(module.weight, bits, scheme, size))
+        for module in _quantised_linears(q).values():
+            size = group_size if module.in_features % group_size == 0 else module.in_features
+            module.weight.copy_(quantise_weight(module.weight, bits, scheme, size))
     return q.eval()
 
 
@@ -106,6 +112,8 @@ def relearn(model, rows: torch.Tensor, steps: int, lr: float = 1e-5, batch: int 
     from .. import training
 
     m = copy.deepcopy(model).train()
+    for p in m.parameters():  # a merged LoRA model keeps its base weights frozen
+        p.requires_grad_(True)
     gen = torch.Generator().manual_seed(seed)
     device = next(m.parameters()).device
     rows = rows.to(device)
@@ -193,3 +201,40 @@ def membership(model, member_ids: torch.Tensor, nonmember_ids: torch.Tensor, tok
     m = membership_scores(model, member_ids, tokenizer)
     o = membership_scores(model, nonmember_ids, tokenizer)
     return {name: auc(m[name], o[name]) for name in MEMBERSHIP}
+
+
+def _quantised_linears(model):
+    """``{name: Linear}`` of the layers :func:`quantise` rounds (every linear but the output head)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m is not head}
+
+
+@torch.no_grad()
+def weight_change(original, unlearned, bits: int = 4, group_size: int = 64) -> dict[str, float]:
+    """How far unlearning moved the weights :func:`quantise` rounds, in units of the rounding
+    step: Zhang et al.'s explanation of why quantisation restores forgotten knowledge is that
+    unlearning moves most weights by less than one step, so both models round to the same grid.
+
+    Returns ``median_steps`` (the median over every such weight of ``|ΔW|`` over its group's
+    ``bits``-bit round-to-nearest step in ``original``), ``share_above_half_step`` (weights moved
+    by more than half a step) and ``share_codes_changed`` (weights whose 4-bit code, the index on
+    their group's own grid, differs between the two models), all over the same layers."""
+    a, b = _quantised_linears(original), _quantised_linears(unlearned)
+    if set(a) != set(b):
+        raise ValueError(f"the two models have different linear layers: {sorted(set(a) ^ set(b))[:4]} …")
+    ratios, moved, total = [], 0, 0
+    for name, layer in a.items():
+        w0, w1 = layer.weight.float(), b[name].weight.float()
+        size = group_size if layer.in_features % group_size == 0 else layer.in_features
+        g0, g1 = (w.reshape(w.shape[0], -1, size) for w in (w0, w1))
+        codes0, step, _ = _rtn_codes(g0, bits)
+        codes1, _, _ = _rtn_codes(g1, bits)
+        ratios.append(((g1 - g0).abs() / step).flatten())
+        moved += int((codes0 != codes1).sum())
+        total += w0.numel()
+    r = torch.cat(ratios)
+    return {
+        "median_steps": float(r.median()),
+        "share_above_half_step": float((r > 0.5).float().mean()),
+        "share_codes_changed": moved / total,
+    }

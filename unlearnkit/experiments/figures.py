@@ -95,3 +95,64 @@ def tradeoff(groups: dict[str, list[RunRecord]], probe_before: float | None = No
         ax.set_ylabel("log Pile PPL (probe)")
     fig.tight_layout()
     return fig
+
+
+def robustness(audit):
+    """The robustness audit (:class:`unlearnkit.experiments.robustness.Audit`) in three panels:
+    MA on the forget unit after each quantiser, MA on the unit's held-out half after each number
+    of relearning steps, and the membership attack's ROC AUC.  One line (or bar) per method, the
+    mean over the units its run forgot; the exact reference as a grey band (its range over
+    units) and the model before unlearning dashed."""
+    import matplotlib.pyplot as plt
+
+    from . import robustness as rb
+
+    t = audit.table
+    t = t[t.status.fillna("control") != "failed"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    panels = (
+        ("quantise", ["none", *audit.settings.quantisation], "ma", "MA on the forget unit (%)", "quantisation"),
+        (
+            "relearn",
+            ["0 steps", *(f"{s} steps" for s in audit.settings.relearn_steps)],
+            "ma",
+            "MA on the unit's other half (%)",
+            "relearning steps on half the unit",
+        ),
+    )
+    for ax, (kind, strengths, measure, ylabel, xlabel) in zip(axes, panels):
+        sel = t[(t.measure == measure) & ((t.attack == kind) | ((t.attack == "none") & (kind == "quantise")))]
+        x = np.arange(len(strengths))
+        for name, g in sel.groupby("model", sort=False):
+            means = g.groupby("strength").value.mean().reindex(strengths) * 100
+            if name == rb.REFERENCE:
+                lo = g.groupby("strength").value.min().reindex(strengths) * 100
+                hi = g.groupby("strength").value.max().reindex(strengths) * 100
+                ax.fill_between(x, lo, hi, color="0.8", label=f"{name} (range)", zorder=1)
+                ax.plot(x, means, color="0.5", lw=1, zorder=2)
+            elif name == rb.BEFORE:
+                ax.plot(x, means, "k--", lw=1.2, label=name, zorder=2)
+            else:
+                ax.plot(x, means, marker="o", lw=1.5, label=name, zorder=3)
+        ax.set_xticks(x, [s.removesuffix(" steps") for s in strengths])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    ax = axes[2]
+    score = f"auc_{rb.MEMBERSHIP_SCORE}"
+    sel = t[t.measure == score]
+    names = [n for n in sel.model.unique() if n not in (rb.BEFORE, rb.REFERENCE)]
+    means = sel.groupby("model").value.mean()
+    ax.bar(np.arange(len(names)), [means[n] for n in names], color=[f"C{i}" for i in range(len(names))])
+    if rb.REFERENCE in means:
+        ref = sel[sel.model == rb.REFERENCE].value
+        ax.axhspan(ref.min(), ref.max(), color="0.8", zorder=0, label=f"{rb.REFERENCE} (range)")
+    if rb.BEFORE in means:
+        ax.axhline(means[rb.BEFORE], color="k", ls="--", lw=1.2, label=rb.BEFORE)
+    ax.axhline(0.5, color="0.3", ls=":", lw=1)
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+    ax.set_ylabel(f"membership ROC AUC ({rb.MEMBERSHIP_SCORE})")
+    ax.set_ylim(0, 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), bbox_to_anchor=(0.5, 1.08), frameon=False)
+    fig.tight_layout()
+    return fig

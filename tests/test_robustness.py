@@ -1,0 +1,108 @@
+"""The robustness audit (unlearnkit.experiments.robustness) and the weight-change measure of
+unlearnkit.evaluation.attacks: the step measure against a hand-built grid, the verdict rules on
+constructed recoveries, and one audit of the smoke testbed end to end against its exact reference."""
+
+import pandas as pd
+import pytest
+import torch
+
+from unlearnkit.evaluation import attacks
+from unlearnkit.experiments import robustness as rb
+
+
+def _linear(weights: torch.Tensor) -> torch.nn.Sequential:
+    lin = torch.nn.Linear(weights.shape[1], weights.shape[0], bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(weights)
+    return torch.nn.Sequential(lin)
+
+
+def test_weight_change_counts_steps_of_the_original_grid():
+    grid = torch.arange(16.0).unsqueeze(0) / 15  # one group on the 4-bit grid: step 1/15
+    same = attacks.weight_change(_linear(grid), _linear(grid.clone()), bits=4, group_size=16)
+    assert same == {"median_steps": 0.0, "share_above_half_step": 0.0, "share_codes_changed": 0.0}
+    moved = grid.clone()
+    moved[0, 5] += 1 / 15  # one weight one step up, inside the group's range
+    tiny = grid.clone()
+    tiny[0, 5] += 0.2 / 15  # a fifth of a step: rounds back to the original value
+    got = attacks.weight_change(_linear(grid), _linear(moved), bits=4, group_size=16)
+    assert got["median_steps"] == 0.0
+    assert got["share_above_half_step"] == pytest.approx(1 / 16)
+    assert got["share_codes_changed"] == pytest.approx(1 / 16)
+    small = attacks.weight_change(_linear(grid), _linear(tiny), bits=4, group_size=16)
+    assert small["share_codes_changed"] == 0.0 and small["share_above_half_step"] == 0.0
+
+
+def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005) -> rb.Audit:
+    """A constructed audit: the reference's primary endpoints per unit, and one method per
+    claim-shaped recovery (``{method: offset}``) on every endpoint."""
+    gen = torch.Generator().manual_seed(0)
+    settings = rb.AuditSettings()
+    rows = []
+    for u in range(units):
+        base = {claim: 0.2 + 0.1 * torch.rand(1, generator=gen).item() for claim in rb.CLAIMS}
+        for model, offset in [(rb.REFERENCE, 0.0), *recovery.items()]:
+            for claim in rb.CLAIMS:
+                jitter = 0.0 if model == rb.REFERENCE else noise * (2 * torch.rand(1, generator=gen).item() - 1)
+                rows.append(
+                    {
+                        "unit": f"{u}.0",
+                        "model": model,
+                        "status": None if model == rb.REFERENCE else "forgotten",
+                        "attack": rb.CLAIMS[claim][0],
+                        "strength": rb._strength(claim, settings),
+                        "measure": rb._measure(claim),
+                        "value": base[claim] + offset + jitter,
+                    }
+                )
+    return rb.Audit(pd.DataFrame(rows), pd.DataFrame(), settings, "constructed", True, 0.0, list(recovery))
+
+
+def test_verdicts_say_restored_indistinguishable_or_over_forgotten():
+    rows = rb.verdicts(_audit({"restored": 0.3, "exact": 0.0, "over-forgotten": -0.3}))
+    got = {(r["claim"], r["method"]): r["verdict"] for r in rows}
+    for claim in rb.CLAIMS:
+        assert got[(claim, "restored")] == "holds"
+        assert got[(claim, "exact")].startswith("does not hold: indistinguishable")
+        assert got[(claim, "over-forgotten")] == "does not hold"
+    few = rb.verdicts(_audit({"restored": 0.3}, units=2))
+    assert all(r["verdict"].startswith("inconclusive (n = 2") for r in few)
+    small = rb.verdicts(_audit({"a bit": 0.02}, noise=0.03))  # within the 0.05 margin but noisy
+    assert all(r["verdict"] != "holds" for r in small)
+
+
+def test_without_a_reference_nothing_is_decided():
+    a = _audit({"m": 0.3})
+    a.has_reference = False
+    assert all(r["verdict"].startswith("not decided") for r in rb.verdicts(a))
+
+
+def test_settings_refuse_unknown_attacks():
+    with pytest.raises(ValueError, match="unknown quantisation"):
+        rb.AuditSettings(quantisation=("int3",))
+    with pytest.raises(ValueError, match="relearn_steps"):
+        rb.AuditSettings(relearn_steps=())
+
+
+@pytest.mark.slow  # about a minute: a smoke run, its re-run, the smoke reference, three audits
+def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_unit():
+    from unlearnkit import experiments
+
+    common = dict(lr=1e-3, max_epochs=2, forget_rows=8, heldout_rows=16, retain_rows=16, downstream=None)
+    specs = {"GA": [experiments.RunSpec("testbed:smoke", 0, "ga", **common)]}
+    settings = rb.AuditSettings(relearn_steps=(2, 4), heldout_rows=16, el=False)
+    a = rb.audit(specs, settings, progress=False)
+    models = set(a.table.model)
+    assert models == {rb.BEFORE, rb.REFERENCE, "GA"}
+    got = {
+        (m, s): v
+        for m, s, v in a.table[a.table.measure == "ma"][["model", "strength", "value"]].itertuples(index=False)
+    }
+    assert got[(rb.BEFORE, "none")] > got[(rb.REFERENCE, "none")] + 0.1  # the reference never saw the unit
+    for m in models:
+        assert {(m, q) for q in ("none", *settings.quantisation, "0 steps", "2 steps", "4 steps")} <= set(got)
+    assert set(a.weights.model) == {"GA"} and a.weights.median_steps.iloc[0] > 0
+    again = rb.audit(specs, settings, progress=False)  # every model and attack from the cache
+    pd.testing.assert_frame_equal(a.table, again.table)
+    assert rb.summary(a).loc[rb.BEFORE, "n"] == 1
+    assert all(r["verdict"] == "inconclusive (n = 1)" for r in rb.verdicts(a))  # one unit: no test
