@@ -109,6 +109,20 @@ def test_an_unlearned_model_is_rerun_once_checked_against_its_record_and_saved(s
     again = unlearned.model(spec)  # from the saved weights this time
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
     assert not torch.equal(first.transformer.h[0].mlp.c_fc.weight, loaded.model.transformer.h[0].mlp.c_fc.weight)
+    # the re-run leaves out the per-epoch EL checks and probe: the weights are those of the run with them
+    from unlearnkit import trainer
+
+    th = metrics.Thresholds(**experiments.runs.thresholds("testbed:smoke", 16))
+    full = trainer.unlearn(
+        loaded.model,
+        unit,
+        loaded.retain(16),
+        spec.unlearn_config(),
+        thresholds=th,
+        progress=False,
+        probe=experiments.runs.capability_probe(loaded.tokenizer),
+    )
+    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), first.state_dict().values()))
 
 
 def test_relearning_trains_a_model_whose_weights_were_frozen():
@@ -119,3 +133,19 @@ def test_relearning_trains_a_model_whose_weights_were_frozen():
     attacked = attacks.relearn(model, rows, steps=2, lr=1e-2)
     assert not torch.equal(attacked.transformer.h[0].mlp.c_fc.weight, model.transformer.h[0].mlp.c_fc.weight)
     assert not any(p.requires_grad for p in model.parameters())  # the input untouched
+
+
+def test_the_relearning_curve_is_relearn_measured_at_each_checkpoint():
+    model = tiny_gpt_neo(vocab_size=40, hidden=64, dtype=torch.float32)
+    rows = torch.randint(0, 40, (4, 12), generator=torch.Generator().manual_seed(0))
+
+    def loss(m):
+        return m(input_ids=rows, labels=rows).loss.item()
+
+    curve = attacks.relearn_curve(model, rows, [3, 1], loss, lr=1e-2)
+    assert list(curve) == [1, 3]
+    for k, v in curve.items():
+        assert v == loss(attacks.relearn(model, rows, k, lr=1e-2))
+    assert curve[3] < curve[1]
+    with pytest.raises(ValueError, match="positive step counts"):
+        attacks.relearn_curve(model, rows, [0, 2], loss)

@@ -11,7 +11,8 @@ a model (LoRA adapters merged first) and token ids, and never modifies its input
   optimum-quanto's ``qint4`` computes, group 128, checked against it in the tests) or the NF4
   code book of QLoRA (``"nf4"``, absmax per group).  The copy computes in the input's dtype
   (fake quantisation): exactly the rounded weights, without a quantised kernel.
-* :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data).
+* :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data);
+  :func:`relearn_curve` measures it after several step counts of one run.
 * :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % and Min-K %++ scores per row
   and the ROC AUC of member against non-member rows.
 * :func:`weight_change`: how far unlearning moved the weights, in quantisation steps (why
@@ -109,6 +110,30 @@ def relearn(model, rows: torch.Tensor, steps: int, lr: float = 1e-5, batch: int 
     """A copy of ``model`` fine-tuned for ``steps`` AdamW steps on ``rows`` (``(N, T)`` token
     ids; all rows each step unless ``batch``): the relearning attack's model.  The input is
     untouched."""
+    return _relearn(model, rows, steps, lr, batch, seed)
+
+
+def relearn_curve(model, rows: torch.Tensor, at, measure, lr: float = 1e-5, batch: int | None = None, seed: int = 0):
+    """``{k: measure(model after k steps)}`` for every ``k`` of ``at``, from one fine-tuning run of
+    ``max(at)`` steps (the same steps :func:`relearn` takes; ``measure`` sees the model in eval
+    mode).  The input is untouched."""
+    at = sorted(set(at))
+    if not at or at[0] < 1:
+        raise ValueError(f"relearning checkpoints must be positive step counts, got {at}")
+    out = {}
+
+    def after(step, m):
+        if step.step in at:
+            m.eval()
+            with torch.no_grad():
+                out[step.step] = measure(m)
+            m.train()
+
+    _relearn(model, rows, at[-1], lr, batch, seed, after)
+    return out
+
+
+def _relearn(model, rows, steps, lr, batch, seed, after=None):
     from .. import training
 
     m = copy.deepcopy(model).train()
@@ -128,6 +153,7 @@ def relearn(model, rows: torch.Tensor, steps: int, lr: float = 1e-5, batch: int 
         steps,
         training.Optimisation(lr=lr, clip=1.0, precision="fp32"),
         params=list(m.parameters()),
+        after_step=None if after is None else (lambda step: after(step, m)),
         progress=False,
     )
     return m.eval()

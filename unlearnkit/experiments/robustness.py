@@ -117,10 +117,11 @@ def attack(model, forget, heldout, settings: AuditSettings, tokenizer=None) -> l
     half = len(forget) // 2
     taught, held = forget[:half], forget[half:]
     add("relearn", "0 steps", _memorisation(model, held, heldout, settings))
-    for steps in settings.relearn_steps:
-        relearned = attacks.relearn(model, taught, steps, settings.relearn_lr)
-        add("relearn", f"{steps} steps", _memorisation(relearned, held, heldout, settings))
-        del relearned
+    curve = attacks.relearn_curve(
+        model, taught, settings.relearn_steps, lambda m: _memorisation(m, held, heldout, settings), settings.relearn_lr
+    )
+    for steps, values in curve.items():
+        add("relearn", f"{steps} steps", values)
     add("membership", "AUC", {f"auc_{k}": v for k, v in attacks.membership(model, forget, heldout, tokenizer).items()})
     return rows
 

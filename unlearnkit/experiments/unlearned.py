@@ -2,9 +2,10 @@
 
 A run's record (:func:`unlearnkit.experiments.runs.run`) keeps numbers, not weights.  The
 robustness audit (:mod:`unlearnkit.evaluation.attacks`) needs the model itself, and must never
-retrain it per attack: :func:`model` re-runs the spec's unlearning once with the same code,
-seed and data (the trainer is deterministic on one machine), checks that it reproduces the
-record (status, epochs and final MA must match, or it refuses, naming the difference), and
+retrain it per attack: :func:`model` re-runs the spec's training once with the same code, seed
+and data for the epochs the run took (the trainer is deterministic on one machine; the
+per-epoch EL checks and probe, which only evaluate, are left out), checks that it reproduces
+the record (epochs, final MA and final EL must match, or it refuses, naming the difference), and
 saves the merged weights as safetensors under ``cache_root()/unlearned/<the record's hash>``;
 later calls load them in seconds.
 
@@ -13,6 +14,7 @@ It does not evaluate or attack; it gives the model.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .. import codehash, metrics, results, trainer
@@ -45,22 +47,28 @@ def model(spec: runs.RunSpec, progress: bool = False):
         m = copy.deepcopy(loaded.model)
         load_model(m, str(where / "model.safetensors"), device=str(next(m.parameters()).device))
         return m.eval()
-    th = metrics.Thresholds(**runs.thresholds(spec.model_name, spec.heldout_rows, spec.n, spec.thresholds))
+    # The same training for the epochs the run took, without its per-epoch EL checks and probe
+    # (evaluation only: they draw no random numbers, so the weights are the same) and thresholds
+    # that never stop it; the criterion is then checked once, on the final model.
+    config = dataclasses.replace(spec.unlearn_config(), max_epochs=record.epochs_run)
+    never = metrics.Thresholds(ma=0.0, el=0.0, n=record.config["thresholds"]["n"], source="re-run: never stops")
     again = trainer.unlearn(
         loaded.model,
-        runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
+        forget := runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
         loaded.retain(spec.retain_rows, spec.retain_source),
-        spec.unlearn_config(),
-        thresholds=th,
+        config,
+        thresholds=never,
         progress=progress,
-        probe=runs.capability_probe(loaded.tokenizer),
+    )
+    final_el = (
+        None if record.final_el is None else metrics.extraction_likelihood(again.model, forget, n=never.n).mean().item()
     )
     differ = [
         name
         for name, a, b in (
-            ("status", record.status, again.record.status),
-            ("epochs", record.epochs, again.record.epochs),
+            ("epochs run", record.epochs_run, again.record.epochs_run),
             ("final MA", record.final_ma, again.record.final_ma),
+            ("final EL", record.final_el, final_el),
         )
         if not (a == b or (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=1e-6)))
     ]
