@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+import torch
 
 from .. import metrics, results, stats
 from ..evaluation import attacks
@@ -82,6 +83,7 @@ CLAIMS = {
 }
 
 
+@torch.no_grad()
 def _memorisation(model, ids, heldout, settings: AuditSettings) -> dict[str, float]:
     out = {
         "ma": metrics.memorization_accuracy(model, ids).mean().item(),
@@ -197,7 +199,7 @@ def audit(
             run = runs.run(spec, progress=False)
 
             def compute(spec=spec, forget=forget):
-                m = unlearned.model(spec)
+                m = unlearned.model(spec, check_el=settings.el)
                 return {
                     "rows": attack(m, forget, heldout, settings, original.tokenizer),
                     "weights": attacks.weight_change(original.model, m, 4, settings.group_size),

@@ -33,9 +33,10 @@ def path(spec: runs.RunSpec):
     return cache_root() / "unlearned" / results.record_path("unlearn", runs.cache_config(spec, loaded), runs.CODE).stem
 
 
-def model(spec: runs.RunSpec, progress: bool = False):
+def model(spec: runs.RunSpec, progress: bool = False, check_el: bool = True):
     """The unlearned (merged) model of ``spec``: loaded when saved, else re-run once, checked
-    against the run's record (computed first if missing) and saved."""
+    against the run's record (computed first if missing; ``check_el``: the final EL too, which
+    costs a generation pass over the unit) and saved."""
     import copy
 
     from safetensors.torch import load_model, save_model
@@ -46,7 +47,7 @@ def model(spec: runs.RunSpec, progress: bool = False):
     if (where / "model.safetensors").is_file():
         m = copy.deepcopy(loaded.model)
         load_model(m, str(where / "model.safetensors"), device=str(next(m.parameters()).device))
-        return m.eval()
+        return m.eval().requires_grad_(False)
     # The same training for the epochs the run took, without its per-epoch EL checks and probe
     # (evaluation only: they draw no random numbers, so the weights are the same) and thresholds
     # that never stop it; the criterion is then checked once, on the final model.
@@ -61,7 +62,9 @@ def model(spec: runs.RunSpec, progress: bool = False):
         progress=progress,
     )
     final_el = (
-        None if record.final_el is None else metrics.extraction_likelihood(again.model, forget, n=never.n).mean().item()
+        record.final_el
+        if record.final_el is None or not check_el
+        else metrics.extraction_likelihood(again.model, forget, n=never.n).mean().item()
     )
     differ = [
         name
@@ -83,4 +86,4 @@ def model(spec: runs.RunSpec, progress: bool = False):
             tmp / "about.json",
             {"spec": runs.cache_config(spec, loaded), "code": codehash.code_digest(runs.CODE), "status": record.status},
         )
-    return again.model.eval()
+    return again.model.eval().requires_grad_(False)
