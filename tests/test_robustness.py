@@ -8,6 +8,7 @@ import torch
 
 from unlearnkit.evaluation import attacks
 from unlearnkit.experiments import robustness as rb
+from unlearnkit.experiments import robustness_report as rr
 
 
 def _linear(weights: torch.Tensor) -> torch.nn.Sequential:
@@ -40,18 +41,18 @@ def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005) ->
     settings = rb.AuditSettings()
     rows = []
     for u in range(units):
-        base = {claim: 0.2 + 0.1 * torch.rand(1, generator=gen).item() for claim in rb.CLAIMS}
+        base = {claim: 0.2 + 0.1 * torch.rand(1, generator=gen).item() for claim in rr.CLAIMS}
         for model, offset in [(rb.REFERENCE, 0.0), *recovery.items()]:
-            for claim in rb.CLAIMS:
+            for claim in rr.CLAIMS:
                 jitter = 0.0 if model == rb.REFERENCE else noise * (2 * torch.rand(1, generator=gen).item() - 1)
                 rows.append(
                     {
                         "unit": f"{u}.0",
                         "model": model,
                         "status": None if model == rb.REFERENCE else "forgotten",
-                        "attack": rb.CLAIMS[claim][0],
-                        "strength": rb._strength(claim, settings),
-                        "measure": rb._measure(claim),
+                        "attack": rr.CLAIMS[claim][0],
+                        "strength": rr._strength(claim, settings),
+                        "measure": rr._measure(claim),
                         "value": base[claim] + offset + jitter,
                     }
                 )
@@ -59,22 +60,23 @@ def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005) ->
 
 
 def test_verdicts_say_restored_indistinguishable_or_over_forgotten():
-    rows = rb.verdicts(_audit({"restored": 0.3, "exact": 0.0, "over-forgotten": -0.3}))
+    rows = rr.verdicts(_audit({"restored": 0.3, "exact": 0.0, "over-forgotten": -0.3}))
     got = {(r["claim"], r["method"]): r["verdict"] for r in rows}
-    for claim in rb.CLAIMS:
+    for claim in rr.CLAIMS:
         assert got[(claim, "restored")] == "holds"
         assert got[(claim, "exact")].startswith("does not hold: indistinguishable")
-        assert got[(claim, "over-forgotten")] == "does not hold"
-    few = rb.verdicts(_audit({"restored": 0.3}, units=2))
+    assert got[("R1", "over-forgotten")] == got[("R2", "over-forgotten")] == "does not hold"  # one-sided
+    assert got[("R3", "over-forgotten")].startswith("holds (below the reference")  # told apart either way
+    few = rr.verdicts(_audit({"restored": 0.3}, units=2))
     assert all(r["verdict"].startswith("inconclusive (n = 2") for r in few)
-    small = rb.verdicts(_audit({"a bit": 0.02}, noise=0.03))  # within the 0.05 margin but noisy
+    small = rr.verdicts(_audit({"a bit": 0.02}, noise=0.03))  # within the 0.05 margin but noisy
     assert all(r["verdict"] != "holds" for r in small)
 
 
 def test_without_a_reference_nothing_is_decided():
     a = _audit({"m": 0.3})
     a.has_reference = False
-    assert all(r["verdict"].startswith("not decided") for r in rb.verdicts(a))
+    assert all(r["verdict"].startswith("not decided") for r in rr.verdicts(a))
 
 
 def test_settings_refuse_unknown_attacks():
@@ -104,5 +106,5 @@ def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_uni
     assert set(a.weights.model) == {"GA"} and a.weights.median_steps.iloc[0] > 0
     again = rb.audit(specs, settings, progress=False)  # every model and attack from the cache
     pd.testing.assert_frame_equal(a.table, again.table)
-    assert rb.summary(a).loc[rb.BEFORE, "n"] == 1
-    assert all(r["verdict"] == "inconclusive (n = 1)" for r in rb.verdicts(a))  # one unit: no test
+    assert rr.summary(a).loc[rb.BEFORE, "n"] == 1
+    assert all(r["verdict"] == "inconclusive (n = 1)" for r in rr.verdicts(a))  # one unit: no test

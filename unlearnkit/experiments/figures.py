@@ -102,10 +102,12 @@ def robustness(audit):
     MA on the forget unit after each quantiser, MA on the unit's held-out half after each number
     of relearning steps, and the membership attack's ROC AUC.  One line (or bar) per method, the
     mean over the units its run forgot; the exact reference as a grey band (its range over
-    units) and the model before unlearning dashed."""
+    units), the model before unlearning dashed and the runs' MA threshold dotted (below it, the
+    criterion's MA half holds)."""
     import matplotlib.pyplot as plt
 
     from . import robustness as rb
+    from .robustness_report import MEMBERSHIP_SCORE
 
     t = audit.table
     t = t[t.status.fillna("control") != "failed"]
@@ -134,11 +136,13 @@ def robustness(audit):
                 ax.plot(x, means, "k--", lw=1.2, label=name, zorder=2)
             else:
                 ax.plot(x, means, marker="o", lw=1.5, label=name, zorder=3)
+        if np.isfinite(audit.threshold_ma):
+            ax.axhline(100 * audit.threshold_ma, color="0.3", ls=":", lw=1, label="MA threshold", zorder=1)
         ax.set_xticks(x, [s.removesuffix(" steps") for s in strengths])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     ax = axes[2]
-    score = f"auc_{rb.MEMBERSHIP_SCORE}"
+    score = f"auc_{MEMBERSHIP_SCORE}"
     sel = t[t.measure == score]
     names = [n for n in sel.model.unique() if n not in (rb.BEFORE, rb.REFERENCE)]
     means = sel.groupby("model").value.mean()
@@ -150,7 +154,7 @@ def robustness(audit):
         ax.axhline(means[rb.BEFORE], color="k", ls="--", lw=1.2, label=rb.BEFORE)
     ax.axhline(0.5, color="0.3", ls=":", lw=1)
     ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
-    ax.set_ylabel(f"membership ROC AUC ({rb.MEMBERSHIP_SCORE})")
+    ax.set_ylabel(f"membership ROC AUC ({MEMBERSHIP_SCORE})")
     ax.set_ylim(0, 1)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), bbox_to_anchor=(0.5, 1.08), frameon=False)
