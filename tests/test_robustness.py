@@ -107,4 +107,5 @@ def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_uni
     again = rb.audit(specs, settings, progress=False)  # every model and attack from the cache
     pd.testing.assert_frame_equal(a.table, again.table)
     assert rr.summary(a).loc[rb.BEFORE, "n"] == 1
+    assert set(rr.headline(a)) >= {"quant_move", "relearn_from", "relearn_to", "still"}
     assert all(r["verdict"] == "inconclusive (n = 1)" for r in rr.verdicts(a))  # one unit: no test

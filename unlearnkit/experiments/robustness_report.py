@@ -226,3 +226,36 @@ def facts(a: Audit) -> dict[str, str]:
         "audit_reference": "the exact-unlearning reference" if a.has_reference else "no exact reference (below)",
         "audit_threshold_ma": f"{100 * a.threshold_ma:.1f}",
     }
+
+
+def headline(a: Audit) -> dict[str, str]:
+    """The audit's main numbers for the chapter's prose (means over the methods' forgotten units):
+    the largest move of MA under int4 RTN, the unit's second half before and after the most
+    relearning steps beside the held-out rows' MA over the same steps (what relearning does to
+    text the unit does not contain), and the share of forgotten units the criterion's MA half
+    still calls forgotten after it."""
+    t = _kept(a)
+    t = t[t.status == "forgotten"]
+    if t.empty:
+        return {k: "n/a" for k in ("quant_move", "relearn_from", "relearn_to", "heldout_from", "heldout_to", "still")}
+    last = f"{max(a.settings.relearn_steps)} steps"
+
+    def mean(attack_, strength, measure="ma"):
+        v = t[(t.attack == attack_) & (t.strength == strength) & (t.measure == measure)]
+        return v.groupby(["model", "unit"]).value.mean()
+
+    quant = (
+        (mean("quantise", "int4 RTN") - mean("none", "none")).abs().max()
+        if "int4 RTN" in a.settings.quantisation
+        else float("nan")
+    )
+    after = mean("relearn", last)
+    return {
+        "quant_move": f"{100 * quant:.1f}",
+        "relearn_from": f"{100 * mean('relearn', '0 steps').mean():.1f}",
+        "relearn_to": f"{100 * after.mean():.1f}",
+        "heldout_from": f"{100 * mean('relearn', '0 steps', 'heldout_ma').mean():.1f}",
+        "heldout_to": f"{100 * mean('relearn', last, 'heldout_ma').mean():.1f}",
+        "still": f"{100 * (after < a.threshold_ma).mean():.0f}",
+        "last_steps": last,
+    }
