@@ -56,7 +56,7 @@ def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005) ->
                         "value": base[claim] + offset + jitter,
                     }
                 )
-    return rb.Audit(pd.DataFrame(rows), pd.DataFrame(), settings, "constructed", True, 0.0, list(recovery))
+    return rb.Audit(pd.DataFrame(rows), pd.DataFrame(), settings, True, 0.0, list(recovery))
 
 
 def test_verdicts_say_restored_indistinguishable_or_over_forgotten():
@@ -109,3 +109,10 @@ def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_uni
     assert rr.summary(a).loc[rb.BEFORE, "n"] == 1
     assert set(rr.headline(a)) >= {"quant_move", "relearn_from", "relearn_to", "still"}
     assert all(r["verdict"] == "inconclusive (n = 1)" for r in rr.verdicts(a))  # one unit: no test
+
+
+def test_the_headline_says_n_a_when_no_run_forgot():
+    a = _audit({"m": 0.3})
+    a.table.loc[a.table.model == "m", "status"] = "failed"
+    h = rr.headline(a)
+    assert h["relearn_to"] == "n/a" and h["last_steps"] == "25 steps"

@@ -112,11 +112,12 @@ def robustness(audit):
     t = audit.table
     t = t[t.status.fillna("control") != "failed"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    cols = rb.columns(audit.settings)
     panels = (
-        ("quantise", ["none", *audit.settings.quantisation], "ma", "MA on the forget unit (%)", "quantisation"),
+        ("quantise", [s for k, s in cols if k != "relearn"], "ma", "MA on the forget unit (%)", "quantisation"),
         (
             "relearn",
-            ["0 steps", *(f"{s} steps" for s in audit.settings.relearn_steps)],
+            [s for k, s in cols if k == "relearn"],
             "ma",
             "MA on the unit's other half (%)",
             "relearning steps on half the unit",

@@ -27,7 +27,6 @@ from .. import metrics, results
 from ..evaluation import attacks
 from . import exact, runs, unlearned
 
-VERSION = 1
 BEFORE = "before unlearning"
 REFERENCE = "exact reference"
 
@@ -53,6 +52,20 @@ class AuditSettings:
             raise ValueError(f"unknown quantisation {bad}; choose from {list(QUANTISERS)}")
         if not self.relearn_steps or min(self.relearn_steps) < 1:
             raise ValueError(f"relearn_steps must be positive step counts, got {self.relearn_steps}")
+
+
+def relearn_label(steps: int) -> str:
+    """The ``strength`` of the relearning rows after ``steps`` steps."""
+    return f"{steps} steps"
+
+
+def columns(settings: AuditSettings) -> list[tuple[str, str]]:
+    """Every ``(attack, strength)`` of the memorisation rows, in the order they are run."""
+    return (
+        [("none", "none")]
+        + [("quantise", q) for q in settings.quantisation]
+        + [("relearn", relearn_label(k)) for k in (0, *settings.relearn_steps)]
+    )
 
 
 @torch.no_grad()
@@ -90,12 +103,12 @@ def attack(model, forget, heldout, settings: AuditSettings, tokenizer=None) -> l
         )
     half = len(forget) // 2
     taught, held = forget[:half], forget[half:]
-    add("relearn", "0 steps", _memorisation(model, held, heldout, settings))
+    add("relearn", relearn_label(0), _memorisation(model, held, heldout, settings))
     curve = attacks.relearn_curve(
         model, taught, settings.relearn_steps, lambda m: _memorisation(m, held, heldout, settings), settings.relearn_lr
     )
     for steps, values in curve.items():
-        add("relearn", f"{steps} steps", values)
+        add("relearn", relearn_label(steps), values)
     add("membership", "AUC", {f"auc_{k}": v for k, v in attacks.membership(model, forget, heldout, tokenizer).items()})
     return rows
 
@@ -108,7 +121,6 @@ class Audit:
     table: pd.DataFrame
     weights: pd.DataFrame
     settings: AuditSettings
-    model_name: str
     has_reference: bool
     seconds: float = 0.0
     methods: list[str] = field(default_factory=list)
@@ -116,7 +128,7 @@ class Audit:
 
 
 def _cached(identity: dict, settings: AuditSettings, compute) -> dict:
-    config = identity | {"settings": dataclasses.asdict(settings), "version": VERSION}
+    config = identity | {"settings": dataclasses.asdict(settings)}
     return results.cached("attack", config, compute, code=__name__)
 
 
@@ -189,7 +201,6 @@ def audit(
         pd.DataFrame(table),
         pd.DataFrame(weights),
         settings,
-        model_name,
         reference,
         seconds,
         list(specs),

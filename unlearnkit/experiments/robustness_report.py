@@ -16,12 +16,11 @@ import math
 import pandas as pd
 
 from .. import stats
-from .robustness import REFERENCE, Audit, AuditSettings
+from .robustness import REFERENCE, Audit, AuditSettings, columns, relearn_label
 
 # Stated before any audit ran: recovery is a difference of mean MA (a fraction) or of ROC AUC,
 # and five points of either is the smallest this book counts (a convention, not a paper's
-# number: Zhang et al.'s recovery is 62 points).  The chapter prints the reference's spread over
-# units beside it, so a reader can judge the margin.
+# number: Zhang et al.'s recovery is 62 points).
 MINIMUM_EFFECTS = {"ma": 0.05, "auc": 0.05}
 MEMBERSHIP_SCORE = "min_k"  # MUSE's privacy-leak attack (Min-K % Prob)
 
@@ -44,16 +43,6 @@ CLAIMS = {
 # ----------------------------------------------------------------------------- summaries
 
 
-def _order(a: Audit) -> list[tuple[str, str]]:
-    """The (attack, strength) columns in the order they were run."""
-    s = a.settings
-    return (
-        [("none", "none")]
-        + [("quantise", q) for q in s.quantisation]
-        + [("relearn", f"{k} steps") for k in (0, *s.relearn_steps)]
-    )
-
-
 def _kept(a: Audit) -> pd.DataFrame:
     """The audit's rows without the units a method failed to forget (controls: status "control")."""
     t = a.table.assign(status=a.table.status.fillna("control"))
@@ -68,7 +57,7 @@ def criterion_after_attack(a: Audit) -> pd.DataFrame:
     t = _kept(a)
     t = t[t.measure == "ma"].assign(still=lambda d: (d.value < a.threshold_ma).astype(float))
     out = t.pivot_table(index="model", columns=["attack", "strength"], values="still", sort=False)
-    return (100 * out.reindex(columns=pd.MultiIndex.from_tuples(_order(a)))).round(0)
+    return (100 * out.reindex(columns=pd.MultiIndex.from_tuples(columns(a.settings)))).round(0)
 
 
 def summary(a: Audit, measure: str = "ma") -> pd.DataFrame:
@@ -77,7 +66,7 @@ def summary(a: Audit, measure: str = "ma") -> pd.DataFrame:
     t = _kept(a)
     t = t[t.measure == measure]
     out = 100 * t.pivot_table(index="model", columns=["attack", "strength"], values="value", aggfunc="mean", sort=False)
-    out = out.reindex(columns=pd.MultiIndex.from_tuples(_order(a)))
+    out = out.reindex(columns=pd.MultiIndex.from_tuples(columns(a.settings)))
     out.insert(0, ("n", ""), t.groupby("model", sort=False).unit.nunique())
     return out.round(1)
 
@@ -120,7 +109,7 @@ def weight_table(a: Audit) -> pd.DataFrame:
 def _strength(claim: str, settings: AuditSettings) -> str:
     attack_, strength = CLAIMS[claim][:2]
     if attack_ == "relearn":
-        return f"{max(settings.relearn_steps)} steps"
+        return relearn_label(max(settings.relearn_steps))
     if attack_ == "membership":
         return "AUC"
     return strength
@@ -186,7 +175,7 @@ def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
         verdict = stats.decide(c, supports=supports, p=p)
         if verdict == "holds" and supports == -1:
             verdict = "holds (below the reference: the unlearned model over-forgot)"
-        if verdict != "holds" and not verdict.startswith("holds") and e.equivalent():
+        if not verdict.startswith("holds") and e.equivalent():
             verdict = f"does not hold: indistinguishable from exact unlearning (±{c.minimum:g})"
         scale = 100.0 if CLAIMS[row["claim"]][2] == "ma" else 1.0
         unit = " MA points" if scale == 100 else " AUC"
@@ -236,9 +225,10 @@ def headline(a: Audit) -> dict[str, str]:
     still calls forgotten after it."""
     t = _kept(a)
     t = t[t.status == "forgotten"]
+    last = relearn_label(max(a.settings.relearn_steps))
     if t.empty:
-        return {k: "n/a" for k in ("quant_move", "relearn_from", "relearn_to", "heldout_from", "heldout_to", "still")}
-    last = f"{max(a.settings.relearn_steps)} steps"
+        keys = ("quant_move", "relearn_from", "relearn_to", "heldout_from", "heldout_to", "still")
+        return {k: "n/a" for k in keys} | {"last_steps": last}
 
     def mean(attack_, strength, measure="ma"):
         v = t[(t.attack == attack_) & (t.strength == strength) & (t.measure == measure)]
@@ -252,9 +242,9 @@ def headline(a: Audit) -> dict[str, str]:
     after = mean("relearn", last)
     return {
         "quant_move": f"{100 * quant:.1f}",
-        "relearn_from": f"{100 * mean('relearn', '0 steps').mean():.1f}",
+        "relearn_from": f"{100 * mean('relearn', relearn_label(0)).mean():.1f}",
         "relearn_to": f"{100 * after.mean():.1f}",
-        "heldout_from": f"{100 * mean('relearn', '0 steps', 'heldout_ma').mean():.1f}",
+        "heldout_from": f"{100 * mean('relearn', relearn_label(0), 'heldout_ma').mean():.1f}",
         "heldout_to": f"{100 * mean('relearn', last, 'heldout_ma').mean():.1f}",
         "still": f"{100 * (after < a.threshold_ma).mean():.0f}",
         "last_steps": last,
