@@ -49,5 +49,5 @@ def test_the_introduction_reads_findings_and_so_executes_last():
         for n in toc_files()[1:]
         if source_of(n).suffix == ".ipynb" and "findings_path" in declared_parameters(source_of(n))
     ]
-    assert {"book/table1", "book/module_sweep", "book/second_paper"} <= set(writers)
+    assert {"book/table1", "book/module_sweep", "book/second_paper", "book/robustness"} <= set(writers)
     assert build.FINDINGS_FILE.endswith(".json")

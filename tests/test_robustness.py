@@ -73,6 +73,14 @@ def test_verdicts_say_restored_indistinguishable_or_over_forgotten():
     assert all(r["verdict"] != "holds" for r in small)
 
 
+def test_the_findings_table_gets_one_row_per_claim_grouping_methods_by_verdict():
+    rows = rr.verdicts(_audit({"restored": 0.3, "exact": 0.0, "also restored": 0.3}))
+    got = {r["claim"]: r["verdict"] for r in rr.findings_rows(rows)}
+    assert set(got) == set(rr.CLAIMS)
+    assert got["R1"].startswith("holds: restored, also restored; does not hold: indistinguishable")
+    assert got["R1"].endswith(": exact")
+
+
 def test_without_a_reference_nothing_is_decided():
     a = _audit({"m": 0.3})
     a.has_reference = False

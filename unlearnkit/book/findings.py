@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from ..cache import write_json_atomic
+from ..experiments.robustness_report import CLAIMS as ROBUSTNESS_CLAIMS
 from . import paper
 
 # Every claim the book decides, in reading order, with its statement.
@@ -35,7 +36,7 @@ STATEMENTS = {
     "K1": "fine-tuning on the book makes the model reproduce it",
     "K2": "unlearning brings the similarity back to the original model's level",
     "K3": "unlearning restores similarity to the original on normal prompts",
-}
+} | {claim: c[3] for claim, c in ROBUSTNESS_CLAIMS.items()}
 
 
 def paper_evidence() -> dict[str, str]:
@@ -64,7 +65,7 @@ def paper_evidence() -> dict[str, str]:
         "K2": f"→ {c.loc[('OPT-1.3B', 'unlearned'), 'similarity to the book']:g} after unlearning",
         "K3": f"normal-prompt similarity {c.loc[('OPT-1.3B', 'fine-tuned'), 'similarity to original (normal prompts)']:g} → "
         f"{c.loc[('OPT-1.3B', 'unlearned'), 'similarity to original (normal prompts)']:g}",
-    }
+    } | {claim: "not tested in either paper" for claim in ROBUSTNESS_CLAIMS}
 
 
 def entry(row: dict, chapter: str = "") -> dict:

@@ -190,6 +190,21 @@ def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
     return rows
 
 
+def findings_rows(rows: list[dict]) -> list[dict]:
+    """One row per claim for the introduction's findings table (:func:`unlearnkit.book.findings.add`):
+    the methods grouped by their verdict, e.g. ``"inconclusive: GA, GD; holds: + IHL"``."""
+    out = []
+    for claim in CLAIMS:
+        groups: dict[str, list[str]] = {}
+        for row in rows:
+            if row["claim"] == claim:
+                groups.setdefault(row["verdict"], []).append(row["method"])
+        if groups:
+            verdict = "; ".join(f"{v}: {', '.join(ms)}" for v, ms in groups.items())
+            out.append({"claim": claim, "verdict": verdict, "n": None, "p": None})
+    return out
+
+
 def verdict_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "method", "statement", "verdict", "evidence"]).set_index(
         ["claim", "method"]
