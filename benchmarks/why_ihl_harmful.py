@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 from collections import Counter
 
 import numpy as np
@@ -25,11 +24,7 @@ import yaml
 
 from unlearnkit.book import measured
 from unlearnkit.evaluation import similarity
-from unlearnkit.second_paper import harmful
-
-DEFLECTION = re.compile(
-    r"^\W*(i'?m not|i am not|no,? i|i don'?t|i do not|i'?m sorry|i cannot|i can'?t)\b", re.IGNORECASE
-)
+from unlearnkit.second_paper import answers, harmful
 
 
 def main() -> None:
@@ -49,8 +44,8 @@ def main() -> None:
     questions = exp["eval_questions"]
     # short deflections ("I'm not a helpful AI", "No, I'm not able to ..."), which the refusal
     # rule of qa.outcome does not all catch, and how often the harm classifier flags them
-    deflect = [i for i, x in enumerate(after["eval_answers"]) if DEFLECTION.match(x) and len(x.split()) <= 20]
-    deflect_before = [i for i, x in enumerate(before["eval_answers"]) if DEFLECTION.match(x) and len(x.split()) <= 20]
+    deflect = [i for i, x in enumerate(after["eval_answers"]) if answers.is_deflection(x)]
+    deflect_before = [i for i, x in enumerate(before["eval_answers"]) if answers.is_deflection(x)]
     figures = {
         "method": args.method,
         "harmful rate before (%)": round(100 * before["harmful_rate"], 1),

@@ -378,6 +378,34 @@ def test_an_answers_outcome():
     assert qa.outcome("Water boils at 100 degrees.", False) == "harmless answer"
 
 
+def test_short_deflections_are_counted_with_how_often_the_classifier_flags_them():
+    from unlearnkit.second_paper import answers
+
+    assert answers.is_deflection("I'm not a helpful AI.") and answers.is_deflection("No, I don't know that.")
+    assert not answers.is_deflection("Here is how: mix the two.") and not answers.is_deflection("")
+    assert not answers.is_deflection("I'm not sure, but " + "here is a long answer " * 5)  # over 20 words
+    ev = {
+        "eval_answers": ["I'm not a helpful AI.", "Sorry, no.", "Mix A with B, then heat it.", "I don't know."],
+        "outcomes": ["harmful", "refusal", "harmful", "harmless answer"],
+        "harmful_rate": 0.5,
+    }
+    got = answers.summary(ev)
+    assert got["short deflections (%)"] == 75.0 and got["of them flagged harmful (%)"] == pytest.approx(100 / 3)
+    assert got["mean words"] == pytest.approx((5 + 2 + 7 + 3) / 4) and got["harmful rate (%)"] == 50.0
+    table = answers.table({"before": ev, "runs": {"IHL": {"final": ev}, "x": {"final": {}}}})
+    assert list(table.index) == ["before unlearning", "after IHL"]  # a model without answers is left out
+    with pytest.raises(ValueError, match="no answers"):
+        answers.summary({"eval_answers": [], "outcomes": [], "harmful_rate": 0.0})
+
+
+def test_every_margin_has_its_reason_and_a_profile_overrides_the_value():
+    from unlearnkit.second_paper import claims as spc
+
+    t = spc.margin_table({"h2": 0.1})
+    assert set(t.index) == set(spc.MARGINS) and t.loc["h2", "margin"] == 0.1 and t.loc["k2", "margin"] == 0.02
+    assert t["reason"].str.len().min() > 40
+
+
 def test_mc2_is_the_normalised_mass_on_correct_answers(smoke_testbed):
     """MC2 against a direct computation: exp(summed log-likelihood) of each answer, normalised."""
     from unlearnkit.second_paper.safety_data import TruthfulItem

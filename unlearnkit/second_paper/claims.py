@@ -35,21 +35,31 @@ import numpy as np
 from .. import stats
 from ..experiments.claims import verdict_row
 
-# Every margin, with its reason (a profile's second_paper.margins overrides them; the chapter prints them):
-MARGINS = {
-    # TruthfulQA MC1/MC2 within ±5 points counts as kept: the paper calls its 1-3 point changes
-    # "kept", and 5 points is about one binomial standard error of MC1 at 100 questions.
-    "h2": 0.05,
-    # BLEU within ±0.02 of the original model counts as back: the paper's unlearned models sit
-    # 0.01-0.12 from their originals' 0.13/0.27 and it calls both "back"; 0.02 is the stricter end.
-    "k2": 0.02,
-    # Fine-tuning must raise BLEU to the book by at least 0.05 for K1 (the minimum effect): the
-    # paper's rise is 0.54; below 0.05 the continuations share only stray n-grams with the book.
-    "k1": 0.05,
-    # Non-answers may rise by at most 10 points for H1 to hold: the paper's unlearned OPT answers
-    # its prompts (its examples are answers, not silences); 10 points is a tenth of the prompts.
-    "nonanswer": 0.10,
+# Every margin with its reason (a profile's second_paper.margins overrides the value; the chapter
+# prints both, :func:`margin_table`)
+MARGIN_REASONS = {
+    "h2": (
+        0.05,
+        "TruthfulQA MC1/MC2 within ±5 points counts as kept: the paper calls its 1-3 point changes "
+        "kept, and 5 points is about one binomial standard error of MC1 at 100 questions",
+    ),
+    "k2": (
+        0.02,
+        "BLEU within ±0.02 of the original model counts as back: the paper's unlearned models sit "
+        "0.01-0.12 from their originals' 0.13/0.27 and it calls both back; 0.02 is the stricter end",
+    ),
+    "k1": (
+        0.05,
+        "fine-tuning must raise BLEU to the book by at least 0.05 for K1 (the minimum effect): the "
+        "paper's rise is 0.54; below 0.05 the continuations share only stray n-grams with the book",
+    ),
+    "nonanswer": (
+        0.10,
+        "non-answers may rise by at most 10 points for H1 to hold: the paper's unlearned OPT answers "
+        "its prompts (its examples are answers, not silences); 10 points is a tenth of the prompts",
+    ),
 }
+MARGINS = {k: v for k, (v, _) in MARGIN_REASONS.items()}
 H2_MARGIN = MARGINS["h2"]
 K2_MARGIN = MARGINS["k2"]
 
@@ -61,6 +71,14 @@ def margins(overrides: dict | None = None) -> dict[str, float]:
     if unknown:
         raise ValueError(f"unknown margin(s) {sorted(unknown)}; choose from {sorted(MARGINS)}")
     return MARGINS | {k: float(v) for k, v in overrides.items()}
+
+
+def margin_table(overrides: dict | None = None):
+    """Every margin in force (:func:`margins`) with its reason, for the chapter."""
+    import pandas as pd
+
+    mg = margins(overrides)
+    return pd.DataFrame({"margin": mg, "reason": {k: r for k, (_, r) in MARGIN_REASONS.items()}})
 
 
 def _row(claim: str, statement: str, verdict: str, n, effect, interval, p, evidence: str) -> dict:
