@@ -33,3 +33,29 @@ def test_a_failing_command_is_recorded_as_failing(tmp_path):
 def test_bad_names_are_refused(tmp_path):
     with pytest.raises(ValueError, match="measurement name 'a b'"):
         measured.record("a b", {}, "cmd", root=tmp_path)
+
+
+def test_the_commit_is_marked_dirty_by_changed_code_but_not_by_the_records_being_written(tmp_path):
+    import subprocess
+
+    from unlearnkit import origin
+
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True, capture_output=True
+        )
+
+    assert origin.commit(tmp_path) == "unknown"  # not a checkout
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "r.json").write_text("{}")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    clean = origin.commit(tmp_path)
+    assert clean and not clean.endswith("+dirty")
+    (tmp_path / "records" / "r.json").write_text('{"a": 1}')
+    assert origin.commit(tmp_path, ignore=("records/",)) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert origin.commit(tmp_path, ignore=("records/",)) == clean + "+dirty"
+    assert "cores" in origin.machine()

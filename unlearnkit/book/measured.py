@@ -25,50 +25,12 @@ import sys
 import time
 from pathlib import Path
 
+from .. import origin
 from ..cache import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "measurements"
 PAGE = "book/measured.md"
-
-
-def _git(*args: str, root: Path = ROOT) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def commit(root: Path = ROOT) -> str:
-    """The short commit the working tree is at, with ``+dirty`` when it has uncommitted
-    changes to tracked files other than the measurement records and the page; ``unknown``
-    outside a git checkout."""
-    head = _git("rev-parse", "--short", "HEAD", root=root)
-    if head is None:
-        return "unknown"
-    status = _git("status", "--porcelain", "--untracked-files=no", root=root) or ""
-    dirty = [line for line in status.splitlines() if not line[3:].startswith((FOLDER + "/", PAGE))]
-    return head + ("+dirty" if dirty else "")
-
-
-def machine() -> str:
-    """A one-line description of the machine: cores, memory, processor, OS."""
-    mem = ""
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        mem = f", {pages * size / 2**30:.0f} GiB"
-    except (ValueError, OSError, AttributeError):
-        pass
-    gpu = ""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = f", {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
-    return f"{os.cpu_count()} cores{mem}{gpu}, {platform.machine()}, {platform.system()} {platform.release()}"
 
 
 def record(name: str, figures: dict[str, object], command: str, *, notes: str = "", root: Path = ROOT) -> Path:
@@ -83,9 +45,9 @@ def record(name: str, figures: dict[str, object], command: str, *, notes: str = 
             "name": name,
             "figures": figures,
             "command": command,
-            "commit": commit(root),
+            "commit": origin.commit(root, ignore=(FOLDER + "/", PAGE)),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine(),
+            "machine": origin.machine(),
             "python": platform.python_version(),
             "notes": notes,
         },

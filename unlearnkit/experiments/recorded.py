@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import codehash
+from .. import codehash, origin
 from ..cache import write_json_atomic
 from ..records import RunRecord
 
@@ -35,15 +34,6 @@ def results_root() -> Path:
     """The recorded-results folder: ``$UNLEARNKIT_RESULTS`` if set (the tests use a temporary
     one), else the repository's ``results/``."""
     return Path(os.environ.get("UNLEARNKIT_RESULTS") or ROOT / "results")
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "unlearnkit"], cwd=ROOT, capture_output=True)
-        return out.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "") if out.returncode == 0 else ""
-    except OSError:
-        return ""
 
 
 def _dicts(records) -> list[dict]:
@@ -68,9 +58,9 @@ def save(name: str, *, groups: dict, extra: dict | None = None, command: str = "
     flat = list(_flat(groups))
     seconds = sum((r.seconds if isinstance(r, RunRecord) else r.get("seconds")) or 0.0 for r in flat)
     provenance = {
-        "commit": _commit(),
+        "commit": origin.commit(ROOT, ignore=("results/",)),  # +dirty: code changed since the commit
         "command": command,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {platform.system()} {platform.release()}",
+        "machine": origin.machine(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "compute_seconds": seconds,
