@@ -18,25 +18,15 @@ import math
 from pathlib import Path
 
 from ..cache import write_json_atomic
+from ..experiments.claims import CLAIMS as FIRST_PAPER_CLAIMS
 from ..experiments.robustness_report import CLAIMS as ROBUSTNESS_CLAIMS
+from ..second_paper.claims import STATEMENTS as SECOND_PAPER_CLAIMS
 from . import paper
 
-# Every claim the book decides, in reading order, with its statement.
-STATEMENTS = {
-    "C1": "GA degrades the model (Pile PPL rises)",
-    "C2": "GD needs fewer epochs and keeps capability better than GA",
-    "C3": "LoRA (GD) fails within the budget or costs capability (vs full GD)",
-    "C4": "IHL keeps capability closer to the original (LoRA + IHL vs LoRA (GD))",
-    "C5": "FILA reaches the criterion in fewer epochs than plain LoRA",
-    "C5b": "FILA reaches it in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
-    "C6": "IHL + FILA has the best capability among the LoRA methods",
-    "C7": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
-    "H1": "unlearning cuts the harmful rate by a large factor",
-    "H2": "unlearning keeps the answers to benign prompts",
-    "K1": "fine-tuning on the book makes the model reproduce it",
-    "K2": "unlearning brings the similarity back to the original model's level",
-    "K3": "unlearning restores similarity to the original on normal prompts",
-} | {claim: c[3] for claim, c in ROBUSTNESS_CLAIMS.items()}
+# Every claim the book decides, in reading order, with its statement (each from the module that decides it)
+STATEMENTS = (
+    FIRST_PAPER_CLAIMS | SECOND_PAPER_CLAIMS | {claim: c[3] for claim, c in ROBUSTNESS_CLAIMS.items()}
+)
 
 
 def paper_evidence() -> dict[str, str]:

@@ -213,7 +213,7 @@ def _keyed(records: list, extra) -> list[dict]:
 
 
 def _row(claim, verdict, comparison, evidence, effect_unit=""):
-    return claims.verdict_row(claim, "", verdict, comparison, evidence, effect_unit)
+    return claims.verdict_row(claim, claims.CLAIMS[claim], verdict, comparison, evidence, effect_unit)
 
 
 def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before: dict) -> list[dict]:

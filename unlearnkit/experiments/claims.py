@@ -62,12 +62,13 @@ MINIMUM_EFFECTS = {
 
 # Cha et al.'s claims as this book states and tests them (arXiv 2408.06621, Sec. 3-4, Table 1, Fig. 4).
 CLAIMS = {
-    "C1": "GA's loss is unbounded and GA degrades the model (Pile PPL 17.8 -> 577.8 on GPT-Neo 125M)",
-    "C2": "GD (adding the retain NLL) unlearns in fewer epochs and keeps capability better than GA",
-    "C3": "plain LoRA with GD fails to unlearn within the budget or costs capability",
-    "C4": "replacing GA by IHL keeps reasoning, dialogue and perplexity closer to the original model",
+    "C1": "GA degrades the model (Pile PPL rises)",
+    "C2": "GD needs fewer epochs and keeps capability better than GA",
+    "C3": "LoRA (GD) fails within the budget or costs capability (vs full GD)",
+    "C4": "IHL keeps capability closer to the original (LoRA + IHL vs LoRA (GD))",
     "C5": "FILA reaches the criterion in fewer epochs than plain LoRA",
-    "C6": "IHL + FILA gives the best capability at successful unlearning, at LoRA's parameter cost",
+    "C5b": "FILA reaches it in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
+    "C6": "IHL + FILA has the best capability among the LoRA methods",
     "C7": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
 }
 
@@ -420,7 +421,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         verdict_row(
             "C1",
-            "GA degrades the model (Pile PPL rises)",
+            CLAIMS["C1"],
             stats.decide(rise, +1),
             rise,
             f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
@@ -438,7 +439,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         verdict_row(
             "C2",
-            "GD needs fewer epochs and keeps capability better than GA",
+            CLAIMS["C2"],
             v,
             e,
             f"epochs GD − GA: {e.text()}; {paper_view('GD', 'GA')}; "
@@ -456,7 +457,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         win_row(
             "C3",
-            "LoRA (GD) fails within budget or costs capability (vs full GD)",
+            CLAIMS["C3"],
             w,
             win_verdict(w, +1),
             f"primary, GD vs LoRA (GD) (forgot beats not; both forgot: Pile PPL; both failed: final MA): {w.text()} | "
@@ -473,7 +474,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         win_row(
             "C4",
-            "IHL keeps capability closer to the original model (LoRA+IHL vs LoRA(GD))",
+            CLAIMS["C4"],
             w,
             win_verdict(w, +1),
             f"primary, LoRA+IHL vs LoRA(GD): {w.text()} | paper's view, where both forgot "
@@ -499,7 +500,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
     fewer_epochs(
         "C5",
-        "FILA reaches the criterion in fewer epochs than plain LoRA",
+        CLAIMS["C5"],
         "+ FILA",
         "+ IHL",
         "FILA + IHL",
@@ -510,7 +511,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     if PISSA in groups:
         fewer_epochs(
             "C5b",
-            "FILA reaches the criterion in fewer epochs than PiSSA (Fisher weighting, not any principal start)",
+            CLAIMS["C5b"],
             "+ FILA",
             PISSA,
             "FILA + IHL",
@@ -527,7 +528,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         win_row(
             "C6",
-            "IHL + FILA has the best capability among the LoRA methods",
+            CLAIMS["C6"],
             wins["+ IHL"],
             v,
             " | ".join(f"primary, FILA + IHL vs {k}: {w.text()}" for k, w in wins.items())
@@ -545,7 +546,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     out.append(
         {
             "claim": "C7",
-            "statement": "LoRA on Q and V alone is not enough; adding the FFN makes unlearning succeed",
+            "statement": CLAIMS["C7"],
             "n": None,
             "effect": None,
             "95% CI": None,

@@ -23,7 +23,7 @@ Claims (the paper's Tables 1 and 2 and Section 5):
 * K1 — LoRA fine-tuning on the book makes the model reproduce it (0.13 → 0.67): paired
   per-passage BLEU rises significantly.
 * K2 — unlearning brings the similarity back to the original model's level (→ 0.01): TOST
-  of unlearned − original per-passage BLEU within ±:data:`K2_MARGIN`.
+  of unlearned − original per-passage BLEU within ±``MARGINS['k2']``.
 * K3 — unlearning restores part of the similarity to the original model on normal prompts
   (0.102 → 0.371): per-passage cosine to the original's continuations rises significantly.
 """
@@ -60,8 +60,15 @@ MARGIN_REASONS = {
     ),
 }
 MARGINS = {k: v for k, (v, _) in MARGIN_REASONS.items()}
-H2_MARGIN = MARGINS["h2"]
-K2_MARGIN = MARGINS["k2"]
+
+# The claims as this book states them (the verdict rows add the margin in force)
+STATEMENTS = {
+    "H1": "unlearning cuts the harmful rate by a large factor, and the model still answers",
+    "H2": "unlearning keeps the answers to benign prompts",
+    "K1": "fine-tuning on the book makes the model reproduce it",
+    "K2": "unlearning brings the similarity to the book back to the original model's level",
+    "K3": "unlearning restores similarity to the original on normal prompts",
+}
 
 
 def margins(overrides: dict | None = None) -> dict[str, float]:
@@ -152,7 +159,7 @@ def harmful_verdicts(exp: dict, method: str, margin_overrides: dict | None = Non
     out.append(
         _row(
             "H1",
-            "unlearning cuts the harmful rate by a large factor, and the model still answers",
+            STATEMENTS["H1"],
             v,
             len(f0),
             diff.mean(),
@@ -192,7 +199,7 @@ def _tost_verdict(before_items, after_items, margin: float) -> str:
 
 def _h2(before: dict, after: dict, margin: float) -> dict:
     key, reason = h2_measure(before)
-    statement = f"benign answers are kept (TruthfulQA within ±{100 * margin:.0f} points, on a measure with signal)"
+    statement = f"{STATEMENTS['H2']} (TruthfulQA within ±{100 * margin:.0f} points, on a measure with signal)"
     if key is None and "mc1_chance" in before:
         n = len(before["mc1_correct"])
         old = _tost_verdict(before["mc1_correct"], after["mc1_correct"], margin)
@@ -252,7 +259,7 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
     """K1–K3 for ``method``'s fixed-budget run, paired over the same passages (K2's margin from
     :data:`MARGINS`, or ``margin_overrides``)."""
     mg = margins(margin_overrides)
-    K2_MARGIN = mg["k2"]  # noqa: N806 - the module constant, overridden
+    k2 = f"{STATEMENTS['K2']} (BLEU within ±{mg['k2']:g})"
     o, f, u = exp["original"], exp["finetuned"], exp["runs"][method]["final"]
     out = []
     c = stats.paired(
@@ -262,7 +269,7 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
     out.append(
         _row(
             "K1",
-            f"fine-tuning on the book makes the model reproduce it (BLEU rises by ≥ {mg['k1']:g})",
+            f"{STATEMENTS['K1']} (BLEU rises by ≥ {mg['k1']:g})",
             k1,
             c.n,
             c.effect,
@@ -276,19 +283,19 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
     if k1 != "holds":  # nothing memorised: returning to the original's level says nothing
         why = f"K1 {k1}: fine-tuning did not make the model reproduce the book, so there is nothing to unlearn"
         for claim, statement in (
-            ("K2", f"unlearning brings BLEU back to the original's level (within ±{K2_MARGIN})"),
-            ("K3", "unlearning restores similarity to the original on normal prompts"),
+            ("K2", k2),
+            ("K3", STATEMENTS["K3"]),
         ):
             out.append(_row(claim, statement, "not decided (K1 does not hold)", c.n, None, None, None, why))
         return out
     d = np.asarray(u["forget_bleu_per_passage"]) - np.asarray(o["forget_bleu_per_passage"])
-    eq = stats.equivalence(d, K2_MARGIN)
+    eq = stats.equivalence(d, mg["k2"])
     back = _paired(u["forget_bleu_per_passage"], o["forget_bleu_per_passage"])
     v = "holds" if eq.equivalent() else "does not hold" if back.direction > 0 else f"inconclusive (n = {len(d)})"
     out.append(
         _row(
             "K2",
-            f"unlearning brings BLEU back to the original's level (within ±{K2_MARGIN})",
+            k2,
             v,
             len(d),
             d.mean(),
@@ -303,7 +310,7 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
         out.append(
             _row(
                 "K3",
-                "unlearning restores similarity to the original on normal prompts",
+                STATEMENTS["K3"],
                 stats.verdict(c.direction, c.tested, c.n),
                 c.n,
                 c.effect,
