@@ -22,11 +22,10 @@ import re
 
 import pandas as pd
 
-DEFLECTION = re.compile(
-    r"^\W*(i'?m not|i am not|no,? i|i don'?t|i do not|i'?m sorry|i am sorry|sorry|i cannot|i can'?t|i can not|"
-    r"i won'?t|i will not|i'?m unable|i am unable|as an ai)\b",
-    re.IGNORECASE,
-)
+from . import qa
+
+# qa.REFUSAL's openings, plus denials ("I'm not …", "No, I …", "I don't …")
+DEFLECTION = re.compile(r"^\W*(i'?m not|i am not|no,? i|i don'?t|i do not)\b|" + qa.REFUSAL.pattern, re.IGNORECASE)
 DEFLECTION_MAX_WORDS = 20
 
 
