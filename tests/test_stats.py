@@ -48,6 +48,14 @@ def test_a_minimum_effect_must_be_exceeded_not_just_reached():
     small = stats.paired({u: 0.5 + 0.01 * u for u in units}, base, minimum=1.0)  # real but below 1
     assert small.direction == 1 and not small.beyond_minimum()
     assert stats.decide(small, +1) == "does not hold (effect below the minimum)"
+    # not significant either, but the whole interval short of the minimum: still "does not hold"
+    # (C1 on SmolLM2 reads x1.03 [0.99, 1.07] against a minimum of x1.25 this way)
+    noisy = stats.paired({u: (0.05 if u % 2 else -0.02) + 0.001 * u for u in units}, base, minimum=1.0)
+    assert noisy.direction == 0 and noisy.high < 1.0
+    assert stats.decide(noisy, +1) == "does not hold (effect below the minimum)"
+    # an interval that reaches the minimum stays inconclusive
+    wide = stats.paired({u: (3.0 if u % 2 else -2.9) for u in units}, base, minimum=1.0)
+    assert wide.direction == 0 and wide.high > 1.0 and stats.decide(wide, +1).startswith("inconclusive")
     large = stats.paired({u: 3.0 + 0.1 * u for u in units}, base, minimum=1.0)
     assert large.beyond_minimum() and stats.decide(large, +1) == "holds"
     assert stats.decide(large, -1) == "does not hold"

@@ -458,12 +458,14 @@ def decide(c: Comparison, supports: int = 1, p: float | None = None) -> str:
         return f"inconclusive (n = {c.n})"
     if c.direction == -supports:
         return "does not hold"
+    if c.direction == supports and c.beyond_minimum():
+        return "holds"
+    # The interval's bound in the claimed direction short of the minimum: the effect is, at the
+    # 95 % level, smaller than the smallest that counts, significant or not.
+    far = c.high if supports > 0 else c.low
+    if c.minimum and np.isfinite(far) and supports * far < c.minimum:
+        return "does not hold (effect below the minimum)"
     if c.direction == supports:
-        if c.beyond_minimum():
-            return "holds"
-        far = c.high if supports > 0 else c.low  # the interval's bound farthest from zero
-        if c.minimum and np.isfinite(far) and abs(far) < c.minimum:
-            return "does not hold (effect below the minimum)"
         return f"inconclusive (n = {c.n}: not beyond the minimum effect)"
     if c.smallest_p >= ALPHA:
         return f"inconclusive (n = {c.n}: the exact test cannot reach p < {ALPHA:g})"
