@@ -101,7 +101,7 @@ def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_uni
     common = dict(lr=1e-3, max_epochs=2, forget_rows=8, heldout_rows=16, retain_rows=16, downstream=None)
     specs = {"GA": [experiments.RunSpec("testbed:smoke", 0, "ga", **common)]}
     settings = rb.AuditSettings(relearn_steps=(2, 4), heldout_rows=16, el=False)
-    a = rb.audit(specs, settings, progress=False)
+    a = rb.audit(specs, settings, progress=False, attack_failed=True)  # attacked whether it forgot or not
     models = set(a.table.model)
     assert models == {rb.BEFORE, rb.REFERENCE, "GA"}
     got = {
@@ -112,7 +112,7 @@ def test_the_smoke_audit_attacks_every_model_and_the_reference_never_saw_the_uni
     for m in models:
         assert {(m, q) for q in ("none", *settings.quantisation, "0 steps", "2 steps", "4 steps")} <= set(got)
     assert set(a.weights.model) == {"GA"} and a.weights.median_steps.iloc[0] > 0
-    again = rb.audit(specs, settings, progress=False)  # every model and attack from the cache
+    again = rb.audit(specs, settings, progress=False, attack_failed=True)  # every model and attack from the cache
     pd.testing.assert_frame_equal(a.table, again.table)
     assert rr.summary(a).loc[rb.BEFORE, "n"] == 1
     assert set(rr.headline(a)) >= {"quant_move", "relearn_from", "relearn_to", "still"}
@@ -124,3 +124,27 @@ def test_the_headline_says_n_a_when_no_run_forgot():
     a.table.loc[a.table.model == "m", "status"] = "failed"
     h = rr.headline(a)
     assert h["relearn_to"] == "n/a" and h["last_steps"] == "25 steps"
+
+
+@pytest.mark.slow  # seconds: one run that cannot forget, the control's attack cached by the test above
+def test_a_run_that_never_forgot_is_counted_but_not_attacked():
+    from unlearnkit import experiments
+
+    common = dict(lr=1e-7, max_epochs=1, forget_rows=8, heldout_rows=16, retain_rows=16, downstream=None)
+    specs = {"GA": [experiments.RunSpec("testbed:smoke", 0, "ga", **common)]}
+    settings = rb.AuditSettings(relearn_steps=(2, 4), heldout_rows=16, el=False)
+    a = rb.audit(specs, settings, reference=False, progress=False)
+    assert "GA" not in set(a.table.model) and set(a.table.model) == {rb.BEFORE}
+    assert a.weights.to_dict("records") == [{"unit": "0.0", "model": "GA", "status": "failed"}]
+    assert rr.failed_units(a, "GA") == 1
+    w = rr.weight_table(a)
+    assert w.loc["GA", "units forgotten"] == "0/1" and w.loc["GA"].drop("units forgotten").isna().all()
+
+
+def test_failed_units_are_counted_from_the_attacks_and_the_weights():
+    a = _audit({"m": 0.3}, units=4)
+    a.table.loc[(a.table.model == "m") & (a.table.unit == "0.0"), "status"] = "failed"
+    a.weights = pd.DataFrame([{"unit": "4.0", "model": "m", "status": "failed"}])  # not attacked: not in the table
+    assert rr.failed_units(a, "m") == 2 and rr.failed_units(a, rb.REFERENCE) == 0
+    got = {r["claim"]: r["evidence"] for r in rr.verdicts(a)}
+    assert all("2 unit(s) not forgotten left out" in e for e in got.values())

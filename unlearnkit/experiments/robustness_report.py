@@ -49,6 +49,15 @@ def _kept(a: Audit) -> pd.DataFrame:
     return t[t.status != "failed"]
 
 
+def failed_units(a: Audit, method: str) -> int:
+    """How many units ``method``'s run did not forget (attacked or not: the weights table lists
+    every run, the attack table only the attacked ones)."""
+    found = set(a.table[(a.table.model == method) & (a.table.status == "failed")].unit)
+    if not a.weights.empty:
+        found |= set(a.weights[(a.weights.model == method) & (a.weights.status == "failed")].unit)
+    return len(found)
+
+
 def criterion_after_attack(a: Audit) -> pd.DataFrame:
     """Per model and attack: the share (%) of units whose MA after the attack (for relearning, on
     the unit's second half) is still below the run's own MA threshold (the held-out MA of the
@@ -90,8 +99,9 @@ def weight_table(a: Audit) -> pd.DataFrame:
     moved the weights in 4-bit steps, and the share whose 4-bit value changed (%)."""
     if a.weights.empty:
         return pd.DataFrame()
-    g = a.weights.groupby("model", sort=False)
-    w = g[["median_steps", "share_above_half_step", "share_codes_changed"]].median()
+    measures = ["median_steps", "share_above_half_step", "share_codes_changed"]
+    g = a.weights.reindex(columns=["unit", "model", "status", *measures]).groupby("model", sort=False)
+    w = g[measures].median()
     w[["share_above_half_step", "share_codes_changed"]] *= 100
     w.insert(0, "units forgotten", g.status.apply(lambda s: f"{(s == 'forgotten').sum()}/{len(s)}"))
     return w.rename(
@@ -154,7 +164,7 @@ def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
             mine, ref = by_unit(a, method, claim), by_unit(a, REFERENCE, claim)
             c = stats.paired(mine, ref, minimums[measure])
             diffs = [mine[u] - ref[u] for u in sorted(set(mine) & set(ref))]
-            failed = a.table[(a.table.model == method) & (a.table.status == "failed")].unit.nunique()
+            failed = failed_units(a, method)
             rows.append(
                 {
                     "claim": claim,
