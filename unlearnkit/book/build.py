@@ -98,7 +98,7 @@ def check_chapter_parameters(chapter: str, params: dict, profile_name: str) -> N
     try:
         check_run_settings(**settings)
         for m in [*params.get("extra_methods", []), *params.get("audit_methods", []),
-                  *params.get("paper_rate_methods", [])]:
+                  *params.get("other_rate_methods", [])]:
             methods.get(m)
         if {"quantisation", "relearn_steps"} & set(params):
             from ..experiments.robustness import AuditSettings
