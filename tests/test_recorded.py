@@ -45,6 +45,15 @@ def test_recorded_results_round_trip_with_provenance(tmp_path):
     assert recorded.load("real/none", root=tmp_path) is None
 
 
+def test_a_run_shown_in_two_sections_is_counted_once_in_the_provenance(tmp_path):
+    a, b = _record(0), _record(1)
+    a.spec, b.spec = {"method": "ga", "forget_draw": 0}, {"method": "ga", "forget_draw": 1}
+    groups = {"table1": {"GA": [a, b]}, "forgetting rate": {"GA": [a, b], "LoRA (GD)": [_record(2)]}}
+    data = json.loads(recorded.save("r", groups=groups, root=tmp_path).read_text())
+    assert data["provenance"]["records"] == 3 and data["provenance"]["entries"] == 5
+    assert data["provenance"]["compute_seconds"] == 180.0
+
+
 def test_a_record_whose_code_changed_is_labelled_stale_naming_the_module(tmp_path):
     old = codehash.module_digests("unlearnkit.losses") | {"unlearnkit.losses": "000000000000"}
     recorded.save("r", groups={"table1": {"GA": [_record(0, modules=old), _record(1)]}}, root=tmp_path)

@@ -47,6 +47,19 @@ def _flat(groups: dict):
             yield from recs
 
 
+def distinct(records) -> list:
+    """``records`` without repeats: a run shown in two sections (GA in Table 1 and again beside
+    the LoRA methods at another rate) is one run, identified by its spec (else its whole record)."""
+    seen, out = set(), []
+    for r in records:
+        d = r.to_dict() if isinstance(r, RunRecord) else dict(r)
+        key = json.dumps(d.get("spec") or d, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def save(name: str, *, groups: dict, extra: dict | None = None, command: str = "", root: Path | None = None) -> Path:
     """Write ``results/<name>.json``: ``groups`` (``{label: [RunRecord]}``, or
     ``{section: {label: [RunRecord]}}``), ``extra`` (JSON-able: the model before unlearning,
@@ -56,15 +69,17 @@ def save(name: str, *, groups: dict, extra: dict | None = None, command: str = "
         k: {kk: _dicts(vv) for kk, vv in v.items()} if isinstance(v, dict) else _dicts(v) for k, v in groups.items()
     }
     flat = list(_flat(groups))
-    seconds = sum((r.seconds if isinstance(r, RunRecord) else r.get("seconds")) or 0.0 for r in flat)
+    runs = distinct(flat)
+    seconds = sum((r.seconds if isinstance(r, RunRecord) else r.get("seconds")) or 0.0 for r in runs)
     provenance = {
         "commit": origin.commit(ROOT, ignore=("results/",)),  # +dirty: code changed since the commit
         "command": command,
         "machine": origin.machine(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "compute_seconds": seconds,
-        "records": len(flat),
+        "compute_seconds": seconds,  # of the distinct runs: a run shown in two sections counts once
+        "records": len(runs),
+        "entries": len(flat),
     }
     path = (root or results_root()) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
