@@ -328,7 +328,8 @@ def pdf(root: Path = ROOT) -> Path:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Execute the chapters with papermill and build the book.")
-    parser.add_argument("--profile", default="cpu", help="profiles/<name>.yaml (smoke, cpu, cpu-full, gpu)")
+    known = ", ".join(sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml")))
+    parser.add_argument("--profile", default="cpu", help=f"profiles/<name>.yaml ({known})")
     parser.add_argument("--pdf", action="store_true", help="also print the book to _build/pdf/unlearnkit.pdf")
     parser.add_argument(
         "--backend",
