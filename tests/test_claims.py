@@ -254,3 +254,19 @@ def test_the_hierarchical_endpoint_ranks_forgetting_then_capability_then_final_m
     w = claims.hierarchical(a, b, minimum_log_ppl=np.log(1.25))
     # u0 forgot vs not: win; u1 half the perplexity: win; u2 lower final MA: win; u3 within x1.25: tie
     assert (w.wins, w.losses, w.ties) == (3, 0, 1) and w.p == pytest.approx(0.25)
+
+
+def test_a_win_ratio_verdict_names_its_ties_and_says_when_no_pair_is_decided():
+    def rec(u, ppl):
+        return {"status": "forgotten", "epochs": 5, "pile_ppl": ppl, "final_ma": 0.5, "tags": {"forget_set": f"u{u}"}}
+
+    # every unit forgot under both methods, perplexities within x1.25: all ties, nothing to test
+    a, b = [rec(u, 100.0) for u in range(10)], [rec(u, 110.0) for u in range(10)]
+    w = claims.hierarchical(a, b, minimum_log_ppl=np.log(1.25))
+    assert (w.wins, w.losses, w.ties) == (0, 0, 10)
+    assert claims.win_verdict(w, +1) == "inconclusive (n = 10: every pair ties, no pair decided)"
+    assert "no decided pair" in claims.win_row("C4", "", w, "", "")["power"]
+    # one decided pair cannot reach p < 0.05: the verdict counts the ties beside it
+    b[0] = rec(0, 200.0)
+    w = claims.hierarchical(a, b, minimum_log_ppl=np.log(1.25))
+    assert claims.win_verdict(w, +1) == "inconclusive (n = 10: 9 ties, 1 decided pairs cannot reach p < 0.05)"

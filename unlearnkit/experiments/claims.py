@@ -299,8 +299,11 @@ def win_verdict(w: stats.WinRatio, supports: int = 1) -> str:
         return "holds"
     if w.direction == -supports:
         return "does not hold"
+    decided = w.wins + w.losses
+    if not decided:  # e.g. both forgot on every unit and no perplexity gap reached the minimum effect
+        return f"inconclusive (n = {w.n}: every pair ties, no pair decided)"
     if w.smallest_p >= stats.ALPHA:
-        return f"inconclusive (n = {w.n}: {w.wins + w.losses} decided pairs cannot reach p < {stats.ALPHA:g})"
+        return f"inconclusive (n = {w.n}: {w.ties} ties, {decided} decided pairs cannot reach p < {stats.ALPHA:g})"
     return f"inconclusive (n = {w.n})"
 
 
@@ -318,7 +321,9 @@ def win_row(claim, statement, w: stats.WinRatio, verdict: str, evidence: str) ->
         "effect unit": "share of pairs won (primary: win ratio)",
         "verdict": verdict,
         "power": f"n = {w.n}, {decided} decided pairs, smallest attainable p {w.smallest_p:.2g}"
-        + (" > α: cannot decide" if w.smallest_p >= stats.ALPHA else ""),
+        + (" > α: cannot decide" if w.smallest_p >= stats.ALPHA else "")
+        if decided
+        else f"n = {w.n}, no decided pair: cannot decide",
         "evidence": evidence,
     }
 
