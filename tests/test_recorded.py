@@ -41,6 +41,11 @@ def test_recorded_results_round_trip_with_provenance(tmp_path):
     back = recorded.load("real/t1", root=tmp_path)
     assert [r.forget_set for r in back.section("table1")["GA"]] == ["lm_extraction_32_0[:8]", "lm_extraction_32_1[:8]"]
     assert back.extra["before"]["pile_ppl"] == 10.0
+    # the file stores labels sorted ("+ FILA" before "GA"); they come back in Table 1's order
+    recorded.save(
+        "order", groups={"t": {k: [_record(0)] for k in ("PiSSA + IHL", "+ FILA", "GD", "GA")}}, root=tmp_path
+    )
+    assert list(recorded.load("order", root=tmp_path).section("t")) == ["GA", "GD", "+ FILA", "PiSSA + IHL"]
     assert back.stale() == {} and "Current:" in back.label()
     assert recorded.load("real/none", root=tmp_path) is None
 

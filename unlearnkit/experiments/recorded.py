@@ -140,6 +140,15 @@ class Recorded:
         )
 
 
+def table_order(labels) -> list[str]:
+    """``labels`` with Table 1's rows first, in the paper's order (the file stores them sorted),
+    then the others (PiSSA + IHL, sections) in their stored order."""
+    from ..methods import TABLE1
+
+    rows = list(TABLE1)
+    return sorted(labels, key=lambda k: rows.index(k) if k in rows else len(rows))
+
+
 def load(name_or_path: str | Path, root: Path | None = None) -> Recorded | None:
     """Read ``results/<name>.json`` (or a path); ``None`` when there is no such file."""
     path = Path(name_or_path)
@@ -153,7 +162,7 @@ def load(name_or_path: str | Path, root: Path | None = None) -> Recorded | None:
 
     def read(v):
         if isinstance(v, dict):
-            return {k: read(x) for k, x in v.items()}
+            return {k: read(v[k]) for k in table_order(v)}
         return [RunRecord.from_dict(r, source=f"{path}") for r in v]
 
     return Recorded(path, data["provenance"], read(data["groups"]), data.get("extra", {}))
