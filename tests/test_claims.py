@@ -203,7 +203,7 @@ def test_the_primary_endpoint_uses_every_pair_and_the_papers_view_only_the_forgo
     groups["LoRA (GD)"] = _group(rng, 10, unit_effects=effects, fail_p=1.0)
     groups["+ FILA"] = _group(rng, 10, log_ppl_shift=1.0, unit_effects=effects, fail_p=0.0)
     rows = {r["claim"]: r for r in claims.verdicts(groups, BEFORE)}
-    assert rows["C4"]["verdict"] == "inconclusive (n = 10)", rows["C4"]
+    assert rows["C4"]["verdict"] == "inconclusive (n = 10: every pair ties, no pair decided)", rows["C4"]
     assert "compared where both forgot: 0 of 10 pairs" in rows["C4"]["evidence"]
     assert rows["C6"]["verdict"] == "holds", rows["C6"]
     assert "10 wins, 0 losses" in rows["C6"]["evidence"] and "inconclusive (n = 0)" in rows["C6"]["evidence"]
