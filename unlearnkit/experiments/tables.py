@@ -208,10 +208,9 @@ def cost_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
 def cost_figures(groups: dict[str, list[RunRecord]]) -> dict[str, str]:
     """The cost of a grid as measured figures (for :func:`unlearnkit.book.measured.record`):
     runs, total compute, minutes per unit and what dominates it."""
-    unique = {}
-    for r in (r for recs in groups.values() for r in recs):  # a run shared by two sections counts once
-        unique[(r.forget_set, repr(sorted(r.config.items())))] = r
-    records = list(unique.values())
+    from .recorded import distinct
+
+    records = distinct(r for recs in groups.values() for r in recs)  # a run shared by two sections counts once
     if not records:
         return {"runs": "0"}
     train, checks, total = np.sum([_cost(r) for r in records], axis=0)
