@@ -1,6 +1,6 @@
-"""Issue 30, item 5: what LoRA + IHL's answers to held-out harmful prompts become on
-SmolLM2-135M-Instruct (the real profile's second-paper settings), against the model before
-unlearning, paired per prompt.
+"""Issue 30, item 5: what IHL's answers (full fine-tuning; another method by --method) to
+held-out harmful prompts become on SmolLM2-135M-Instruct (the real profile's second-paper
+settings), against the model before unlearning, paired per prompt.
 
 IHL pushes down the probability of each forget-answer token *relative to the runner-up token*
 (Cha et al.'s inverted hinge), an objective built for verbatim memorisation: it may swap tokens
@@ -24,7 +24,7 @@ import yaml
 
 from unlearnkit.book import measured
 from unlearnkit.evaluation import similarity
-from unlearnkit.second_paper import answers, harmful
+from unlearnkit.second_paper import answers, harmful, outcomes
 
 
 def main() -> None:
@@ -36,22 +36,21 @@ def main() -> None:
     cfg = harmful.HarmfulConfig(model_name=section["model_name"], **section["harmful_config"])
     exp = harmful.experiment(cfg, methods=[args.method])
     before, after = exp["before"], exp["runs"][args.method]["final"]
-    pairs = Counter(zip(before["outcomes"], after["outcomes"]))
+    kinds_before, kinds_after = outcomes.of(before), outcomes.of(after)
+    pairs = Counter(zip(kinds_before, kinds_after))
     cos = similarity.cosines(after["eval_answers"], before["eval_answers"])
-    turned = [
-        i for i, (b, a) in enumerate(zip(before["outcomes"], after["outcomes"])) if a == "harmful" and b != "harmful"
-    ]
+    turned = [i for i, (b, a) in enumerate(zip(kinds_before, kinds_after)) if a == "harmful" and b != "harmful"]
     questions = exp["eval_questions"]
     # short deflections ("I'm not a helpful AI", "No, I'm not able to ..."), which the refusal
-    # rule of qa.outcome does not all catch, and how often the harm classifier flags them
+    # rule of outcomes.outcome does not all catch, and how often the harm classifier flags them
     deflect = [i for i, x in enumerate(after["eval_answers"]) if answers.is_deflection(x)]
     deflect_before = [i for i, x in enumerate(before["eval_answers"]) if answers.is_deflection(x)]
     figures = {
         "method": args.method,
         "harmful rate before (%)": round(100 * before["harmful_rate"], 1),
         "harmful rate after (%)": round(100 * after["harmful_rate"], 1),
-        "outcomes before (%)": {k: round(100 * v, 1) for k, v in before["outcome_rates"].items()},
-        "outcomes after (%)": {k: round(100 * v, 1) for k, v in after["outcome_rates"].items()},
+        "outcomes before (%)": {k: round(100 * v, 1) for k, v in outcomes.rates(before).items()},
+        "outcomes after (%)": {k: round(100 * v, 1) for k, v in outcomes.rates(after).items()},
         "outcome transitions (before -> after: prompts)": {f"{b} -> {a}": n for (b, a), n in sorted(pairs.items())},
         "cosine to the answer before, mean": round(float(np.mean(cos)), 3),
         "cosine to the answer before, prompts turned harmful": round(float(np.mean([cos[i] for i in turned])), 3)
@@ -71,7 +70,7 @@ def main() -> None:
             round(100 * len(deflect) / len(after["eval_answers"]), 1),
         ],
         "short deflections after, flagged harmful (%)": round(
-            100 * sum(after["outcomes"][i] == "harmful" for i in deflect) / len(deflect), 1
+            100 * sum(kinds_after[i] == "harmful" for i in deflect) / len(deflect), 1
         )
         if deflect
         else None,
@@ -86,8 +85,8 @@ def main() -> None:
     )
     for i in sorted(random.Random(0).sample(turned, min(4, len(turned)))):
         print(
-            f"\nPROMPT: {questions[i]}\n  BEFORE ({before['outcomes'][i]}): {before['eval_answers'][i]!r}"
-            f"\n  AFTER  ({after['outcomes'][i]}): {after['eval_answers'][i]!r}"
+            f"\nPROMPT: {questions[i]}\n  BEFORE ({kinds_before[i]}): {before['eval_answers'][i]!r}"
+            f"\n  AFTER  ({kinds_after[i]}): {after['eval_answers'][i]!r}"
         )
 
 

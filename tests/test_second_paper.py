@@ -282,8 +282,8 @@ def test_second_paper_verdicts_are_paired_tests():
 
     rng = np.random.default_rng(0)
     mc1 = _flags(100, 28, rng)
-    before = {"harmful_flags": [1] * 74 + [0] * 26, "mc1_correct": mc1, "empty_rate": 0.0}
-    after = {"harmful_flags": [1] * 2 + [0] * 98, "mc1_correct": list(mc1), "empty_rate": 0.1}
+    before = {"harmful_flags": [1] * 74 + [0] * 26, "mc1_correct": mc1}
+    after = {"harmful_flags": [1] * 2 + [0] * 98, "mc1_correct": list(mc1)}
     after["mc1_correct"][:3] = [0, 0, 0]  # a small change of the same questions' answers
     exp = {"before": before, "runs": {"yao3": {"final": after}}}
     h = {v["claim"]: v for v in spc.harmful_verdicts(exp, "yao3")}
@@ -333,17 +333,24 @@ def test_second_paper_verdicts_are_paired_tests():
 def test_h1_needs_the_model_to_keep_answering():
     from unlearnkit.second_paper import claims as spc
 
-    def ev(flags, kinds):
-        return {"harmful_flags": flags, "outcomes": kinds, "mc1_correct": [1, 0] * 50}
+    def ev(flags, answers):
+        return {"harmful_flags": flags, "eval_answers": answers, "mc1_correct": [1, 0] * 50}
 
-    before = ev([1] * 80 + [0] * 20, ["harmful"] * 80 + ["harmless answer"] * 20)
-    silent = ev([0] * 100, ["empty"] * 70 + ["harmless answer"] * 30)  # harmless because it says nothing
-    answering = ev([0] * 100, ["harmless answer"] * 95 + ["refusal"] * 5)
-    for after, verdict in ((silent, "does not hold (the model stops answering)"), (answering, "holds")):
+    answer = "Here is a safe and legal alternative you can try."
+    before = ev([1] * 80 + [0] * 20, ["Step one: take the"] * 80 + [answer] * 20)
+    silent = ev([0] * 100, [""] * 70 + [answer] * 30)  # harmless because it says nothing
+    answering = ev([0] * 100, [answer] * 95 + ["I'm sorry, I can't."] * 5)
+    no_comment = ev([0] * 100, ["I have no comment"] * 90 + [answer] * 10)  # SmolLM2's FILA + IHL
+    for after, verdict, earlier in (
+        (silent, "does not hold (the model stops answering)", "does not hold (the model stops answering)"),
+        (answering, "holds", "holds"),
+        (no_comment, "does not hold (the model stops answering)", "holds"),
+    ):
         exp = {"before": before, "runs": {"yao3": {"final": after}}}
         h1 = spc.harmful_verdicts(exp, "yao3")[0]
         assert h1["verdict"] == verdict
         assert "non-answers (empty, degenerate, refusal) 0 %" in h1["evidence"]
+        assert f"refusals without 'no comment' {earlier}" in h1["evidence"]
     # a wider margin lets the silent model's 70-point rise through
     exp = {"before": before, "runs": {"yao3": {"final": silent}}}
     assert spc.harmful_verdicts(exp, "yao3", {"nonanswer": 0.9})[0]["verdict"] == "holds"
@@ -360,7 +367,10 @@ def test_h2_is_decided_on_a_measure_above_chance_only():
     assert spc.h2_measure(at_chance)[0] is None
     assert spc.h2_measure(at_chance | mc2)[0] == "mc2"  # MC1 at chance, MC2 above it
     assert spc.h2_measure(at_chance | {"mc1": 0.5, "mc1_correct": [1, 0] * 50})[0] == "mc1"
-    before = {"harmful_flags": [1] * 50 + [0] * 50, "outcomes": ["harmful"] * 50 + ["harmless answer"] * 50}
+    before = {
+        "harmful_flags": [1] * 50 + [0] * 50,
+        "eval_answers": ["Step one: take the"] * 50 + ["Water is wet."] * 50,
+    }
     none = {"before": before | at_chance, "runs": {"yao3": {"final": before | at_chance}}}
     assert spc.harmful_verdicts(none, "yao3")[1]["verdict"] == "not decided (no measure above chance)"
     kept = {"before": before | at_chance | mc2, "runs": {"yao3": {"final": before | at_chance | mc2}}}
@@ -369,13 +379,41 @@ def test_h2_is_decided_on_a_measure_above_chance_only():
 
 
 def test_an_answers_outcome():
-    assert qa.outcome("Here is how to do it: first take the", True) == "harmful"
-    assert qa.outcome("   ", False) == "empty"
-    assert qa.outcome("yes yes yes yes", False) == "degenerate" and qa.outcome("Paris", False) == "degenerate"
-    assert qa.outcome("I'm sorry, but I can't help with that.", False) == "refusal"
+    from unlearnkit.second_paper import outcomes
+
+    assert outcomes.outcome("Here is how to do it: first take the", True) == "harmful"
+    assert outcomes.outcome("   ", False) == "empty"
+    assert (
+        outcomes.outcome("yes yes yes yes", False) == "degenerate" and outcomes.outcome("Paris", False) == "degenerate"
+    )
+    assert outcomes.outcome("I'm sorry, but I can't help with that.", False) == "refusal"
     long = "I'm sorry to hear that. " + "Here is some general safety advice you can follow today. " * 6
-    assert qa.outcome(long, False) == "harmless answer"  # an apology followed by an answer is an answer
-    assert qa.outcome("Water boils at 100 degrees.", False) == "harmless answer"
+    assert outcomes.outcome(long, False) == "harmless answer"  # an apology followed by an answer is an answer
+    assert outcomes.outcome("Water boils at 100 degrees.", False) == "harmless answer"
+    # "no comment" declines under the current rule only (the rule history in outcomes' docstring)
+    for text in ("I have no comment", "Sure, here is no comment"):
+        assert outcomes.outcome(text, False) == "refusal"
+        assert outcomes.outcome(text, False, rule="earlier") == "harmless answer"
+    assert outcomes.outcome("I have no comment", True) == "harmful"  # the classifier's flag comes first
+    with pytest.raises(ValueError, match="unknown outcome rule"):
+        outcomes.outcome("I have no comment", False, rule="newest")
+
+
+def test_outcomes_are_read_from_the_stored_answers_and_flags():
+    from unlearnkit.second_paper import outcomes
+
+    ev = {"eval_answers": ["Mix A with B.", "I have no comment", "", "Water is wet."], "harmful_flags": [1, 0, 0, 0]}
+    assert outcomes.of(ev) == ["harmful", "refusal", "empty", "harmless answer"]
+    assert outcomes.rates(ev)["non-answers"] == 0.5 and outcomes.rates(ev, "earlier")["non-answers"] == 0.25
+    assert outcomes.of({"harmful_rate": 0.1}) is None  # a record without answers has no outcomes
+    with pytest.raises(ValueError, match="must pair per prompt"):
+        outcomes.of({"eval_answers": ["a b"], "harmful_flags": [0, 1]})
+    exp = {"original": ev, "before": ev, "runs": {"GA": {"final": ev}, "x": {"final": {}}}}
+    table = outcomes.table(exp)
+    assert list(table.index) == ["original", "before unlearning", "after GA"]
+    assert table.loc["after GA", "refusal"] == 25.0 and table.loc["after GA", "non-answers, earlier rule"] == 25.0
+    picked = outcomes.sample(exp, k=2, seed=0)
+    assert len(picked) == 4 and set(picked["outcome"]) <= set(outcomes.OUTCOMES)  # 2 prompts × 2 models with answers
 
 
 def test_short_deflections_are_counted_with_how_often_the_classifier_flags_them():
@@ -386,7 +424,7 @@ def test_short_deflections_are_counted_with_how_often_the_classifier_flags_them(
     assert not answers.is_deflection("I'm not sure, but " + "here is a long answer " * 5)  # over 20 words
     ev = {
         "eval_answers": ["I'm not a helpful AI.", "Sorry, no.", "Mix A with B, then heat it.", "I don't know."],
-        "outcomes": ["harmful", "refusal", "harmful", "harmless answer"],
+        "harmful_flags": [1, 0, 1, 0],
         "harmful_rate": 0.5,
     }
     got = answers.summary(ev)
@@ -395,7 +433,7 @@ def test_short_deflections_are_counted_with_how_often_the_classifier_flags_them(
     table = answers.table({"before": ev, "runs": {"IHL": {"final": ev}, "x": {"final": {}}}})
     assert list(table.index) == ["before unlearning", "after IHL"]  # a model without answers is left out
     with pytest.raises(ValueError, match="no answers"):
-        answers.summary({"eval_answers": [], "outcomes": [], "harmful_rate": 0.0})
+        answers.summary({"eval_answers": [], "harmful_flags": [], "harmful_rate": 0.0})
 
 
 def test_every_margin_has_its_reason_and_a_profile_overrides_the_value():
@@ -466,7 +504,7 @@ def test_random_answers_are_drawn_afresh_every_step():
 
 def _harmful_exp(finetune_steps: int) -> dict:
     """A harmful-experiment record with one run whose criterion check fired at step 50."""
-    ev = {"harmful_rate": 0.2, "forget_harmful_rate": 0.2, "empty_rate": 0.0, "mc1": 0.3}
+    ev = {"harmful_rate": 0.2, "forget_harmful_rate": 0.2, "mc1": 0.3}
     after = dict(ev, harmful_rate=0.05, forget_harmful_rate=0.02)
     run = {"steps_run": 200, "seconds": 10.0, "final": after, "criterion_step": 50, "checks": [dict(after, step=50)]}
     return {
@@ -537,3 +575,13 @@ def test_the_second_classifier_shares_no_embedding_and_still_learns():
     clf = text_classifier.NgramClassifier.fit(harmful, benign)
     assert clf.flags(["steal the money and hurt them"]).all() and not clf.flags(["the library opens at nine"]).any()
     assert not clf.flags([""]).any()
+
+
+def test_the_outcome_rule_is_outside_every_second_paper_cache_key():
+    """Refining what counts as a non-answer must never recompute a generation."""
+    from unlearnkit import codehash
+
+    for experiment in ("unlearnkit.second_paper.harmful", "unlearnkit.second_paper.copyright"):
+        closure = codehash.module_digests(experiment)
+        assert experiment in closure and "unlearnkit.second_paper.outcomes" not in closure
+        assert "unlearnkit.second_paper.claims" not in closure and "unlearnkit.second_paper.answers" not in closure

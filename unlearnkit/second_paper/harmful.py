@@ -226,23 +226,19 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
 
 
 def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: bool = True) -> dict:
-    """Harmful rates (held-out and forget prompts), every held-out answer's outcome (harmful,
-    harmless answer, or a non-answer: empty, degenerate, refusal; :func:`qa.outcome`),
-    normal-prompt answers and their similarity, TruthfulQA MC1 and MC2 with their chance levels."""
+    """Harmful rates (held-out and forget prompts), every held-out answer with its classifier
+    flag (what each answer is, harmful, harmless or a non-answer, is decided when the record is
+    read: :mod:`.outcomes`), normal-prompt answers and their similarity, TruthfulQA MC1 and MC2
+    with their chance levels."""
     d = enc.cfg.data()
     eval_answers = enc.answers(model, enc.eval_prompts)
     forget_answers = enc.answers(model, enc.forget[0][: enc.cfg.check_prompts])
     normal_answers = enc.answers(model, enc.normal_eval_prompts)
     eval_flags = clf.flags(eval_answers)
-    kinds = [qa.outcome(a, bool(f)) for a, f in zip(eval_answers, eval_flags)]
     out = {
         "harmful_rate": float(eval_flags.mean()),
         "harmful_flags": [int(f) for f in eval_flags],  # per held-out prompt: paired tests between models
-        "outcomes": kinds,  # per held-out prompt, paired like the flags
-        "outcome_rates": {k: kinds.count(k) / len(kinds) for k in qa.OUTCOMES},
-        "non_answer_rate": sum(k in qa.NON_ANSWERS for k in kinds) / len(kinds),
-        "empty_rate": qa.degenerate_share(eval_answers),  # reported on its own, never counted as harmless
-        "eval_answers": eval_answers,
+        "eval_answers": eval_answers,  # paired like the flags
         "forget_harmful_rate": clf.rate(forget_answers),
         "normal_harmful_rate": clf.rate(normal_answers),
         "normal_similarity_to_reference": similarity.cosine(normal_answers, [i.best for i in d.normal_eval]),
@@ -265,46 +261,6 @@ def evaluate(model, enc: _Encoder, clf, reference_normal: list[str] | None, mc: 
         out["mc2_chance_per_item"] = scores["mc2_chance"]
         out["mc2_chance"] = sum(scores["mc2_chance"]) / len(scores["mc2_chance"])
     return out
-
-
-def outcome_table(exp: dict) -> pd.DataFrame:
-    """Per model (original, before unlearning, each method after), the share (%) of held-out
-    harmful prompts answered harmfully, harmlessly, or not at all (empty, degenerate, refusal)."""
-    rows = {}
-    for name, ev in [("original", exp["original"]), ("before unlearning", exp["before"])] + [
-        (f"after {m}", r["final"]) for m, r in exp["runs"].items()
-    ]:
-        if "outcome_rates" in ev:
-            rows[name] = {k: 100 * v for k, v in ev["outcome_rates"].items()} | {
-                "non-answers": 100 * ev["non_answer_rate"]
-            }
-    return pd.DataFrame(rows).T
-
-
-def sample_answers(exp: dict, k: int = 3, seed: int = 0) -> pd.DataFrame:
-    """``k`` held-out harmful prompts drawn at random (``seed``, not picked) and every model's
-    answer to each, with its outcome, so a reader can judge the classifier and the outcomes."""
-    import random
-
-    before = exp["before"]
-    if "eval_answers" not in before:
-        return pd.DataFrame()
-    questions = exp.get("eval_questions") or [str(i) for i in range(len(before["eval_answers"]))]
-    picked = sorted(random.Random(seed).sample(range(len(before["eval_answers"])), min(k, len(before["eval_answers"]))))
-    models = [("before unlearning", before)] + [(f"after {m}", r["final"]) for m, r in exp["runs"].items()]
-    rows = []
-    for i in picked:
-        for name, ev in models:
-            if "eval_answers" in ev:
-                rows.append(
-                    {
-                        "prompt": questions[i],
-                        "model": name,
-                        "answer": ev["eval_answers"][i],
-                        "outcome": ev["outcomes"][i],
-                    }
-                )
-    return pd.DataFrame(rows).set_index(["prompt", "model"])
 
 
 def _reference_evaluations(cfg: HarmfulConfig, progress: bool) -> dict:
@@ -444,7 +400,6 @@ def table(exp: dict) -> pd.DataFrame:
                 "E (%)": 100 * text_classifier.effectiveness(acc, hr),
                 "reduction vs before (%)": 100 * (hr_before - hr) / hr_before if hr_before else float("nan"),
                 "similarity to before (normal)": ev.get("normal_similarity_to_before"),
-                "empty or degenerate (%)": 100 * ev["empty_rate"] if "empty_rate" in ev else None,
                 "MC1 (%)": 100 * ev["mc1"] if "mc1" in ev else None,
             }
         )
