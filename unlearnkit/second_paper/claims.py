@@ -149,7 +149,7 @@ def harmful_verdicts(exp: dict, method: str, margin_overrides: dict | None = Non
         answers, silence = _still_answers(before, after, mg["nonanswer"], "current")
         v = _h1_verdict(cut, answers, len(f0))
         earlier_refusals = _h1_verdict(cut, _still_answers(before, after, mg["nonanswer"], "earlier")[0], len(f0))
-        old = "holds" if cut == "met" else "does not hold" if cut == "against" else f"inconclusive (n = {len(f0)})"
+        old = _h1_verdict(cut, "met", len(f0))  # the harmful cut alone
         why = (
             f"harmful rate {100 * p0:.0f} % → {100 * p1:.0f} % ({100 * reduction:.0f} % reduction; paper −75 %); "
             f"prompts flagged before only {fails.b_only}, after only {fails.a_only}"

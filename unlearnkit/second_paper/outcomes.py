@@ -116,17 +116,16 @@ def table(exp: dict) -> pd.DataFrame:
 def sample(exp: dict, k: int = 3, seed: int = 0) -> pd.DataFrame:
     """``k`` held-out harmful prompts drawn at random (``seed``, not picked) and every model's
     answer to each, with its outcome, so a reader can judge the classifier and the outcomes."""
-    before = exp["before"]
-    kinds = {name: of(ev) for name, ev in _models(exp)[1:]}
-    if kinds["before unlearning"] is None:
+    models = [(name, ev, of(ev)) for name, ev in _models(exp)[1:]]  # the original is left out
+    models = [(name, ev, kinds) for name, ev, kinds in models if kinds is not None]
+    if not models or models[0][0] != "before unlearning":
         return pd.DataFrame()
-    n = len(before["eval_answers"])
+    n = len(exp["before"]["eval_answers"])
     questions = exp.get("eval_questions") or [str(i) for i in range(n)]
     picked = sorted(random.Random(seed).sample(range(n), min(k, n)))
     rows = [
-        {"prompt": questions[i], "model": name, "answer": ev["eval_answers"][i], "outcome": kinds[name][i]}
+        {"prompt": questions[i], "model": name, "answer": ev["eval_answers"][i], "outcome": kinds[i]}
         for i in picked
-        for name, ev in _models(exp)[1:]
-        if kinds[name] is not None
+        for name, ev, kinds in models
     ]
     return pd.DataFrame(rows).set_index(["prompt", "model"])
