@@ -502,6 +502,25 @@ def test_random_answers_are_drawn_afresh_every_step():
     assert any(x != first for x in later)  # the same questions get other random answers later
 
 
+def test_the_before_model_does_not_depend_on_what_the_process_drew_before(smoke_testbed, tmp_path, monkeypatch):
+    """The fine-tuned "before" model is the same whatever torch's global generator was at: its
+    LoRA adapters are initialised after the run's seed is set (they once were not, and the cpu
+    book's harmful-before weights differed between processes)."""
+    from unlearnkit.second_paper import harmful
+
+    cfg = harmful.HarmfulConfig(model_name="testbed:smoke", finetune_steps=2, finetune_batch=4, rank=4)
+    weights = []
+    for earlier in (1, 2):
+        monkeypatch.setattr(harmful, "_before_path", lambda cfg, key, where=tmp_path / str(earlier): where)
+        torch.manual_seed(earlier)  # what the process happened to draw before
+        torch.rand(1000)
+        weights.append({k: v.clone() for k, v in harmful.before_model(cfg, progress=False).state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    original = smoke_testbed.model.state_dict()
+    assert any(not torch.equal(weights[0][k], original[k]) for k in original if k in weights[0])  # it trained
+
+
 def _harmful_exp(finetune_steps: int) -> dict:
     """A harmful-experiment record with one run whose criterion check fired at step 50."""
     ev = {"harmful_rate": 0.2, "forget_harmful_rate": 0.2, "mc1": 0.3}

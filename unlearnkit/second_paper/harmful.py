@@ -201,8 +201,10 @@ def before_model(cfg: HarmfulConfig, progress: bool = True):
     if not (path / "config.json").is_file():
         enc = _Encoder(loaded.tokenizer, cfg)
         parts = [enc.forget, enc.normal]
-        model, _ = wrap_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank), None, None)
+        # Seeded before the adapters exist: their random initialisation draws from torch's global
+        # generator, whose state otherwise depends on what this process ran before.
         torch.manual_seed(cfg.seed)
+        model, _ = wrap_lora(copy.deepcopy(loaded.model), LoraSettings(rank=cfg.rank), None, None)
 
         def batches(step):  # half harmful, half benign pairs
             half = cfg.finetune_batch // 2
