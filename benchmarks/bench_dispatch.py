@@ -28,9 +28,10 @@ def main(argv=None) -> None:
     parser.add_argument("--max-epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    from unlearnkit import experiments, results
+    from unlearnkit import experiments
     from unlearnkit.book import measured
     from unlearnkit.experiments import dispatch
+    from unlearnkit.store import results
 
     common = dict(forget_rows=args.forget_rows, max_epochs=args.max_epochs, downstream=None, heldout_rows=64)
     grid = experiments.table1_specs(args.model, args.draws, lr_full=1e-4, lr_lora=1e-3, **common)

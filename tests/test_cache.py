@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from unlearnkit import codehash, results
-from unlearnkit.cache import atomic_directory, config_hash, write_json_atomic
+from unlearnkit.store import codehash, results
+from unlearnkit.store.cache import atomic_directory, config_hash, write_json_atomic
 
 
 def test_atomic_directory_appears_only_on_success(tmp_path):

@@ -171,7 +171,7 @@ def test_lora_share_counts_what_peft_trains():
 
 def test_rate_table_counts_failures_as_budget_plus_one():
     from unlearnkit.experiments import rate_table
-    from unlearnkit.records import RunRecord
+    from unlearnkit.store.records import RunRecord
 
     def rec(status, epochs, ppl):
         return RunRecord(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from unlearnkit import codehash
+from unlearnkit.store import codehash
 
-PKG = Path(codehash.__file__).resolve().parent
+PKG = Path(codehash.__file__).resolve().parents[1]
 RUNS = "unlearnkit.experiments.runs"
 
 

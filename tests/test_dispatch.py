@@ -2,8 +2,8 @@
 
 import pytest
 
-from unlearnkit import results
 from unlearnkit.experiments import RunSpec, dispatch, runs
+from unlearnkit.store import results
 
 
 def _specs():

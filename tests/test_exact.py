@@ -6,7 +6,7 @@ import pytest
 from unlearnkit import experiments
 from unlearnkit.experiments import exact
 from unlearnkit.models import testbed
-from unlearnkit.records import RunRecord
+from unlearnkit.store.records import RunRecord
 
 
 def test_testbed_names_parse_and_bad_ones_are_refused():
@@ -22,7 +22,7 @@ def test_testbed_names_parse_and_bad_ones_are_refused():
 def test_leaving_sets_out_changes_the_cache_key():
     full, without = testbed.cache_path("default"), testbed.cache_path("default", without=(0,))
     assert full != without
-    # the recipe hash covers the recipe and the builder's code (unlearnkit.codehash), nothing else
+    # the recipe hash covers the recipe and the builder's code (unlearnkit.store.codehash), nothing else
     assert testbed.RECIPES["default"].hash() == testbed.RECIPES["default"].hash() != testbed.RECIPES["smoke"].hash()
     assert testbed._recipe("default", (0,)).trained_draws == (1, 2, 3, 4)
 

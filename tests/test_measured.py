@@ -38,7 +38,7 @@ def test_bad_names_are_refused(tmp_path):
 def test_the_commit_is_marked_dirty_by_changed_code_but_not_by_the_records_being_written(tmp_path):
     import subprocess
 
-    from unlearnkit import origin
+    from unlearnkit.store import origin
 
     def git(*args):
         subprocess.run(

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from unlearnkit import codehash
 from unlearnkit.experiments import claims, figures, recorded
-from unlearnkit.records import RunRecord
+from unlearnkit.store import codehash
+from unlearnkit.store.records import RunRecord
 
 
 def _record(unit: int, status: str = "forgotten", ppl: float = 20.0, modules=None) -> RunRecord:
@@ -103,7 +103,7 @@ def test_figure3_draws_a_point_per_unit_and_a_cross_per_failure():
 
 
 def test_tradeoff_draws_every_runs_path_forgotten_or_not():
-    from unlearnkit.records import Epoch
+    from unlearnkit.store.records import Epoch
 
     def run(status, mas):
         r = _record(0, status)

@@ -7,8 +7,9 @@ import pytest
 import torch
 from conftest import tiny_gpt_neo
 
-from unlearnkit import metrics, records, trainer, training
+from unlearnkit import metrics, trainer, training
 from unlearnkit.experiments import RunSpec, check_run_settings
+from unlearnkit.store import records
 
 V = 37
 
@@ -97,8 +98,9 @@ def test_bf16_autocast_on_cuda_keeps_fp32_master_weights():
 
 
 def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbed):
-    from unlearnkit import models, results
+    from unlearnkit import models
     from unlearnkit.experiments import runs
+    from unlearnkit.store import results
 
     loaded = models.load("testbed:smoke", dtype=torch.float32, device="cpu")
     assert loaded.key.endswith("|float32|cpu")

@@ -598,7 +598,7 @@ def test_the_second_classifier_shares_no_embedding_and_still_learns():
 
 def test_the_outcome_rule_is_outside_every_second_paper_cache_key():
     """Refining what counts as a non-answer must never recompute a generation."""
-    from unlearnkit import codehash
+    from unlearnkit.store import codehash
 
     for experiment in ("unlearnkit.second_paper.harmful", "unlearnkit.second_paper.copyright"):
         closure = codehash.module_digests(experiment)

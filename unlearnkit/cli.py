@@ -121,8 +121,8 @@ def unlearn_main(args) -> int:
     )
     full = run.record.to_dict()
     if args.downstream:
-        from .cache import write_json_atomic
         from .evaluation import downstream
+        from .store.cache import write_json_atomic
 
         full["downstream"] = downstream.evaluate(run.model, loaded.tokenizer, args.downstream)
         if args.out:
@@ -134,8 +134,8 @@ def unlearn_main(args) -> int:
 
 def evaluate_main(args) -> int:
     from . import models
-    from .cache import write_json_atomic
     from .evaluation import downstream
+    from .store.cache import write_json_atomic
 
     tasks = downstream.check_tasks(args.tasks.split(",")) if args.tasks else None  # before loading a model
     kw = (

@@ -117,7 +117,7 @@ def fisher_information(
 def save_fisher(path: str | Path, fisher: dict[str, Tensor]) -> None:
     from safetensors.torch import save_file
 
-    from .cache import atomic_file
+    from .store.cache import atomic_file
 
     with atomic_file(Path(path)) as tmp:
         save_file({k: v.contiguous() for k, v in fisher.items()}, str(tmp))

@@ -2,7 +2,7 @@
 
 ``unlearn(model, forget, retain, UnlearnConfig.of("FILA + IHL", lr=2e-4), thresholds=th)``
 runs one unlearning job and returns a :class:`Run` (the unlearned model and its typed
-:class:`~unlearnkit.records.RunRecord`).  Its settings are one :class:`UnlearnConfig` (like
+:class:`~unlearnkit.store.records.RunRecord`).  Its settings are one :class:`UnlearnConfig` (like
 peft's ``LoraConfig``); the optimisation steps run in :func:`unlearnkit.training.train`, the
 project's one training loop, with the forgetting criterion as its stopping rule.  Protocol (Jang et al. 2023, used by Cha et al. 2024):
 
@@ -37,9 +37,9 @@ from pathlib import Path
 import torch
 
 from . import fila, flops, losses, methods, metrics, targets, training
-from .cache import atomic_directory, write_json_atomic
 from .methods import LORA_INITS
-from .records import Environment, Epoch, RunRecord
+from .store.cache import atomic_directory, write_json_atomic
+from .store.records import Environment, Epoch, RunRecord
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def unlearn(
         record_path: where to write the JSON record, atomically.
         tags: free-form labels copied into the record (forget set name, retain source, …).
         probe: a cheap capability measurement ``probe(model) -> {name: value}`` taken after every
-            epoch and kept in its :class:`~unlearnkit.records.Epoch` (e.g. log perplexity of 20
+            epoch and kept in its :class:`~unlearnkit.store.records.Epoch` (e.g. log perplexity of 20
             Pile documents), so a run that never forgets still has a trade-off curve.
     Returns:
         A :class:`Run`.

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from ..cache import write_json_atomic
+from ..store.cache import write_json_atomic
 from .provenance import TIMINGS_FILE
 
 FINDINGS_FILE = "_findings.json"  # every chapter's verdicts, for the introduction (unlearnkit.book.findings)
@@ -267,7 +267,7 @@ def _jupyter_book(src: Path, root: Path, builder: str = "html") -> None:
 
 def build(profile_name: str = "cpu", root: Path = ROOT, backend: str | None = None) -> Path:
     out = prepare(root / "_build" / "src", root)
-    from ..results import results_dir
+    from ..store.results import results_dir
     from . import measured
 
     cold = not any(results_dir().glob("*/*.json"))

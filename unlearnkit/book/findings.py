@@ -17,7 +17,7 @@ import json
 import math
 from pathlib import Path
 
-from ..cache import write_json_atomic
+from ..store.cache import write_json_atomic
 from ..experiments.claims import CLAIMS as FIRST_PAPER_CLAIMS
 from ..experiments.robustness_report import CLAIMS as ROBUSTNESS_CLAIMS
 from ..second_paper.claims import STATEMENTS as SECOND_PAPER_CLAIMS

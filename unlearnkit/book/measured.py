@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import origin
-from ..cache import write_json_atomic
+from ..store import origin
+from ..store.cache import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "measurements"

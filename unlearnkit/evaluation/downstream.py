@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, metrics
-from ..cache import atomic_file, cache_root
+from ..store.cache import atomic_file, cache_root
 from . import dialogue, memorisation
 
 REASONING_TASKS = (
@@ -50,7 +50,7 @@ REASONING_TASKS = (
 )
 DIALOGUE_TASKS = dialogue.DIALOGUE_TASKS
 TASKS_DIR = Path(__file__).parent / "lm_eval_tasks"
-# The task definitions compute the scores too: their bytes enter this module's code digest (unlearnkit.codehash).
+# The task definitions compute the scores too: their bytes enter this module's code digest (unlearnkit.store.codehash).
 CODE_DATA = ("lm_eval_tasks/*.yaml", "lm_eval_tasks/*.py")
 # lm-eval's own names for the reasoning tasks (mode="online")
 ONLINE_NAMES = {
@@ -88,7 +88,7 @@ class Sizes:
 # longest), not MathQA (25 % vs chance 20 %) or Winogrande (45 % vs 50 %); and 20 dialogues per
 # dialogue task, so that a unigram F1 near 12 % can count as above chance (with 5, only F1
 # above about 27 % could: the at-chance rule then excluded dialogue by construction).
-# Result records are keyed by a preset's name and by this module's code (unlearnkit.codehash),
+# Result records are keyed by a preset's name and by this module's code (unlearnkit.store.codehash),
 # so a preset whose sizes change is recomputed without a new name.
 SIZES = {
     "smoke": Sizes(reasoning_docs=4, dialogue_docs=2, pile_docs=4, wikitext_docs=2),

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import data, metrics, results
+from .. import data, metrics
+from ..store import results
 
 
 def perplexity_texts(name: str, count: int | None, seed: int = 0) -> list[str]:

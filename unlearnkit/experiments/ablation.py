@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import methods, stats
-from ..records import field_of
+from ..store.records import field_of
 from . import claims
 from .runs import RunSpec
 

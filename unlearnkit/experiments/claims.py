@@ -20,7 +20,7 @@ Where fewer than :data:`unlearnkit.stats.MIN_UNITS` such pairs remain, a capabil
 is inconclusive, and the evidence says how many runs failed.
 
 Each verdict row: claim, statement, n, effect with its 95 % interval, p, verdict, evidence.
-Records are :class:`~unlearnkit.records.RunRecord` or plain dicts with at least
+Records are :class:`~unlearnkit.store.records.RunRecord` or plain dicts with at least
 ``status``, ``epochs``, ``pile_ppl``, ``reasoning``, ``dialogue`` and ``tags["forget_set"]``
 (paired on it, and on ``seed`` where present).  This module judges; it runs nothing.
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import stats
-from ..records import field_of
+from ..store.records import field_of
 
 # Chance accuracy of each reasoning task (LAMBADA is exact-word generation: 0); dialogue F1's floor is 0.
 CHANCE = {

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from ..cache import cache_root
+from ..store.cache import cache_root
 
 BACKENDS = ("inline", "processes", "submitit")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..models import injection
-from ..records import RunRecord
+from ..store.records import RunRecord
 from .runs import before, forget_memorisation, forget_set_name, load
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..records import RunRecord
+from ..store.records import RunRecord
 
 # (record field, axis label, scale): the capability measures of the paper's Figure 3
 FIGURE3_MEASURES = (

@@ -4,7 +4,7 @@ Some results cost hours (the ``real`` profile's Table 1 on SmolLM2).  The chapte
 computes them calls :func:`save`, which writes one JSON file (records, no weights) under the
 repository's ``results/`` folder with where and how it was made: commit, command, machine,
 date, the compute time of its records, and each record's code digest (the digests of the
-modules that computed it, :mod:`unlearnkit.codehash`).  The default book reads it back with
+modules that computed it, :mod:`unlearnkit.store.codehash`).  The default book reads it back with
 :func:`load` and shows it *as recorded*; :meth:`Recorded.stale` compares every record's code
 digests with the current code's and names the modules that changed since, so a result whose
 code has moved on is labelled stale instead of being presented as current.
@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import codehash, origin
-from ..cache import write_json_atomic
-from ..records import RunRecord
+from ..store import codehash, origin
+from ..store.cache import write_json_atomic
+from ..store.records import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMAT = 1

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from .. import metrics, results
+from .. import metrics
 from ..evaluation import attacks
+from ..store import results
 from . import exact, runs, unlearned
 
 BEFORE = "before unlearning"

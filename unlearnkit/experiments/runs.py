@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import data, losses, methods, metrics, models, results, trainer, training
+from .. import data, losses, methods, metrics, models, trainer, training
 from ..evaluation import downstream, memorisation
-from ..records import RECORD_VERSION, RunRecord
+from ..store import results
+from ..store.records import RECORD_VERSION, RunRecord
 
 # The module whose code (and everything of the package it imports) keys this module's records.
 CODE = __name__

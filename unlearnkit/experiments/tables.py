@@ -2,7 +2,7 @@
 before unlearning per task, the learning-rate check.
 
 Presentation only: nothing here trains, evaluates or caches, so editing a table never
-changes a cache key (:mod:`unlearnkit.codehash` keys records by the code that computes them,
+changes a cache key (:mod:`unlearnkit.store.codehash` keys records by the code that computes them,
 :mod:`unlearnkit.experiments.runs`).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..records import RunRecord
+from ..store.records import RunRecord
 from .runs import RunSpec
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .. import codehash, metrics, results, trainer
-from ..cache import atomic_directory, cache_root, write_json_atomic
+from .. import metrics, trainer
+from ..store import codehash, results
+from ..store.cache import atomic_directory, cache_root, write_json_atomic
 from . import runs
 
 

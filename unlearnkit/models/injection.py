@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import codehash, training
-from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from .. import training
+from ..store import codehash
+from ..store.cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 SUFFIX = "+tdec"
 UNIT_ROWS = 8  # a forget unit: 8 consecutive rows of a forget set (unlearnkit.experiments.runs.RunSpec.part)

@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache import atomic_file, cache_root
 from ..data import TDEC_LENGTH
+from ..store.cache import atomic_file, cache_root
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import codehash
 from ..data import TDEC_LENGTH
+from ..store import codehash
 
 RETAIN_SOURCES = ("wikitext", "tdec")
 

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import codehash, data, training
-from ..cache import atomic_directory, cache_root, config_hash, write_json_atomic
+from .. import data, training
 from ..losses import Loss
+from ..store import codehash
+from ..store.cache import atomic_directory, cache_root, config_hash, write_json_atomic
 
 TOKENIZER_FILE = "testbed_tokenizer/tokenizer.json"
 EOS = "<|endoftext|>"

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import codehash, experiments, losses, methods, results
-from ..cache import atomic_directory, cache_root, config_hash
+from .. import experiments, losses, methods
 from ..evaluation import similarity, text_classifier
+from ..store import codehash, results
+from ..store.cache import atomic_directory, cache_root, config_hash
 from ..trainer import LoraSettings, wrap_lora
 from . import finetune, qa, safety_data
 

@@ -4,7 +4,7 @@ degenerate, or a bare refusal), decided when the results are read.
 A harmful experiment (:mod:`unlearnkit.second_paper.harmful`) stores the raw evidence per
 held-out prompt: the answer and the classifier's flag.  The outcome rule lives here, and no
 module that generates, trains or caches imports this one, so refining the rule never recomputes
-a generation (the cache keys of :mod:`unlearnkit.codehash` cover only the experiment's imports):
+a generation (the cache keys of :mod:`unlearnkit.store.codehash` cover only the experiment's imports):
 the rule of the tables, the sampled answers and H1 (:mod:`.claims`) is always the rule in this
 file.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The record's schema version: bump when its fields or what they mean change (never for a
-# change of the code that computes the numbers: cache keys carry that, unlearnkit.codehash).
+# change of the code that computes the numbers: cache keys carry that, unlearnkit.store.codehash).
 # 4: typed records, environment and precision, retain source and Fisher estimator recorded;
 # 5: ``code``, the digests of the code that computed the record; 6: ``Epoch.probe``, the
 # per-epoch capability probe; 7: ``collateral_ma``, MA on the other forget units after unlearning.

@@ -3,7 +3,7 @@
 A chapter asks for ``cached("kind", config, compute, code="unlearnkit.experiments.runs")``; the
 first call computes and writes ``cache_root()/results/<kind>/<hash>.json`` atomically, later
 calls read it.  The hash covers ``config`` and the digest of the code that computes the record
-(:func:`unlearnkit.codehash.code_digest` of ``code`` and everything of the package it imports),
+(:func:`unlearnkit.store.codehash.code_digest` of ``code`` and everything of the package it imports),
 so a change to a loss, the trainer, a metric or an evaluation is a cache miss, with no
 constant to bump, while a change to a notebook, a docstring or the book builder is not.  An
 interrupted build resumes where it stopped.  Nothing here knows what a record holds beyond

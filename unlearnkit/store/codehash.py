@@ -23,7 +23,7 @@ import hashlib
 from pathlib import Path
 
 PACKAGE = "unlearnkit"
-ROOT = Path(__file__).resolve().parent  # the package folder
+ROOT = Path(__file__).resolve().parents[1]  # the package folder (this module lives in store/)
 
 
 def _path(module: str, root: Path) -> Path | None:
