@@ -158,7 +158,7 @@ def test_per_task_table_puts_published_scores_beside_dialogue():
 def test_lora_share_counts_what_peft_trains():
     from peft import LoraConfig, get_peft_model
 
-    from unlearnkit import targets
+    from unlearnkit.training import targets
 
     model = tiny_gpt_neo()
     base = sum(p.numel() for p in model.parameters())

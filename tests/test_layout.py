@@ -175,3 +175,15 @@ def test_the_cycle_checker_sees_a_cycle_inside_one_layer():
     assert _cycles(_graph(sources)) == [["unlearnkit.experiments.exact", "unlearnkit.experiments.runs"]]
     del sources["unlearnkit.experiments.exact"]
     assert _cycles(_graph(sources)) == []
+
+
+def test_few_modules_at_the_top_and_every_subpackage_says_what_it_is():
+    """The core a reader looks for stays on top; storage and training internals live in
+    subpackages, each of whose ``__init__`` docstring says what it is (issue 43: at most 10)."""
+    top = sorted(p.stem for p in PKG.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 10, top
+    for core in ("losses", "fila", "metrics", "trainer"):
+        assert core in top
+    for init in PKG.glob("*/__init__.py"):
+        tree = ast.parse(init.read_text())
+        assert ast.get_docstring(tree), f"{init.relative_to(PKG.parent)} has no docstring"

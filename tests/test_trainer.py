@@ -9,7 +9,8 @@ import torch
 from conftest import memorising_model, tiny_gpt_neo
 from torch.utils.flop_counter import FlopCounterMode
 
-from unlearnkit import flops, losses, metrics, trainer
+from unlearnkit import losses, metrics, trainer
+from unlearnkit.training import flops
 
 V = 37
 

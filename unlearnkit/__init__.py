@@ -3,16 +3,16 @@
 The package is layered; a module imports only from its own layer or the ones above it in
 this list (``tests/test_layout.py`` checks it):
 
-* **core** (this folder): what the project exists for, and what it stands on —
+* **core** (this folder): what the project exists for —
   ``losses`` (objectives: GA, GD, IHL, KL, NPO, yao3), ``methods`` (the one table of named
   methods: objective + full fine-tuning or a LoRA init), ``fila`` (Fisher-weighted LoRA
-  initialisation), ``metrics`` (MA, EL_n, thresholds, perplexity), ``training`` (the one
-  optimisation loop every training step runs in), ``trainer`` (unlearning with the forgetting
-  criterion, settings in ``UnlearnConfig``), ``records`` (the typed run record), ``stats``
-  (paired tests, intervals, equivalence: every verdict's statistics), ``flops``,
-  ``gradients``, ``targets`` (LoRA target modules per architecture), ``data`` (the shipped
-  data), ``cache``, ``results`` and ``codehash`` (cache folder, atomic writes, records keyed by
-  their config and by the digest of the code that computes them).
+  initialisation), ``metrics`` (MA, EL_n, thresholds, perplexity), ``trainer`` (unlearning
+  with the forgetting criterion, settings in ``UnlearnConfig``), ``gradients`` (the GA/IHL
+  gradient analysis), ``stats`` (paired tests, intervals, equivalence: every verdict's
+  statistics), ``data`` (the shipped data); and what it stands on, in two subpackages of the
+  same layer: ``training`` (the one optimisation loop, micro-batch sizing, LoRA target modules,
+  FLOP counts) and ``store`` (cache folder and atomic writes, records keyed by their config and
+  by the digest of the code that computes them, the typed run record, where a result was made).
 * ``models``: the registry of loadable models (the testbed, hub ids, local paths).
 * ``evaluation``: what is measured on a model — downstream reasoning/dialogue/perplexity
   through lm-eval, the memorisation report, similarity, text classifiers.

@@ -36,10 +36,11 @@ from pathlib import Path
 
 import torch
 
-from . import fila, flops, losses, methods, metrics, targets, training
+from . import fila, losses, methods, metrics, training
 from .methods import LORA_INITS
 from .store.cache import atomic_directory, write_json_atomic
 from .store.records import Environment, Epoch, RunRecord
+from .training import flops, targets
 
 
 @dataclass(frozen=True)

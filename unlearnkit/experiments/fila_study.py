@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import fila, targets
+from .. import fila
+from ..training import targets
 from . import runs
 
 

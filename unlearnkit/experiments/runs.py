@@ -116,7 +116,7 @@ def check_run_settings(**settings) -> None:
     Cheap: it loads no model, so chapters and the command line call it before any work.
     Settings not given are not checked.
     """
-    from ..targets import TARGET_MODULES
+    from ..training.targets import TARGET_MODULES
 
     s = settings
     if "draw" in s:

@@ -12,7 +12,7 @@ A new model is one entry here (a name that :func:`load` resolves); nothing else 
 library special-cases a model.  Models load here; only the testbed and the injection train, to make a model to unlearn from.
 """
 
-from ..targets import TARGET_MODULES, target_modules
+from ..training.targets import TARGET_MODULES, target_modules
 from .registry import RETAIN_SOURCES, LoadedModel, load
 
 __all__ = ["LoadedModel", "load", "RETAIN_SOURCES", "TARGET_MODULES", "target_modules"]
