@@ -9,7 +9,9 @@
 * ``curves``: per-epoch histories of fixed-budget runs (the gradient and FILA chapters);
 * ``exact``: the exact-unlearning reference (the model rebuilt without a forget unit);
 * ``fila_study``: the FILA chapter's analyses (importance maps, closed form vs EM, init check);
-* ``claims``: verdicts on the main paper's claims C1–C7, from :mod:`unlearnkit.stats`.
+* ``claims``: verdicts on the main paper's claims C1–C7, from :mod:`unlearnkit.stats`; served
+  by ``claim_rules`` (the claims' wording, minimum effects: stated before the data),
+  ``endpoints`` (records to paired values and tests) and ``claim_tables`` (rows and tables).
 
 Experiments orchestrate and judge; the loop is :mod:`unlearnkit.trainer`, the measures are
 in :mod:`unlearnkit.metrics` and :mod:`unlearnkit.evaluation`.
