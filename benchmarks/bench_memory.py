@@ -4,9 +4,11 @@ Runs LoRA (GD) (rank 16 on q, v and the FFN, lr 2e-4, the real profile's method 
 SmolLM2-135M-Instruct for ``--epochs`` epochs on the first 8, 16 and 32 rows of TDEC forget set
 0, each in a fresh process so that one size's peak cannot hide another's, and prints each peak
 resident set (the process's ``ru_maxrss``: model load, LoRA set-up, training, the MA/EL check
-after every epoch) and the 32-row / 8-row ratio.  The criterion is made unreachable (thresholds
-0) so that every epoch runs the whole check; memory does not depend on whether the rows are
-memorised, so the base model stands in for the injected one (no 25-minute injection).
+after every epoch) and the 32-row / 8-row ratio.  The criterion is made unreachable and MA's
+test always passing (thresholds MA 2, EL 0), so that every epoch runs the EL check and the last
+epoch the exact EL of every row, the most memory any epoch's evaluation takes; memory does not
+depend on whether the rows are memorised, so the base model stands in for the injected one (no
+25-minute injection).
 
 ``--micro-batch N`` fixes the rows per forward pass (32 is what every run used before the
 trainer sized its micro-batches by memory: the whole 32-row set in one pass); the default is
@@ -40,7 +42,7 @@ def one_run(rows: int, epochs: int, micro_batch: int | None, model_name: str) ->
     forget = loaded.forget_set(0)[:rows]
     retain = loaded.retain(256)
     loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    never = metrics.Thresholds(ma=0.0, el=0.0, n=10, source="unreachable: memory benchmark")
+    never = metrics.Thresholds(ma=2.0, el=0.0, n=10, source="unreachable, MA always passing: memory benchmark")
     settings = {"lr": 2e-4, "max_epochs": epochs}
     if micro_batch is not None:
         settings["micro_batch"] = micro_batch

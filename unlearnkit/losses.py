@@ -59,10 +59,20 @@ def _shift(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     return logits[:, :-1], labels[:, 1:]
 
 
+def _next_tokens(labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
+    """``(B, T)`` targets of every position: ``labels[:, t + 1]``, the last position ignored.
+
+    Scoring all ``T`` positions keeps ``logits.reshape(-1, V)`` a view; slicing the logits to
+    ``T - 1`` positions first would copy the whole ``(B, T, V)`` tensor.
+    """
+    return torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), ignore_index)], dim=1)
+
+
 def nll(logits: Tensor, labels: Tensor, ignore_index: int = IGNORE) -> Tensor:
-    """Mean next-token negative log-likelihood over unmasked tokens (HF's LM loss)."""
-    lg, lb = _shift(logits, labels)
-    return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lb.reshape(-1), ignore_index=ignore_index)
+    """Mean next-token negative log-likelihood over unmasked tokens (HF's LM loss), computed
+    without a copy of the logits (:func:`_next_tokens`)."""
+    target = _next_tokens(labels, ignore_index)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=ignore_index)
 
 
 class _InvertedHinge(torch.autograd.Function):
@@ -113,7 +123,7 @@ def inverted_hinge_loss(logits: Tensor, labels: Tensor, ignore_index: int = IGNO
     """
     # position t predicts labels[:, t + 1]; the last position predicts nothing (weight 0).
     # Working on all T positions keeps `logits.reshape` a view: no copy of (B, T, V).
-    target = torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), ignore_index)], dim=1)
+    target = _next_tokens(labels, ignore_index)
     mask = target != ignore_index
     count = mask.sum()
     if count == 0:

@@ -69,6 +69,19 @@ def _pad_id(model):
     return getattr(getattr(model, "config", None), "pad_token_id", None)
 
 
+# Evaluation forwards without gradients, but each pass still materialises its full-vocabulary
+# logits: at most this many floats (512 MB) per pass, whatever the batch size asked for
+# (SmolLM2: 13 rows of 200 tokens; the testbed: every row).
+LOGITS_BUDGET = 2**27
+
+
+def rows_per_pass(model, tokens: int, requested: int) -> int:
+    """At most ``requested`` rows of ``tokens`` tokens, fewer when their logits would pass
+    :data:`LOGITS_BUDGET` (never fewer than one)."""
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None) or 1
+    return max(1, min(requested, LOGITS_BUDGET // max(1, tokens * vocab)))
+
+
 def _device(model) -> torch.device:
     return next(model.parameters()).device
 
@@ -81,6 +94,7 @@ def greedy_predictions(model, input_ids: Tensor, batch_size: int = 16) -> Tensor
     """Teacher-forced greedy predictions ``(N, T-1)``: entry ``t-1`` is ``argmax p(.|x_<t)``."""
     device = _device(model)
     out = []
+    batch_size = rows_per_pass(model, input_ids.shape[1], batch_size)
     for start in range(0, len(input_ids), batch_size):
         ids = input_ids[start : start + batch_size].to(device)
         logits = model(input_ids=ids).logits[:, :-1]  # (B, T-1, V)
@@ -214,8 +228,9 @@ def _greedy_from_prefixes(
     # one teacher-forced pass with cache over the sequences that have rows
     needed = sorted({s for s, _ in rows})
     kv: dict[int, list[tuple[Tensor, Tensor]]] = {}
-    for start in range(0, len(needed), batch_size):
-        seqs = needed[start : start + batch_size]
+    passes = rows_per_pass(model, T, batch_size)
+    for start in range(0, len(needed), passes):
+        seqs = needed[start : start + passes]
         cache = DynamicCache()
         model(input_ids=x[seqs].to(device), past_key_values=cache, use_cache=True)
         layers = [(layer.keys, layer.values) for layer in cache.layers]  # each (B, H, T, d)
@@ -434,7 +449,8 @@ def perplexity(
 
     Each text is encoded separately; texts longer than the context are scored with a
     strided window (:func:`perplexity_windows`).  Windows of all texts are scored in
-    batches of ``batch_size`` (right-padded, longest first).
+    batches of at most ``batch_size`` (right-padded, longest first; fewer rows of long windows,
+    so that one pass's logits stay within :data:`LOGITS_BUDGET`).
     """
     if not texts:
         raise ValueError("perplexity needs at least one text")
@@ -449,10 +465,12 @@ def perplexity(
     if not windows:
         raise ValueError("texts are too short: no token to predict")
     windows.sort(key=lambda w: -len(w[0]))
-    nll, count = 0.0, 0
-    for i in tqdm(range(0, len(windows), batch_size), desc="perplexity", disable=not progress, leave=False):
-        batch = windows[i : i + batch_size]
-        width = len(batch[0][0])
+    nll, count, i = 0.0, 0, 0
+    bar = tqdm(total=len(windows), desc="perplexity", disable=not progress, leave=False)
+    while i < len(windows):
+        width = len(windows[i][0])  # the longest window left: batches hold fewer rows of long ones
+        batch = windows[i : i + rows_per_pass(model, width, batch_size)]
+        i += len(batch)
         ids = torch.zeros(len(batch), width, dtype=torch.long)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)
         mask = torch.zeros(len(batch), width, dtype=torch.long)
@@ -467,4 +485,6 @@ def perplexity(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
         ).item()
         count += int((targets != -100).sum())
+        bar.update(len(batch))
+    bar.close()
     return math.exp(nll / count)

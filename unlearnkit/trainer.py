@@ -7,8 +7,9 @@ peft's ``LoraConfig``); the optimisation steps run in :func:`unlearnkit.training
 project's one training loop, with the forgetting criterion as its stopping rule.  Protocol (Jang et al. 2023, used by Cha et al. 2024):
 
 * one epoch = one optimiser step over the whole forget set (micro-batches with gradient
-  accumulation), with a retain batch of the same size drawn per step for objectives that
-  use one; Adam (betas 0.9, 0.98), constant learning rate;
+  accumulation, sized by memory unless the config fixes them: the update is the whole set's
+  gradient, and the peak does not grow with the set), with a retain batch of the same size
+  drawn per step for objectives that use one; Adam (betas 0.9, 0.98), constant learning rate;
 * after each epoch, MA on the forget set; EL_n only when the MA test passes (the decision is
   the same and EL is the expensive part); stop at the first epoch where mean MA and mean
   EL_n are both below the thresholds; a run that reaches ``max_epochs`` is recorded as
@@ -40,7 +41,11 @@ from . import fila, losses, methods, metrics, training
 from .methods import LORA_INITS
 from .store.cache import atomic_directory, write_json_atomic
 from .store.records import Environment, Epoch, RunRecord
-from .training import flops, targets
+from .training import flops, memory, targets
+
+# FILA's "micro_batch" Fisher estimator (the official code's) squares the gradient of this many
+# rows at a time, unless a run fixes its micro-batch; the paper's per-example estimator has none.
+FISHER_MICRO_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,10 @@ class UnlearnConfig:
         lr: learning rate (paper: 5e-5 full, 2e-4 LoRA/FILA).
         max_epochs: the budget; a run that reaches it without forgetting is recorded as failed.
         seed: seeds the retain draws and LoRA's random init.
-        micro_batch: forget rows per forward pass (gradient accumulation over the epoch).
+        micro_batch: forget rows per forward pass (gradient accumulation over the epoch: the
+            update is the whole set's gradient either way); ``None`` (default) sizes it by
+            memory (:func:`unlearnkit.training.memory.micro_batch_rows`), so a run's peak does
+            not grow with the forget set.  The record stores the rows used.
         objective_kwargs: extra weights for the objective (e.g. ``{"retain_weight": 1.0}``).
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"`` or
             ``"bf16-autocast"``; the trained weights are fp32 either way.
@@ -180,7 +188,7 @@ class UnlearnConfig:
     lr: float = 5e-5
     max_epochs: int = 20
     seed: int = 0
-    micro_batch: int = 32
+    micro_batch: int | None = None
     betas: tuple[float, float] = (0.9, 0.98)
     objective_kwargs: dict = field(default_factory=dict)
     precision: str = "auto"
@@ -192,6 +200,8 @@ class UnlearnConfig:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr >= 0):
             raise ValueError(f"lr must be a number >= 0, got {self.lr!r}")
+        if self.micro_batch is not None and (not isinstance(self.micro_batch, int) or self.micro_batch < 1):
+            raise ValueError(f"micro_batch must be None (sized by memory) or an int >= 1, got {self.micro_batch!r}")
         if self.precision not in training.PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {training.PRECISIONS}")
 
@@ -299,79 +309,186 @@ def _unlearn(
     (``el_every_epoch``), with another implementation ``el_function(model, ids, n) -> (N,)``."""
     if not isinstance(config, UnlearnConfig):
         raise TypeError(f"config must be an UnlearnConfig, got {type(config).__name__}")
-    objective, lora = losses.get(config.objective), config.lora
-    _check_inputs(model, forget, retain, objective, thresholds)
-    device = next(model.parameters()).device
-    precision = training.training_precision(config.precision, device)
-    loaded_dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    forget, retain = forget.to(device), (retain.to(device) if retain is not None else None)
-    if objective.needs_reference and reference is None:
-        reference = copy.deepcopy(model).eval().requires_grad_(False)
-    if not in_place:
-        model = copy.deepcopy(model)
-    training.master_weights(model)
-    seed, micro_batch = config.seed, config.micro_batch
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    N, T = forget.shape
-    record_config = config.record() | {
-        "thresholds": dataclasses.asdict(thresholds),
-        "forget_shape": [N, T],
-        "retain_rows": None if retain is None else len(retain),
-        "precision": precision,
-    }
-    start = time.perf_counter()
-    setup_flops = 0.0
-    if lora is not None:
-        # FILA's retain Fisher uses a retain sample of the forget set's size (seeded)
-        sample = (
-            None
-            if retain is None
-            else retain[torch.randperm(len(retain), generator=torch.Generator().manual_seed(seed + 1))[:N]]
-        )
-        model, setup_flops = wrap_lora(model, lora, forget, sample, micro_batch, progress=False)
-    else:
-        model.requires_grad_(True)
-    setup_seconds = time.perf_counter() - start
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_params = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
-    cost = flops.flop_model(model)
-    step_flops = cost.train_step(N * (2 if objective.needs_retain else 1), T) + (
-        cost.forward(T) * N if objective.needs_reference else 0.0
+    job = _Job.start(model, forget, retain, config, thresholds, reference, in_place)
+    check = _Criterion(job, probe, el_every_epoch, el_function)
+    done = training.train(
+        job.model,
+        job.epoch_losses,
+        config.max_epochs,
+        training.Optimisation(lr=config.lr, optimizer="adam", betas=tuple(config.betas), precision=job.precision),
+        after_step=check,
+        progress=progress,
+        desc=f"unlearn[{config.objective}{'+' + config.lora.init if config.lora else ''}]",
     )
-    epochs: list[Epoch] = []
-    kwargs = dict(config.objective_kwargs)
+    status = {"stopped": "forgotten", "budget": "max_epochs", "non_finite_loss": "non_finite_loss"}[done.status]
+    if status == "non_finite_loss":
+        last = done.steps[-1]
+        check.epochs.append(Epoch(last.step, last.loss, train_seconds=last.seconds, parts=last.parts))
+    job.model.eval()
+    if config.lora is not None:
+        job.model = job.model.merge_and_unload()
+    record = job.record(status, check.epochs, done, tags)
+    _save(job.model, record, save_dir, record_path)
+    return Run(job.model, RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))))
 
-    def epoch_losses(epoch: int):
-        """One epoch: the whole forget set in micro-batches, a fresh retain draw of its size."""
-        retain_idx = torch.randint(len(retain), (N,), generator=gen) if retain is not None else None
-        for s in range(0, N, micro_batch):
-            rows = slice(s, min(N, s + micro_batch))
+
+@dataclass
+class _Job:
+    """One run's fixed parts: the model being trained, its data, settings and set-up cost."""
+
+    model: torch.nn.Module
+    forget: torch.Tensor
+    retain: torch.Tensor | None
+    config: UnlearnConfig
+    objective: losses.Objective
+    thresholds: metrics.Thresholds
+    reference: torch.nn.Module | None
+    precision: str
+    micro_batch: int
+    record_config: dict
+    loaded_dtype: str
+    start: float
+    setup_flops: float = 0.0
+    setup_seconds: float = 0.0
+    trainable: int = 0
+    base_params: int = 0
+    step_flops: float = 0.0
+    generator: torch.Generator = field(default_factory=torch.Generator)
+
+    @classmethod
+    def start(cls, model, forget, retain, config, thresholds, reference, in_place) -> _Job:
+        """Check the inputs, copy the model (unless ``in_place``), seed, and wrap LoRA."""
+        objective = losses.get(config.objective)
+        _check_inputs(model, forget, retain, objective, thresholds)
+        device = next(model.parameters()).device
+        precision = training.training_precision(config.precision, device)
+        loaded_dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        forget, retain = forget.to(device), (retain.to(device) if retain is not None else None)
+        if objective.needs_reference and reference is None:
+            reference = copy.deepcopy(model).eval().requires_grad_(False)
+        if not in_place:
+            model = copy.deepcopy(model)
+        training.master_weights(model)
+        torch.manual_seed(config.seed)
+        N, T = forget.shape
+        passes = 2 if objective.needs_retain else 1  # the retain batch goes through the model too
+        micro_batch = config.micro_batch or memory.micro_batch_rows(model.config, T, N, passes)
+        record_config = config.record() | {
+            "micro_batch": micro_batch,
+            "micro_batch_rule": "fixed" if config.micro_batch else "memory",
+            "thresholds": dataclasses.asdict(thresholds),
+            "forget_shape": [N, T],
+            "retain_rows": None if retain is None else len(retain),
+            "precision": precision,
+        }
+        job = cls(
+            model,
+            forget,
+            retain,
+            config,
+            objective,
+            thresholds,
+            reference,
+            precision,
+            micro_batch,
+            record_config,
+            loaded_dtype,
+            time.perf_counter(),
+        )
+        job.generator.manual_seed(config.seed)
+        job._wrap()
+        return job
+
+    def _wrap(self) -> None:
+        """LoRA adapters (FILA's retain Fisher on a seeded retain sample of the forget set's size)."""
+        lora, retain, N = self.config.lora, self.retain, len(self.forget)
+        if lora is None:
+            self.model.requires_grad_(True)
+        else:
+            gen = torch.Generator().manual_seed(self.config.seed + 1)
+            sample = None if retain is None else retain[torch.randperm(len(retain), generator=gen)[:N]]
+            fisher_rows = self.config.micro_batch or FISHER_MICRO_BATCH  # the official code's estimator only
+            self.model, self.setup_flops = wrap_lora(self.model, lora, self.forget, sample, fisher_rows)
+        self.setup_seconds = time.perf_counter() - self.start
+        # counted on the model as trained (adapters unmerged): a step's FLOPs and what it trains
+        self.trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.base_params = sum(p.numel() for n, p in self.model.named_parameters() if "lora_" not in n)
+        cost, (N, T), obj = flops.flop_model(self.model), self.forget.shape, self.objective
+        self.step_flops = cost.train_step(N * (2 if obj.needs_retain else 1), T) + (
+            cost.forward(T) * N if obj.needs_reference else 0.0
+        )
+
+    def epoch_losses(self, epoch: int):
+        """One epoch: the whole forget set in micro-batches of at most ``micro_batch`` rows (sizes
+        balanced), a fresh retain draw of its size; each micro-batch's loss is weighted by its
+        share of the rows (one whole-set gradient)."""
+        N, forget, retain = len(self.forget), self.forget, self.retain
+        retain_idx = torch.randint(len(retain), (N,), generator=self.generator) if retain is not None else None
+        kwargs = dict(self.config.objective_kwargs)
+        for rows in memory.balanced_slices(N, self.micro_batch):
             batch = losses.UnlearnBatch(
                 forget=losses.lm_batch(forget[rows]),
-                retain=losses.lm_batch(retain[retain_idx[rows]]) if objective.needs_retain else None,
-                reference=reference,
+                retain=losses.lm_batch(retain[retain_idx[rows]]) if self.objective.needs_retain else None,
+                reference=self.reference,
             )
-            yield objective(model, batch, **kwargs), (rows.stop - rows.start) / N
+            yield self.objective(self.model, batch, **kwargs), (rows.stop - rows.start) / N
 
-    def criterion(step: training.Step) -> bool:
-        """After each epoch: MA, then EL only when MA passes; stop once both are below."""
+    def record(self, status: str, epochs: list[Epoch], done: training.Training, tags) -> RunRecord:
+        """The run's typed record: status, per-epoch history, parameters, FLOPs and seconds."""
+        last = epochs[-1]
+        return RunRecord(
+            status=status,
+            epochs=len(epochs) if status == "forgotten" else None,
+            epochs_run=len(epochs),
+            config=self.record_config,
+            history=epochs,
+            final_ma=last.ma,
+            final_el=last.el,
+            tags=dict(tags or {}),
+            trainable_params=self.trainable,
+            params=self.base_params,
+            trainable_share=self.trainable / self.base_params,
+            train_flops=self.step_flops * len(epochs),
+            setup_flops=self.setup_flops,
+            setup_seconds=self.setup_seconds,
+            train_seconds=sum(s.seconds for s in done.steps),
+            eval_seconds=sum(e.eval_seconds for e in epochs),
+            wall_seconds=time.perf_counter() - self.start,
+            environment=Environment.of(self.model, self.precision, self.loaded_dtype),
+        )
+
+
+class _Criterion:
+    """The stopping rule, called after each epoch: MA on the forget set, then EL_n only when MA
+    passes (early-stopped when it can); the probe; stop once both are below the thresholds."""
+
+    def __init__(self, job: _Job, probe, el_every_epoch: bool, el_function):
+        self.job, self.probe, self.el_every_epoch, self.el_function = job, probe, el_every_epoch, el_function
+        self.epochs: list[Epoch] = []
+
+    def _el(self, model, ma: float, ma_seq, last_epoch: bool):
+        """``(el, lower bound, sequences evaluated)``: exact EL on the last epoch (or every epoch
+        when asked), an early-stopped check otherwise; nothing while MA is above its threshold."""
+        job, th = self.job, self.job.thresholds
+        if self.el_every_epoch or (ma < th.ma and last_epoch):
+            el = (self.el_function or metrics.extraction_likelihood)(model, job.forget, n=th.n).mean().item()
+            return el, None, None
+        if ma < th.ma:
+            order = ma_seq.argsort(descending=True, stable=True)
+            check = metrics.extraction_likelihood_below(model, job.forget, th.el, n=th.n, order=order)
+            if check.mean is None:  # decided "not yet" from part of the forget set
+                return None, check.lower_bound, check.evaluated
+            return check.mean, None, None
+        return None, None, None
+
+    def __call__(self, step: training.Step) -> bool:
         t1 = time.perf_counter()
-        model.eval()
-        ma_seq = metrics.memorization_accuracy(model, forget)
+        model = self.job.model.eval()
+        ma_seq = metrics.memorization_accuracy(model, self.job.forget)
         ma = ma_seq.mean().item()
-        el, bound, evaluated = None, None, None
-        if el_every_epoch or (ma < thresholds.ma and step.step == config.max_epochs):
-            el = (el_function or metrics.extraction_likelihood)(model, forget, n=thresholds.n).mean().item()
-        elif ma < thresholds.ma:
-            check = metrics.extraction_likelihood_below(
-                model, forget, thresholds.el, n=thresholds.n, order=ma_seq.argsort(descending=True, stable=True)
-            )
-            el = check.mean
-            if el is None:  # decided "not yet" from part of the forget set
-                bound, evaluated = check.lower_bound, check.evaluated
-        probed = dict(probe(model)) if probe is not None else {}
-        epochs.append(
+        el, bound, evaluated = self._el(model, ma, ma_seq, step.step == self.job.config.max_epochs)
+        probed = dict(self.probe(model)) if self.probe is not None else {}
+        self.epochs.append(
             Epoch(
                 step.step,
                 step.loss,
@@ -385,48 +502,14 @@ def _unlearn(
                 probe=probed,
             )
         )
-        step.postfix.update(
-            ma=f"{ma:.3f}", el=f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-")
-        )
-        return el is not None and thresholds.met(ma, el)
+        shown = f"{el:.3f}" if el is not None else (f">={bound:.3f}" if bound is not None else "-")
+        step.postfix.update(ma=f"{ma:.3f}", el=shown)
+        return el is not None and self.job.thresholds.met(ma, el)
 
-    done = training.train(
-        model,
-        epoch_losses,
-        config.max_epochs,
-        training.Optimisation(lr=config.lr, optimizer="adam", betas=tuple(config.betas), precision=precision),
-        after_step=criterion,
-        progress=progress,
-        desc=f"unlearn[{config.objective}{'+' + lora.init if lora else ''}]",
-    )
-    status = {"stopped": "forgotten", "budget": "max_epochs", "non_finite_loss": "non_finite_loss"}[done.status]
-    if status == "non_finite_loss":
-        last = done.steps[-1]
-        epochs.append(Epoch(last.step, last.loss, train_seconds=last.seconds, parts=last.parts))
-    model.eval()
-    if lora is not None:
-        model = model.merge_and_unload()
-    last = epochs[-1]
-    record = RunRecord(
-        status=status,
-        epochs=len(epochs) if status == "forgotten" else None,
-        epochs_run=len(epochs),
-        config=record_config,
-        history=epochs,
-        final_ma=last.ma,
-        final_el=last.el,
-        tags=dict(tags or {}),
-        trainable_params=trainable,
-        params=base_params,
-        trainable_share=trainable / base_params,
-        train_flops=step_flops * len(epochs),
-        setup_flops=setup_flops,
-        setup_seconds=setup_seconds,
-        train_seconds=sum(s.seconds for s in done.steps),
-        eval_seconds=sum(e.eval_seconds for e in epochs),
-        wall_seconds=time.perf_counter() - start,
-        environment=Environment.of(model, precision, loaded_dtype),
-    )
+
+def _save(model, record: RunRecord, save_dir, record_path) -> None:
+    """The merged model in safetensors with its record (``save_dir``), the record alone
+    (``record_path``); each written atomically."""
     if save_dir is not None:
         save_dir = Path(save_dir)
         with atomic_directory(save_dir) as tmp:
@@ -435,4 +518,3 @@ def _unlearn(
         record.saved_to = str(save_dir)
     if record_path is not None:
         write_json_atomic(Path(record_path), record.to_dict())
-    return Run(model, RunRecord.from_dict(json.loads(json.dumps(record.to_dict()))))
