@@ -192,6 +192,7 @@ def execute(
         check_chapter_parameters(name, params, profile_name)
         planned[name] = (src, params, declared)
     _quiet_kernel_logs()
+    _record_runs(profile, profile_name)
     timings: dict[str, float] = {}
     timings_path = out / "book" / TIMINGS_FILE
     order = toc_files(root)
@@ -225,6 +226,20 @@ def execute(
         print(f"[book] ({k}/{len(chapters)}) {Path(name).name} done in {timings[name]:.0f} s", flush=True)
         write_json_atomic(timings_path, {"profile": profile_name, "seconds": timings})
     return timings
+
+
+def _record_runs(profile: dict, profile_name: str) -> None:
+    """For a profile with ``record_runs: true`` (its ``all`` section), every record its chapters
+    compute is also written to ``results/<profile>/records/`` as it ends (the chapters' kernels
+    inherit ``$UNLEARNKIT_RECORDS``): commit that folder as a long grid goes, and a fresh clone
+    resumes from it (:mod:`unlearnkit.store.results`)."""
+    from ..store import results
+
+    if not (profile.get("all") or {}).get("record_runs") or os.environ.get(results.RECORDS_ENV):
+        return
+    folder = results.repository_results() / profile_name / "records"
+    os.environ[results.RECORDS_ENV] = str(folder)
+    print(f"[book] every record computed is also written to {folder}: commit it as it grows", flush=True)
 
 
 def collapse_code(notebook: Path) -> None:

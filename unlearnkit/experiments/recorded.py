@@ -16,13 +16,12 @@ This module reads and writes files; :func:`spot_check` recomputes one record thr
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store import codehash, origin
+from ..store import codehash, origin, results
 from ..store.cache import write_json_atomic
 from ..store.records import RunRecord
 
@@ -33,7 +32,7 @@ FORMAT = 1
 def results_root() -> Path:
     """The recorded-results folder: ``$UNLEARNKIT_RESULTS`` if set (the tests use a temporary
     one), else the repository's ``results/``."""
-    return Path(os.environ.get("UNLEARNKIT_RESULTS") or ROOT / "results")
+    return results.repository_results()
 
 
 def _dicts(records) -> list[dict]:
@@ -195,7 +194,8 @@ def spot_check(record: RunRecord, rel_tol: float = 1e-3):
     from .runs import run
 
     spec = spec_of(record)
-    now = run(spec, progress=False)
+    with results.local_only():  # recomputed here (or from this machine's cache), never read back
+        now = run(spec, progress=False)
     rows = []
     for name in SPOT_FIELDS:
         a, b = getattr(record, name), getattr(now, name)

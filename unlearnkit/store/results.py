@@ -8,12 +8,26 @@ so a change to a loss, the trainer, a metric or an evaluation is a cache miss, w
 constant to bump, while a change to a notebook, a docstring or the book builder is not.  An
 interrupted build resumes where it stopped.  Nothing here knows what a record holds beyond
 the ``config`` it was made from.
+
+**Recorded in the repository.**  The cache lives on one machine; machines are replaced and
+long grids outlive them.  So every record is also looked up in the repository's
+``results/<profile>/records/<kind>/<hash>.json`` (any profile's: the hash is the whole key),
+and, while ``$UNLEARNKIT_RECORDS`` names such a folder (the book builder sets it for
+profiles with ``record_runs: true``), every record computed or found in the cache is written
+there too, atomically, the moment its computation ends.  Committed, those files let a fresh
+clone resume a grid where the last machine stopped.  A record there that cannot be parsed, or
+whose content is not the key its name says, is moved aside (``*.corrupt``, never used, never
+deleted) with a warning naming the file, and recomputed.  :func:`local_only` turns the
+repository off for a block (a spot check must recompute, not read its own record back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +35,65 @@ from typing import Any
 from . import codehash
 from .cache import cache_root, config_hash, write_json_atomic
 
+RECORDS_ENV = "UNLEARNKIT_RECORDS"  # the folder computed records are also written to
+RESULTS_ENV = "UNLEARNKIT_RESULTS"  # the repository's results/ (the tests use a temporary one)
+REPOSITORY = Path(__file__).resolve().parents[2]
+_LOCAL_ONLY = [False]
+
 
 def results_dir() -> Path:
     return cache_root() / "results"
+
+
+def repository_results() -> Path:
+    """The repository's recorded-results folder: ``$UNLEARNKIT_RESULTS`` if set, else ``results/``."""
+    return Path(os.environ.get(RESULTS_ENV) or REPOSITORY / "results")
+
+
+def records_dir() -> Path | None:
+    """Where computed records are also written (``$UNLEARNKIT_RECORDS``), or None."""
+    raw = os.environ.get(RECORDS_ENV)
+    return Path(raw) if raw else None
+
+
+@contextlib.contextmanager
+def local_only():
+    """Within the block, records come from this machine's cache or are computed: the
+    repository's recorded ones are neither read nor written."""
+    _LOCAL_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _LOCAL_ONLY.pop()
+
+
+def _set_aside(path: Path, why: str) -> None:
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    warnings.warn(f"{path}: {why}; moved aside to {aside.name} (never used) and recomputing", stacklevel=3)
+
+
+def _recorded(kind: str, name: str, full: dict) -> dict | None:
+    """The record ``<kind>/<name>`` from any profile's ``records`` folder in the repository,
+    checked against the key ``full`` its name stands for; None when there is none."""
+    root = repository_results()
+    candidates = [records_dir()] if records_dir() else []
+    candidates += sorted(root.glob("*/records")) if root.is_dir() else []
+    for folder in candidates:
+        path = folder / kind / name
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            _set_aside(path, f"not a readable record ({err.__class__.__name__}: {err})")
+            continue
+        same_key = isinstance(record, dict) and config_hash(record.get("cache_config")) == config_hash(full)
+        if not same_key or record.get("kind") != kind:
+            _set_aside(path, f"its content is not the {kind!r} record its name {name} stands for")
+            continue
+        return record
+    return None
 
 
 def _modules(code: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -56,12 +126,23 @@ def cached(
     record file that cannot be parsed is recomputed, never trusted.
     """
     full = keyed(config, code)
-    path = results_dir() / kind / f"{config_hash(full)}.json"
+    name = f"{config_hash(full)}.json"
+    path = results_dir() / kind / name
+    repository = not _LOCAL_ONLY[-1]
+    record = None
     if path.is_file() and not refresh:
         try:
-            return json.loads(path.read_text())
+            record = json.loads(path.read_text())
         except json.JSONDecodeError:
             pass
+    if record is None and repository and not refresh:
+        record = _recorded(kind, name, full)
+        if record is not None:
+            write_json_atomic(path, record)  # this machine's cache has it from now on
+    if record is not None:
+        if repository and records_dir() is not None and not (records_dir() / kind / name).is_file():
+            write_json_atomic(records_dir() / kind / name, record)  # made here before recording began
+        return record
     start = time.perf_counter()
     record = dict(compute())
     record.update(
@@ -71,4 +152,6 @@ def cached(
         code={"digest": full["code"], "modules": codehash.module_digests(*_modules(code))},
     )
     write_json_atomic(path, record)
+    if repository and records_dir() is not None:
+        write_json_atomic(records_dir() / kind / name, record)  # recorded the moment it ends
     return json.loads(path.read_text())
