@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Marked tests that train on SmolLM2 or build whole books are left to `make test`.
 FAST := -m "not slow and not smollm2"
 
-.PHONY: book pdf test test-fast lint format lock measured smoke-book bench clean venv chromium
+.PHONY: book pdf test test-fast lint format lock measured smoke-book bench clean venv chromium grid
 
 $(STAMP): pyproject.toml requirements.lock requirements-torch.txt
 	@echo "[setup] creating $(VENV) from requirements.lock (torch CPU wheel first; a few minutes)"
@@ -26,6 +26,14 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) -m unlearnkit.book --profile $(PROFILE) $(if $(BACKEND),--backend $(BACKEND))
+
+# A chapter's grid of runs, unattended and resumable (unlearnkit.book.grid): GRID=plan|run|status,
+# e.g. `make grid PROFILE=cpu-full CHAPTER=table1 BUDGET=2h`; commit results/<profile>/records as it grows.
+GRID ?= plan
+CHAPTER ?= table1
+BUDGET ?=
+grid: $(STAMP)
+	$(PY) -m unlearnkit.book.grid $(GRID) --profile $(PROFILE) --chapter $(CHAPTER) $(if $(BUDGET),--budget $(BUDGET))
 
 # Headless Chromium prints the PDF; installed from Debian's packages when missing.
 chromium:

@@ -1,0 +1,220 @@
+"""Plan, run and report on a chapter's grid of runs, unattended and resumable: the long-grid command.
+
+    python -m unlearnkit.book.grid plan   --profile cpu-full --chapter table1
+    python -m unlearnkit.book.grid run    --profile cpu-full --chapter table1 --budget 2h
+    python -m unlearnkit.book.grid status --profile cpu-full --chapter table1
+
+The runs are the chapter's own (:mod:`unlearnkit.experiments.grids`, from the notebook's
+parameter defaults and the profile's values, exactly what the chapter would run), one unit of
+every arm before the next unit.  Each run is in one of four states: ``recorded`` (its record is
+in the repository's ``results/<profile>/records``, under its key: settings and code digest),
+``cached`` (on this machine only), ``stale`` (recorded, but by code that has changed since: the
+plan names the modules) or ``missing``.  ``run`` computes the stale and missing ones in order,
+each recorded the moment it ends (profiles with ``record_runs: true``; commit them as they
+land), prints each run's time and an estimate of what is left, and stops cleanly before the
+next run would pass ``--budget``; run it again, here or on a fresh clone, and it starts where it
+stopped.  The log also goes to ``_build/grid-<profile>-<chapter>.log``.
+
+Why not a workflow engine: every run is already a file target keyed by its settings and code
+(:mod:`unlearnkit.store.results`), which is what Snakemake would track; what is left is a loop
+in a chosen order with a budget, a few dozen lines, so the glue would be larger than the loop.
+A cluster runs the same specs through :mod:`unlearnkit.experiments.dispatch` (submitit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .build import ROOT, _record_runs, chapter_parameters, load_profile
+
+STATES = ("recorded", "cached", "stale", "missing")
+
+
+def chapter_params(profile_name: str, chapter: str, root: Path = ROOT) -> dict:
+    """The chapter's parameters as the book would execute it: the notebook's defaults, then the
+    profile's ``all`` and chapter sections (only names the notebook declares)."""
+    import papermill
+
+    src = root / "book" / f"{chapter}.ipynb"
+    if not src.is_file():
+        known = sorted(p.stem for p in (root / "book").glob("*.ipynb"))
+        raise FileNotFoundError(f"unknown chapter {chapter!r}: {src} does not exist (chapters: {known})")
+    params = {}
+    for name, info in papermill.inspect_notebook(str(src)).items():
+        try:
+            params[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            continue  # an expression default: not a grid setting
+    profile = load_profile(profile_name, root) | {"name": profile_name}
+    return params | {k: v for k, v in chapter_parameters(profile, chapter).items() if k in params}
+
+
+def parse_budget(text: str | None) -> float | None:
+    """``"2h"``, ``"90m"``, ``"45s"`` or plain seconds -> seconds (None: no budget)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*", text)
+    if not m:
+        raise ValueError(f"--budget {text!r}: give a duration such as 2h, 90m, 45s or 3600")
+    return float(m.group(1)) * {"h": 3600, "m": 60, "s": 1, "": 1}[m.group(2)]
+
+
+@dataclass
+class Entry:
+    """One run of the grid and its state."""
+
+    spec: object
+    name: str  # the record's file name (its key)
+    state: str
+    seconds: float | None = None  # the recorded compute time (recorded, cached, stale)
+    changed: list[str] = field(default_factory=list)  # stale: the modules whose code changed
+
+    @property
+    def label(self) -> str:
+        from .. import methods
+
+        s = self.spec
+        name = next(
+            (n for n, m in methods.METHODS.items() if m.objective == s.method and m.lora_init == s.lora_init),
+            s.method,
+        )
+        arm = name + (f" (rank {s.rank})" if s.lora_init else "")
+        return f"{arm} at lr {s.lr:g}, set {s.draw} part {s.part}"
+
+
+def _without_code(config: dict) -> str:
+    return json.dumps({k: v for k, v in config.items() if k != "code"}, sort_keys=True, default=str)
+
+
+def survey(specs: list) -> list[Entry]:
+    """The state of every spec (loading each model once to know its key; a model not yet built
+    on this machine is built here, and says so)."""
+    from ..experiments import runs
+    from ..store import codehash, results
+
+    by_config: dict[str, list[dict]] = {}
+    root = results.repository_results()
+    for path in sorted(root.glob("*/records/unlearn/*.json")) if root.is_dir() else []:
+        try:
+            rec = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # read, named and set aside when a run asks for it
+        by_config.setdefault(_without_code(rec.get("cache_config") or {}), []).append(rec)
+    now = codehash.module_digests(runs.CODE)
+    loaded, out = {}, []
+    for spec in specs:
+        if spec.model_name not in loaded:
+            print(f"[grid] loading {spec.model_name} (built on first use)", flush=True)
+            loaded[spec.model_name] = runs.load(spec.model_name)
+        config = runs.cache_config(spec, loaded[spec.model_name])
+        path = results.record_path("unlearn", config, runs.CODE)
+        recorded = [r for r in by_config.get(_without_code(results.keyed(config, runs.CODE)), [])]
+        current = [r for r in recorded if f"{results.config_hash(r['cache_config'])}.json" == path.name]
+        if current:
+            out.append(Entry(spec, path.name, "recorded", current[0].get("seconds")))
+        elif path.is_file():
+            out.append(Entry(spec, path.name, "cached", json.loads(path.read_text()).get("seconds")))
+        elif recorded:
+            old = recorded[-1]
+            changed = codehash.changed((old.get("code") or {}).get("modules") or {}, now)
+            out.append(Entry(spec, path.name, "stale", old.get("seconds"), changed))
+        else:
+            out.append(Entry(spec, path.name, "missing"))
+    return out
+
+
+def _estimate(entries: list[Entry]) -> float | None:
+    times = [e.seconds for e in entries if e.seconds]
+    return sum(times) / len(times) if times else None
+
+
+def _hours(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def plan(entries: list[Entry]) -> str:
+    """One line per run (state, label, key, and for a stale one the modules that changed), then the counts."""
+    lines = []
+    for i, e in enumerate(entries, 1):
+        extra = f"  (code changed: {', '.join(e.changed)})" if e.changed else ""
+        lines.append(f"{i:>4} {e.state:<9} {e.label}  {e.name}{extra}")
+    return "\n".join(lines + [status(entries)])
+
+
+def status(entries: list[Entry]) -> str:
+    """Counts per state and the compute left (stale and missing runs at the mean recorded time)."""
+    counts = {s: sum(e.state == s for e in entries) for s in STATES}
+    todo = counts["stale"] + counts["missing"]
+    each = _estimate(entries)
+    left = None if each is None else todo * each
+    parts = ", ".join(f"{counts[s]} {s}" for s in STATES)
+    return f"{len(entries)} runs: {parts}; to compute: {todo} (about {_hours(left)} at {_hours(each)} each)"
+
+
+def run(entries: list[Entry], budget: float | None = None, log=print) -> int:
+    """Compute the stale and missing runs in order; stop before one would pass ``budget``
+    seconds (estimated from this call's runs, else the recorded ones).  Returns how many ran."""
+    from ..experiments import runs
+
+    todo = [e for e in entries if e.state in ("stale", "missing")]
+    start, took = time.perf_counter(), []
+    for i, e in enumerate(todo, 1):
+        each = sum(took) / len(took) if took else (_estimate(entries) or 0.0)
+        elapsed = time.perf_counter() - start
+        if budget is not None and elapsed + each > budget:
+            log(f"[grid] stopping before run {i}/{len(todo)}: {elapsed:.0f} s spent, the next needs about "
+                f"{each:.0f} s and the budget is {budget:.0f} s; run again to continue")
+            return len(took)
+        t0 = time.perf_counter()
+        runs.run(e.spec, progress=False)
+        took.append(time.perf_counter() - t0)
+        left = (len(todo) - i) * (sum(took) / len(took))
+        log(f"[grid] {i}/{len(todo)} {e.label}: {took[-1]:.0f} s ({e.name}); about {_hours(left)} left")
+    log(f"[grid] done: {len(took)} runs in {_hours(time.perf_counter() - start)}")
+    return len(took)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("plan", "run", "status"))
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1)")
+    parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
+    args = parser.parse_args(argv)
+    from ..experiments import grids
+
+    try:
+        budget = parse_budget(args.budget)
+        specs = grids.specs(args.chapter, chapter_params(args.profile, args.chapter))
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
+    profile = load_profile(args.profile) | {"name": args.profile}
+    _record_runs(profile, args.profile)
+    entries = survey(specs)
+    if args.command == "plan":
+        print(plan(entries))
+    elif args.command == "status":
+        print(status(entries))
+    else:
+        log_path = ROOT / "_build" / f"grid-{args.profile}-{args.chapter}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a") as fh:
+
+            def log(line: str) -> None:
+                print(line, flush=True)
+                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+                fh.flush()
+
+            log(f"[grid] {args.profile}/{args.chapter}: {status(entries)}")
+            run(entries, budget, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
