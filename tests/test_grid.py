@@ -66,8 +66,9 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     # a change to a module the runs depend on makes every recorded run stale, naming it
     before = codehash.module_digests(runs.CODE)
     changed = dict(before, **{"unlearnkit.losses": "edited"})
-    monkeypatch.setattr(codehash, "module_digests", lambda *m, root=None: changed)
-    monkeypatch.setattr(codehash, "code_digest", lambda *m, root=None: "edited-code")
+    digests, digest = codehash.module_digests, codehash.code_digest  # the models' (testbed recipe) stay
+    monkeypatch.setattr(codehash, "module_digests", lambda *m, root=None: changed if m == (runs.CODE,) else digests(*m))
+    monkeypatch.setattr(codehash, "code_digest", lambda *m, root=None: "edited" if m == (runs.CODE,) else digest(*m))
     stale = grid.survey(specs)
     assert {e.state for e in stale} == {"stale"} and all(e.changed == ["unlearnkit.losses"] for e in stale)
     assert "8 stale" in grid.status(stale) and "unlearnkit.losses" in grid.plan(stale)
