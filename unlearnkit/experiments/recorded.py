@@ -113,12 +113,13 @@ class Recorded:
                 if not old:
                     out.setdefault("(no code digest recorded)", []).append(r.forget_set)
                     continue
-                try:
-                    now = codehash.module_digests(*old)
-                except ValueError:  # a module that no longer exists
-                    now = {}
-                for m in codehash.changed(old, now):
-                    out.setdefault(m, []).append(r.forget_set)
+                for m, digest in old.items():
+                    try:
+                        same = codehash.module_digests(m)[m] == digest
+                    except ValueError:  # moved or removed: named as such
+                        m, same = f"{m} (moved or removed)", False
+                    if not same:
+                        out.setdefault(m, []).append(r.forget_set)
             self._stale = out
         return self._stale
 
