@@ -89,6 +89,16 @@ def test_docstrings_comments_and_the_book_builder_do_not_change_the_digest(copy)
     assert codehash.code_digest(RUNS, root=copy) == base
 
 
+def test_the_storage_code_keys_nothing(copy):
+    """Where a record is kept (unlearnkit.store) changes no number in it: a change there leaves
+    every run's key as it was, so a committed grid does not go stale with a storage fix."""
+    modules = codehash.module_digests(RUNS)
+    assert not any(m.startswith("unlearnkit.store") for m in modules)
+    base = codehash.code_digest(RUNS, root=copy)
+    _edit(copy / "store" / "results.py", "import time", "import time\nEXTRA = 1")
+    assert codehash.code_digest(RUNS, root=copy) == base
+
+
 def test_package_data_named_in_code_data_enters_the_digest(copy):
     module = "unlearnkit.evaluation.downstream"
     base = codehash.code_digest(module, root=copy)

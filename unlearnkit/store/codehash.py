@@ -11,7 +11,10 @@ module-level ``CODE_DATA = ("pattern", …)`` (glob patterns relative to the mod
 lm-eval task YAMLs) enter byte for byte.
 
 Nothing outside the import closure enters: notebooks, the README, tests, benchmarks and the
-book builder (``unlearnkit.book``, imported by no computing module) never change a key.
+book builder (``unlearnkit.book``, imported by no computing module) never change a key.  Nor
+does this package, ``unlearnkit.store`` (:data:`NOT_COMPUTING`): where and how a record is kept,
+looked up and labelled changes no number in it, and a key that moved with the storage code
+would make every recorded grid stale at once.
 This module reads files; it imports nothing of the package it hashes.
 """
 
@@ -24,6 +27,12 @@ from pathlib import Path
 
 PACKAGE = "unlearnkit"
 ROOT = Path(__file__).resolve().parents[1]  # the package folder (this module lives in store/)
+# Packages that keep records but compute none: left out of every digest (and not followed).
+NOT_COMPUTING = ("unlearnkit.store",)
+
+
+def _computing(module: str) -> bool:
+    return not any(module == p or module.startswith(p + ".") for p in NOT_COMPUTING)
 
 
 def _path(module: str, root: Path) -> Path | None:
@@ -97,7 +106,7 @@ def module_digests(*modules: str, root: Path | None = None) -> dict[str, str]:
     todo, seen, out = list(modules), set(), {}
     while todo:
         module = todo.pop()
-        if module in seen:
+        if module in seen or not _computing(module):
             continue
         seen.add(module)
         path = _path(module, root)
