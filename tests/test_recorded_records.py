@@ -10,7 +10,7 @@ import pytest
 
 from unlearnkit.store import results
 
-CODE = "unlearnkit.store.records"  # any module: its digest enters the key
+CODE = "unlearnkit.metrics"  # any computing module: its digest enters the key
 
 
 @pytest.fixture()
@@ -109,12 +109,25 @@ def test_local_only_neither_reads_nor_writes_the_repository(places):
     assert len(list((repo / "real" / "records" / "unlearn").glob("*.json"))) == 1
 
 
+def test_read_only_reads_the_repository_and_computes_nothing(places):
+    cache, repo = places
+    calls, compute = _counting()
+    made = results.cached("unlearn", {"run": 1}, compute, code=CODE)
+    assert set(made["made"]) == {"commit", "machine", "date"}  # where it was computed, outside the key
+    _fresh_machine(cache)
+    with results.read_only():
+        assert results.cached("unlearn", {"run": 1}, compute, code=CODE) == made
+        with pytest.raises(results.NotRecorded, match="no 'unlearn' record .* in the cache or under"):
+            results.cached("unlearn", {"run": 6}, compute, code=CODE)
+    assert len(calls) == 1
+
+
 def test_a_change_to_the_code_is_a_new_key_so_the_old_record_is_not_reused(places, tmp_path):
     cache, repo = places
     calls, compute = _counting()
     results.cached("unlearn", {"run": 1}, compute, code=CODE)
     _fresh_machine(cache)
-    results.cached("unlearn", {"run": 1}, compute, code="unlearnkit.store.origin")  # other code
+    results.cached("unlearn", {"run": 1}, compute, code="unlearnkit.losses")  # other code
     assert len(calls) == 2
 
 

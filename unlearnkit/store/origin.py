@@ -35,6 +35,12 @@ def commit(root: Path = ROOT, ignore: tuple[str, ...] = ()) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def last_commit(path: Path, root: Path = ROOT) -> str | None:
+    """``"<short hash> (<date>)"`` of the last commit that touched ``path``; None when none did
+    (or outside a git checkout)."""
+    return _git("log", "-1", "--format=%h (%cs)", "--", str(path), root=root) or None
+
+
 def machine() -> str:
     """A one-line description of the machine: cores, memory, GPU, processor, OS."""
     mem = ""

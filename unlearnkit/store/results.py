@@ -18,7 +18,12 @@ there too, atomically, the moment its computation ends.  Committed, those files 
 clone resume a grid where the last machine stopped.  A record there that cannot be parsed, or
 whose content is not the key its name says, is moved aside (``*.corrupt``, never used, never
 deleted) with a warning naming the file, and recomputed.  :func:`local_only` turns the
-repository off for a block (a spot check must recompute, not read its own record back).
+repository off for a block (a spot check must recompute, not read its own record back);
+:func:`read_only` turns computing off (a table assembled from recorded runs must not start a
+grid): a record that is neither cached nor recorded raises :class:`NotRecorded`.
+
+Each record computed while recording also says where it was made (``made``: commit, machine,
+date; :mod:`unlearnkit.store.origin`), which is not part of its key.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ RECORDS_ENV = "UNLEARNKIT_RECORDS"  # the folder computed records are also writt
 RESULTS_ENV = "UNLEARNKIT_RESULTS"  # the repository's results/ (the tests use a temporary one)
 REPOSITORY = Path(__file__).resolve().parents[2]
 _LOCAL_ONLY = [False]
+_READ_ONLY = [False]
+
+
+class NotRecorded(LookupError):
+    """A record asked for inside :func:`read_only` that is neither cached nor recorded."""
 
 
 def results_dir() -> Path:
@@ -65,6 +75,17 @@ def local_only():
         yield
     finally:
         _LOCAL_ONLY.pop()
+
+
+@contextlib.contextmanager
+def read_only():
+    """Within the block, records come from the cache or the repository, or :class:`NotRecorded`
+    is raised: nothing is computed."""
+    _READ_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.pop()
 
 
 def _set_aside(path: Path, why: str) -> None:
@@ -94,6 +115,17 @@ def _recorded(kind: str, name: str, full: dict) -> dict | None:
             continue
         return record
     return None
+
+
+def _made() -> dict:
+    """Where and when a recorded record was computed (commit of the code, machine, UTC date)."""
+    from . import origin
+
+    return {
+        "commit": origin.commit(ignore=("results/",)),
+        "machine": origin.machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def _modules(code: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -143,6 +175,8 @@ def cached(
         if repository and records_dir() is not None and not (records_dir() / kind / name).is_file():
             write_json_atomic(records_dir() / kind / name, record)  # made here before recording began
         return record
+    if _READ_ONLY[-1]:
+        raise NotRecorded(f"no {kind!r} record {name} in the cache or under {repository_results()}")
     start = time.perf_counter()
     record = dict(compute())
     record.update(
@@ -151,6 +185,8 @@ def cached(
         seconds=time.perf_counter() - start,
         code={"digest": full["code"], "modules": codehash.module_digests(*_modules(code))},
     )
+    if repository and records_dir() is not None:
+        record["made"] = _made()
     write_json_atomic(path, record)
     if repository and records_dir() is not None:
         write_json_atomic(records_dir() / kind / name, record)  # recorded the moment it ends
