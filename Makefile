@@ -32,8 +32,9 @@ book: $(STAMP)
 GRID ?= plan
 CHAPTER ?= table1
 BUDGET ?=
+RERUN_STALE ?=
 grid: $(STAMP)
-	$(PY) -m unlearnkit.book.grid $(GRID) --profile $(PROFILE) --chapter $(CHAPTER) $(if $(BUDGET),--budget $(BUDGET))
+	$(PY) -m unlearnkit.book.grid $(GRID) --profile $(PROFILE) --chapter $(CHAPTER) $(if $(BUDGET),--budget $(BUDGET)) $(if $(RERUN_STALE),--rerun-stale)
 
 # Headless Chromium prints the PDF; installed from Debian's packages when missing.
 chromium:

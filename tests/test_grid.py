@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from unlearnkit.book import grid
-from unlearnkit.experiments import grids, runs
+from unlearnkit.experiments import claims, grids, runs
 from unlearnkit.store import codehash, results
 
 FIELDS = ("status", "epochs", "epochs_run", "final_ma", "final_el", "pile_ppl", "reasoning", "dialogue")
@@ -27,6 +27,18 @@ def test_the_grid_is_the_chapters_runs_one_unit_of_every_arm_at_a_time():
     assert grids.unit_major([a, b, c, a]) == [a, c, b]
 
 
+def test_the_ablation_grids_are_their_chapters_runs_and_share_table1s():
+    """cpu-full: the module sweep (2 methods x 5 module sets x 5 units) and the rank sweep (4 methods
+    x 4 ranks x 5 units, and full GD for C3); their rank-16 runs on Q, V and the FFN are Table 1's own."""
+    table1 = set(grids.specs("table1", grid.chapter_params("cpu-full", "table1")))
+    modules = grids.sections("module_sweep", grid.chapter_params("cpu-full", "module_sweep"))["module_sweep"]
+    assert len(modules) == 10 and {len(v) for v in modules.values()} == {5}
+    assert set(modules[("LoRA (GD)", "QV+FFN")]) | set(modules[("LoRA + IHL", "QV+FFN")]) <= table1
+    ranks = grids.sections("rank_sweep", grid.chapter_params("cpu-full", "rank_sweep"))
+    assert len(ranks["rank_sweep"]) == 16 and set(ranks["gd"]["GD"]) <= table1
+    assert set(ranks["rank_sweep"][("LoRA (GD)", 16)]) <= table1
+
+
 def test_budget_bad_input_is_named():
     assert grid.parse_budget("2h") == 7200 and grid.parse_budget("90m") == 5400 and grid.parse_budget("45") == 45
     with pytest.raises(ValueError, match="--budget 'soon'"):
@@ -41,6 +53,9 @@ def test_budget_bad_input_is_named():
 
 @pytest.mark.slow
 def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_path, monkeypatch, smoke_testbed):
+    import os
+
+    session_cache = os.environ["UNLEARNKIT_CACHE"]  # the suite's: the smoke book's Table 1 runs the same specs
     cache, repo = tmp_path / "cache", tmp_path / "results"
     monkeypatch.setenv("UNLEARNKIT_CACHE", str(cache))
     monkeypatch.setenv(results.RESULTS_ENV, str(repo))
@@ -56,13 +71,30 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     assert grid.run(entries, log=lambda line: None) == 7
     assert {e.state for e in grid.survey(specs)} == {"recorded"}
     resumed = [runs.run(s, progress=False) for s in specs]
-    # the same grid in one go, on another empty cache and without the repository
-    monkeypatch.setenv("UNLEARNKIT_CACHE", str(tmp_path / "other"))
-    shutil.copytree(smoke_testbed.path, tmp_path / "other" / "testbed" / smoke_testbed.path.name)
+    # the same grid in one go, on another cache and without the repository
+    monkeypatch.setenv("UNLEARNKIT_CACHE", session_cache)
     with results.local_only():
         single = [runs.run(s, progress=False) for s in specs]
     for a, b in zip(resumed, single):
         assert [getattr(a, f) for f in FIELDS] == [getattr(b, f) for f in FIELDS]  # digit for digit
+    # the chapter's table and verdicts read back from the records alone equal the one-go grid's
+    monkeypatch.setenv("UNLEARNKIT_CACHE", str(cache))
+    params = grid.chapter_params("smoke", "table1")
+    assert grid.assemble("smoke", "table1").before is None  # the baseline is not recorded yet
+    grid.compute_baseline("table1", params, log=lambda line: None)
+    shutil.rmtree(cache / "results")
+    assembled = grid.assemble("smoke", "table1")
+    assert assembled.runs == 8 and "8 of 8 runs recorded" in assembled.label()
+    one_go = dict(zip(specs, single))
+    main = {
+        arm: [one_go[s] for s in arm_specs] for arm, arm_specs in grids.sections("table1", params)["table1"].items()
+    }
+    before = runs.before(**grids.baseline("table1", params))
+    expected = claims.verdicts(main, before, params.get("minimum_effects"))
+    got = assembled.verdict_rows()
+    assert [(r["claim"], r["verdict"], r.get("p")) for r in got] == [
+        (r["claim"], r["verdict"], r.get("p")) for r in expected
+    ]
     # a change to a module the runs depend on makes every recorded run stale, naming it
     before = codehash.module_digests(runs.CODE)
     changed = dict(before, **{"unlearnkit.losses": "edited"})
@@ -72,3 +104,6 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     stale = grid.survey(specs)
     assert {e.state for e in stale} == {"stale"} and all(e.changed == ["unlearnkit.losses"] for e in stale)
     assert "8 stale" in grid.status(stale) and "unlearnkit.losses" in grid.plan(stale)
+    assert all(e.record.is_file() for e in stale)
+    assert grid.run(stale, log=lambda line: None) == 0  # stale runs are recomputed only with --rerun-stale
+    assert "STALE (code changed since: unlearnkit.losses)" in grid.assemble("smoke", "table1").label()

@@ -4,13 +4,19 @@
     python -m unlearnkit.book.grid run    --profile cpu-full --chapter table1 --budget 2h
     python -m unlearnkit.book.grid status --profile cpu-full --chapter table1
 
+Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``.  :func:`assemble` reads a
+chapter's recorded runs back as the chapter groups them (computing nothing), with the verdicts
+the chapter would draw from them: how the introduction shows a long profile's results.
+
 The runs are the chapter's own (:mod:`unlearnkit.experiments.grids`, from the notebook's
 parameter defaults and the profile's values, exactly what the chapter would run), one unit of
 every arm before the next unit.  Each run is in one of four states: ``recorded`` (its record is
 in the repository's ``results/<profile>/records``, under its key: settings and code digest),
 ``cached`` (on this machine only), ``stale`` (recorded, but by code that has changed since: the
-plan names the modules) or ``missing``.  ``run`` computes the stale and missing ones in order,
-each recorded the moment it ends (profiles with ``record_runs: true``; commit them as they
+plan names the modules) or ``missing``.  ``run`` first computes the chapter's baseline (the
+model's thresholds and scores before unlearning, recorded like the runs), then the missing runs
+in order (and the stale ones with ``--rerun-stale``: each recomputed run replaces its stale
+record, and the log says so), each recorded the moment it ends (profiles with ``record_runs: true``; commit them as they
 land), prints each run's time and an estimate of what is left, and stops cleanly before the
 next run would pass ``--budget``; run it again, here or on a fresh clone, and it starts where it
 stopped.  The log also goes to ``_build/grid-<profile>-<chapter>.log``.
@@ -75,6 +81,7 @@ class Entry:
     state: str
     seconds: float | None = None  # the recorded compute time (recorded, cached, stale)
     changed: list[str] = field(default_factory=list)  # stale: the modules whose code changed
+    record: Path | None = None  # the repository's record file (recorded and stale)
 
     @property
     def label(self) -> str:
@@ -99,14 +106,14 @@ def survey(specs: list) -> list[Entry]:
     from ..experiments import runs
     from ..store import codehash, results
 
-    by_config: dict[str, list[dict]] = {}
+    by_config: dict[str, list[tuple[Path, dict]]] = {}
     root = results.repository_results()
     for path in sorted(root.glob("*/records/unlearn/*.json")) if root.is_dir() else []:
         try:
             rec = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue  # read, named and set aside when a run asks for it
-        by_config.setdefault(_without_code(rec.get("cache_config") or {}), []).append(rec)
+        by_config.setdefault(_without_code(rec.get("cache_config") or {}), []).append((path, rec))
     now = codehash.module_digests(runs.CODE)
     loaded, out = {}, []
     for spec in specs:
@@ -115,16 +122,16 @@ def survey(specs: list) -> list[Entry]:
             loaded[spec.model_name] = runs.load(spec.model_name)
         config = runs.cache_config(spec, loaded[spec.model_name])
         path = results.record_path("unlearn", config, runs.CODE)
-        recorded = [r for r in by_config.get(_without_code(results.keyed(config, runs.CODE)), [])]
-        current = [r for r in recorded if f"{results.config_hash(r['cache_config'])}.json" == path.name]
+        recorded = by_config.get(_without_code(results.keyed(config, runs.CODE)), [])
+        current = [(f, r) for f, r in recorded if f.name == path.name]
         if current:
-            out.append(Entry(spec, path.name, "recorded", current[0].get("seconds")))
+            out.append(Entry(spec, path.name, "recorded", current[0][1].get("seconds"), record=current[0][0]))
         elif path.is_file():
             out.append(Entry(spec, path.name, "cached", json.loads(path.read_text()).get("seconds")))
         elif recorded:
-            old = recorded[-1]
+            file, old = recorded[-1]
             changed = codehash.changed((old.get("code") or {}).get("modules") or {}, now)
-            out.append(Entry(spec, path.name, "stale", old.get("seconds"), changed))
+            out.append(Entry(spec, path.name, "stale", old.get("seconds"), changed, record=file))
         else:
             out.append(Entry(spec, path.name, "missing"))
     return out
@@ -151,19 +158,22 @@ def plan(entries: list[Entry]) -> str:
 def status(entries: list[Entry]) -> str:
     """Counts per state and the compute left (stale and missing runs at the mean recorded time)."""
     counts = {s: sum(e.state == s for e in entries) for s in STATES}
-    todo = counts["stale"] + counts["missing"]
+    todo = counts["stale"] + counts["missing"]  # the stale ones with --rerun-stale
     each = _estimate(entries)
     left = None if each is None else todo * each
     parts = ", ".join(f"{counts[s]} {s}" for s in STATES)
     return f"{len(entries)} runs: {parts}; to compute: {todo} (about {_hours(left)} at {_hours(each)} each)"
 
 
-def run(entries: list[Entry], budget: float | None = None, log=print) -> int:
-    """Compute the stale and missing runs in order; stop before one would pass ``budget``
-    seconds (estimated from this call's runs, else the recorded ones).  Returns how many ran."""
+def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stale: bool = False) -> int:
+    """Compute the missing runs (and the stale ones with ``rerun_stale``) in order; stop before
+    one would pass ``budget`` seconds (estimated from this call's runs, else the recorded ones).
+    A recomputed stale run's old record is removed once the new one is recorded (logged).
+    Returns how many ran."""
     from ..experiments import runs
+    from ..store import results
 
-    todo = [e for e in entries if e.state in ("stale", "missing")]
+    todo = [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
     start, took = time.perf_counter(), []
     for i, e in enumerate(todo, 1):
         each = sum(took) / len(took) if took else (_estimate(entries) or 0.0)
@@ -175,24 +185,118 @@ def run(entries: list[Entry], budget: float | None = None, log=print) -> int:
         t0 = time.perf_counter()
         runs.run(e.spec, progress=False)
         took.append(time.perf_counter() - t0)
+        new = results.records_dir() / "unlearn" / e.name if results.records_dir() else None
+        if e.state == "stale" and e.record is not None and new is not None and new.is_file() and new != e.record:
+            e.record.unlink()
+            log(f"[grid] replaced the stale record {e.record.name} by {e.name}")
         left = (len(todo) - i) * (sum(took) / len(took))
         log(f"[grid] {i}/{len(todo)} {e.label}: {took[-1]:.0f} s ({e.name}); about {_hours(left)} left")
     log(f"[grid] done: {len(took)} runs in {_hours(time.perf_counter() - start)}")
     return len(took)
 
 
+def compute_baseline(chapter: str, params: dict, log=print) -> None:
+    """The chapter's thresholds and scores before unlearning (recorded like the runs; a minute)."""
+    from ..experiments import grids, runs
+
+    t0 = time.perf_counter()
+    runs.before(**grids.baseline(chapter, params))
+    log(f"[grid] baseline (thresholds and scores before unlearning): {time.perf_counter() - t0:.0f} s")
+
+
+@dataclass
+class Assembled:
+    """A chapter's grid read back from the repository's records (nothing computed): the runs
+    grouped as the chapter groups them, the baseline, and where the records stand."""
+
+    profile: str
+    chapter: str
+    params: dict  # the chapter's parameters on that profile
+    sections: dict  # {section: {arm: [RunRecord]}}: recorded runs, current and stale
+    before: dict | None  # None: the baseline is not recorded
+    entries: list[Entry]
+    committed: str  # the last commit that touched the profile's records ("not committed")
+
+    @property
+    def runs(self) -> int:
+        return sum(len(v) for groups in self.sections.values() for v in groups.values())
+
+    def compute_hours(self) -> float:
+        return sum(e.seconds or 0.0 for e in self.entries if e.state in ("recorded", "stale")) / 3600
+
+    def stale_modules(self) -> list[str]:
+        return sorted({m for e in self.entries if e.state == "stale" for m in e.changed})
+
+    def label(self) -> str:
+        stale = sum(e.state == "stale" for e in self.entries)
+        text = (
+            f"{self.profile} {self.chapter}: {self.runs} of {len(self.entries)} runs recorded, "
+            f"{self.compute_hours():.1f} compute hours, records committed at {self.committed}"
+        )
+        if stale:
+            text += f"; {stale} STALE (code changed since: {', '.join(self.stale_modules())})"
+        return text + ("" if self.before is not None else "; the baseline is not recorded")
+
+    def verdict_rows(self, minimum_effects: dict | None = None) -> list[dict]:
+        """The verdicts the chapter draws, from the recorded runs (empty when none is recorded);
+        ``minimum_effects`` defaults to the profile's."""
+        from ..experiments import ablation, claims
+
+        if self.before is None or not self.runs:
+            return []
+        if self.chapter == "table1":
+            mins = minimum_effects or self.params.get("minimum_effects")
+            return claims.verdicts(self.sections["table1"], self.before, mins)
+        if self.chapter == "module_sweep":
+            return [ablation.module_verdict(self.sections["module_sweep"])]
+        return ablation.rank_verdicts(self.sections["rank_sweep"], self.sections["gd"]["GD"], self.before)
+
+
+def assemble(profile_name: str, chapter: str) -> Assembled:
+    """``chapter``'s grid on ``profile_name`` from the records in the repository, computing
+    nothing (a model the keys need is loaded from this machine's cache, built if missing)."""
+    from ..experiments import grids, runs
+    from ..store import origin, results
+    from ..store.records import RunRecord
+
+    params = chapter_params(profile_name, chapter)
+    sections = grids.sections(chapter, params)
+    entries = {e.spec: e for e in survey(grids.specs(chapter, params))}
+
+    def read(spec):
+        e = entries[spec]
+        if e.state not in ("recorded", "stale"):
+            return None
+        return RunRecord.from_dict(json.loads(e.record.read_text()), source=str(e.record))
+
+    out = {
+        name: {arm: [r for r in map(read, specs) if r is not None] for arm, specs in groups.items()}
+        for name, groups in sections.items()
+    }
+    try:
+        with results.read_only():
+            before = runs.before(**grids.baseline(chapter, params))
+    except results.NotRecorded:
+        before = None
+    folder = results.repository_results() / profile_name / "records"
+    committed = origin.last_commit(folder) or "not committed"
+    return Assembled(profile_name, chapter, params, out, before, list(entries.values()), committed)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "run", "status"))
     parser.add_argument("--profile", required=True)
-    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1)")
+    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep)")
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
+    parser.add_argument("--rerun-stale", action="store_true", help="run: recompute the stale runs too")
     args = parser.parse_args(argv)
     from ..experiments import grids
 
     try:
         budget = parse_budget(args.budget)
-        specs = grids.specs(args.chapter, chapter_params(args.profile, args.chapter))
+        params = chapter_params(args.profile, args.chapter)
+        specs = grids.specs(args.chapter, params)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
     profile = load_profile(args.profile) | {"name": args.profile}
@@ -213,7 +317,8 @@ def main(argv=None) -> None:
                 fh.flush()
 
             log(f"[grid] {args.profile}/{args.chapter}: {status(entries)}")
-            run(entries, budget, log)
+            compute_baseline(args.chapter, params, log)
+            run(entries, budget, log, rerun_stale=args.rerun_stale)
 
 
 if __name__ == "__main__":

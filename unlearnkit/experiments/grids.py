@@ -1,12 +1,14 @@
 """The run specs of a chapter's grid, built from the chapter's parameters as its notebook builds them.
 
 A long profile's chapter is a list of unlearning runs (:class:`~.runs.RunSpec`) that can take
-hours; :func:`specs` lists them without running anything, in the order that makes a partial
+hours; :func:`sections` lists them as the chapter groups them (its tables' sections and arms),
+:func:`specs` lists them without running anything, in the order that makes a partial
 grid most useful: one complete unit of every arm before the next unit, so that an interrupted
 grid still gives paired comparisons on the units it reached.  ``python -m unlearnkit.book.grid``
 plans, runs and reports on these lists; the records go where :func:`~.runs.run` puts every
 record (the cache, and with ``record_runs`` the repository's ``results/<profile>/records``).
 
+Grids: Table 1 (its learning-rate sweep included), the module sweep and the rank sweep.
 Only the runs whose specs are fixed in advance are listed: a chapter's later, data-dependent
 runs (Table 1 at the forgetting rate chosen from the sweep) are run by the chapter itself.
 This module lists; it runs nothing and is imported by no computing module (no cache key moves
@@ -33,48 +35,83 @@ COMMON = (
 )
 
 
-def _flat(groups: dict[str, list[RunSpec]]) -> list[RunSpec]:
+Sections = dict[str, dict]  # {section: {arm label: [RunSpec per unit]}}
+
+
+def _flat(groups: dict) -> list[RunSpec]:
     return [s for specs in groups.values() for s in specs]
 
 
-def table1(p: dict) -> list[RunSpec]:
-    """Table 1's runs as ``book/table1.ipynb`` makes them: the paper's methods on every unit, the
-    extra arms (PiSSA + IHL) on theirs, and the learning-rate sweep."""
+def table1(p: dict) -> Sections:
+    """Table 1's runs as ``book/table1.ipynb`` makes them: section ``table1`` (the paper's methods
+    on every unit and the extra arms, PiSSA + IHL, on theirs) and one section per swept rate pair
+    (``rate <lr_full>/<lr_lora>``, the rate methods on the rate units)."""
     common = {k: p[k] for k in COMMON if k in p}
     model, draws = p["model_name"], p["forget_draws"]
-    out = _flat(
-        table1_specs(model, draws, lr_full=p["lr_full"], lr_lora=p["lr_lora"], forget_parts=p["forget_parts"], **common)
-    )
+    rates = {"lr_full": p["lr_full"], "lr_lora": p["lr_lora"]}
+    main = table1_specs(model, draws, forget_parts=p["forget_parts"], **rates, **common)
     if p.get("extra_methods"):
-        out += _flat(
-            table1_specs(
-                model,
-                draws,
-                lr_full=p["lr_full"],
-                lr_lora=p["lr_lora"],
-                forget_parts=p["extra_parts"],
-                methods_=p["extra_methods"],
-                **common,
-            )
+        main |= table1_specs(
+            model, draws, forget_parts=p["extra_parts"], methods_=p["extra_methods"], **rates, **common
         )
+    out = {"table1": main}
     rate_common = common | {"max_epochs": p.get("rate_max_epochs") or p["max_epochs"]}
     for lr_full, lr_lora in [tuple(r) for r in p.get("rate_pairs") or []]:
-        if not p.get("rate_methods"):
-            break
-        by_method = table1_specs(
-            model,
-            p["rate_draws"],
-            lr_full=lr_full,
-            lr_lora=lr_lora,
-            forget_parts=p["rate_parts"],
-            methods_=p["rate_methods"],
-            **rate_common,
-        )
-        out += _flat(by_method)
+        if p.get("rate_methods"):
+            out[f"rate {lr_full:g}/{lr_lora:g}"] = table1_specs(
+                model,
+                p["rate_draws"],
+                lr_full=lr_full,
+                lr_lora=lr_lora,
+                forget_parts=p["rate_parts"],
+                methods_=p["rate_methods"],
+                **rate_common,
+            )
     return out
 
 
-GRIDS: dict[str, Callable[[dict], list[RunSpec]]] = {"table1": table1}
+def _ablation_common(p: dict) -> dict:
+    keys = ("max_epochs", "seed", "heldout_rows", "retain_rows", "downstream", "forget_rows")
+    return {"lr": p["lr_lora"]} | {k: p[k] for k in keys}
+
+
+def module_sweep(p: dict) -> Sections:
+    """The module sweep's runs as ``book/module_sweep.ipynb`` makes them: ``{(method, module set): specs}``."""
+    from . import ablation
+
+    grid = ablation.module_grid(
+        p["model_name"], p["forget_draws"], p["module_sets"], p["methods"], p["rank"], **_ablation_common(p)
+    )
+    return {"module_sweep": grid}
+
+
+def rank_sweep(p: dict) -> Sections:
+    """The rank sweep's runs as ``book/rank_sweep.ipynb`` makes them: ``{(method, rank): specs}`` and
+    the full-GD runs its C3 compares with (section ``gd``)."""
+    from . import ablation
+
+    common = _ablation_common(p)
+    grid = ablation.rank_grid(p["model_name"], p["forget_draws"], p["ranks"], p["methods"], **common)
+    gd = [RunSpec(p["model_name"], d, "gd", **(common | {"lr": p["lr_full"]})) for d in p["forget_draws"]]
+    return {"rank_sweep": grid, "gd": {"GD": gd}}
+
+
+GRIDS: dict[str, Callable[[dict], Sections]] = {
+    "table1": table1,
+    "module_sweep": module_sweep,
+    "rank_sweep": rank_sweep,
+}
+
+
+def baseline(chapter: str, params: dict) -> dict:
+    """The arguments of :func:`~.runs.before` the chapter's tables and verdicts use (the model's
+    thresholds and scores before unlearning)."""
+    out = {
+        "model_name": params["model_name"],
+        "heldout_rows": params["heldout_rows"],
+        "downstream_preset": params["downstream"],
+    }
+    return out | ({"thresholds_source": params["thresholds"]} if chapter == "table1" else {})
 
 
 def unit_major(specs: list[RunSpec]) -> list[RunSpec]:
@@ -85,9 +122,14 @@ def unit_major(specs: list[RunSpec]) -> list[RunSpec]:
     return sorted(unique, key=lambda s: (units.index((s.model_name, s.unit)), unique.index(s)))
 
 
-def specs(chapter: str, params: dict) -> list[RunSpec]:
+def sections(chapter: str, params: dict) -> Sections:
     """The runs of ``chapter`` with ``params`` (the notebook's defaults with the profile's
-    values), unit-major and without repeats; a clear error for a chapter without a grid."""
+    values) grouped as the chapter groups them; a clear error for a chapter without a grid."""
     if chapter not in GRIDS:
         raise ValueError(f"chapter {chapter!r} has no grid of its own here; chapters with one: {sorted(GRIDS)}")
-    return unit_major(GRIDS[chapter](params))
+    return GRIDS[chapter](params)
+
+
+def specs(chapter: str, params: dict) -> list[RunSpec]:
+    """The runs of :func:`sections`, unit-major and without repeats."""
+    return unit_major([s for groups in sections(chapter, params).values() for s in _flat(groups)])
