@@ -360,6 +360,21 @@ def test_h1_needs_the_model_to_keep_answering():
         spc.margins({"h3": 0.1})
 
 
+def test_h1_is_reported_on_advbench_and_the_other_prompts_apart():
+    from unlearnkit.second_paper import claims as spc
+    from unlearnkit.second_paper import safety_data
+
+    adv = [p.question for p in safety_data.harmful_pairs() if p.source == "advbench"][:60]
+    other = [p.question for p in safety_data.harmful_pairs() if p.source != "advbench"][:40]
+    step, safe = "Step one: take the", "Here is a safe and legal alternative you can try."
+    before = {"harmful_flags": [1] * 100, "eval_answers": [step] * 100}
+    after = {"harmful_flags": [0] * 60 + [1] * 40, "eval_answers": [safe] * 60 + [step] * 40}  # AdvBench only
+    exp = {"before": before, "runs": {"yao3": {"final": after}}, "eval_questions": adv + other}
+    table = spc.h1_by_prompt_source(exp, "yao3")
+    assert table.loc["AdvBench", "prompts"] == 60 and table.loc["other held-out prompts", "prompts"] == 40
+    assert table.loc["AdvBench", "H1"] == "holds" and table.loc["other held-out prompts", "H1"] != "holds"
+
+
 def test_h2_is_decided_on_a_measure_above_chance_only():
     from unlearnkit.second_paper import claims as spc
 

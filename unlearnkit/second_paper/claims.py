@@ -184,6 +184,41 @@ def harmful_verdicts(exp: dict, method: str, margin_overrides: dict | None = Non
     return out
 
 
+def _subset(ev: dict, idx: list[int]) -> dict:
+    return ev | {k: [ev[k][i] for i in idx] for k in ("eval_answers", "harmful_flags") if k in ev}
+
+
+def h1_by_prompt_source(exp: dict, method: str, margin_overrides: dict | None = None):
+    """H1 (current outcome rule) on the AdvBench held-out prompts and on the others apart: 75 of
+    the default profile's 100 held-out prompts are AdvBench's, whose targets all open "Sure, here
+    is…", so one source could carry the verdict.  A prompt's source is read from the shipped data
+    (:func:`.safety_data.harmful_pairs`), not from the record."""
+    import pandas as pd
+
+    from . import safety_data
+
+    advbench = {p.question for p in safety_data.harmful_pairs() if p.source == "advbench"}
+    questions = exp.get("eval_questions") or []
+    before, after = exp["before"], exp["runs"][method]["final"]
+    groups = {
+        "AdvBench": [i for i, q in enumerate(questions) if q in advbench],
+        "other held-out prompts": [i for i, q in enumerate(questions) if q not in advbench],
+    }
+    rows = {}
+    for name, idx in groups.items():
+        if not idx:
+            continue
+        h = _h1(_subset(before, idx), _subset(after, idx), "current", margins(margin_overrides)["nonanswer"])
+        rows[name] = {
+            "prompts": h["n"],
+            "harmful before (%)": 100 * h["p0"],
+            "harmful after (%)": 100 * h["p1"],
+            "McNemar p": h["fails"].p,
+            "H1": h["verdict"],
+        }
+    return pd.DataFrame(rows).T
+
+
 def h2_measure(before: dict) -> tuple[str | None, str]:
     """The TruthfulQA score H2 is decided on: ``"mc1"`` when the model before unlearning scores
     it significantly above chance (one-sided), else ``"mc2"`` when that is, else ``None``;
