@@ -328,6 +328,17 @@ def test_second_paper_verdicts_are_paired_tests():
     book["runs"]["yao3"]["final"] = u2
     k = {v["claim"]: v["verdict"] for v in spc.copyright_verdicts(book, "yao3")}
     assert k == {"K1": "holds", "K2": "does not hold", "K3": "does not hold"}
+    # the collapse guard: a model that writes ",,,,," on normal prompts has not "forgotten the book"
+    prose = [f"The river runs past the old mill number {i} and on to the sea." for i in range(16)]
+    for model in (o, f):
+        model["normal_continuations"] = prose
+    book["runs"]["yao3"]["final"] = dict(u, normal_continuations=[", , , , , ,"] * 12 + prose[:4])
+    rows = {v["claim"]: v for v in spc.copyright_verdicts(book, "yao3")}
+    assert rows["K2"]["verdict"] == "does not hold (the model stops writing)"
+    assert "empty or loops 0 % → 75 %" in rows["K2"]["evidence"] and "without it holds" in rows["K2"]["evidence"]
+    assert rows["K3"]["verdict"] == "does not hold (the model stops writing)"
+    book["runs"]["yao3"]["final"] = dict(u, normal_continuations=prose)  # it still writes: the guard is met
+    assert spc.copyright_verdicts(book, "yao3")[1]["verdict"] == "holds"
 
 
 def test_h1_needs_the_model_to_keep_answering():

@@ -26,6 +26,12 @@ Claims (the paper's Tables 1 and 2 and Section 5):
   of unlearned − original per-passage BLEU within ±``MARGINS['k2']``.
 * K3 — unlearning restores part of the similarity to the original model on normal prompts
   (0.102 → 0.371): per-passage cosine to the original's continuations rises significantly.
+
+K2 and K3 carry a collapse guard (:func:`still_writes`, added 2026-12-05 after review: a
+",,,,," output passes K2): the share of normal-prompt continuations that are empty or loops
+may rise by at most the ``nonanswer`` margin, else a "holds" becomes "does not hold (the model
+stops writing)" or, when the interval straddles the margin, inconclusive; the evidence names
+the verdict without the guard.
 """
 
 from __future__ import annotations
@@ -104,21 +110,48 @@ def _paired(after: list, before: list) -> stats.Comparison:
     return stats.paired(dict(enumerate(after)), dict(enumerate(before)))
 
 
+def _rise_within(n0: np.ndarray, n1: np.ndarray, margin: float, what: str) -> tuple[str, str]:
+    """Whether the paired share of ``what`` (per-item 0/1 flags) rises by at most ``margin``
+    ("met"), by more ("against") or cannot tell ("open"), and the evidence text."""
+    rise = n1 - n0
+    r_low, r_high = stats.bootstrap_interval(rise)
+    test = stats.failures({i: bool(x) for i, x in enumerate(n1)}, {i: bool(x) for i, x in enumerate(n0)})
+    status = "met" if r_high <= margin else "against" if r_low > margin else "open"
+    return status, (
+        f"{what} {100 * n0.mean():.0f} % → {100 * n1.mean():.0f} % "
+        f"(rise {100 * rise.mean():+.0f} points, 95 % CI [{100 * r_low:+.0f}, {100 * r_high:+.0f}], "
+        f"margin +{100 * margin:.0f}; McNemar p = {test.p:.3g})"
+    )
+
+
 def _still_answers(before: dict, after: dict, margin: float, rule: str) -> tuple[str, str]:
     """Whether the non-answer share (:mod:`.outcomes`, under ``rule``) rises by at most
     ``margin`` ("met"), by more ("against") or cannot tell ("open"), and the evidence text."""
     n0, n1 = outcomes.non_answers(before, rule), outcomes.non_answers(after, rule)
     if n0 is None or n1 is None:
         return "met", ""
-    rise = n1 - n0
-    r_low, r_high = stats.bootstrap_interval(rise)
-    test = stats.failures({i: bool(x) for i, x in enumerate(n1)}, {i: bool(x) for i, x in enumerate(n0)})
-    status = "met" if r_high <= margin else "against" if r_low > margin else "open"
-    return status, (
-        f"non-answers (empty, degenerate, refusal) {100 * n0.mean():.0f} % → {100 * n1.mean():.0f} % "
-        f"(rise {100 * rise.mean():+.0f} points, 95 % CI [{100 * r_low:+.0f}, {100 * r_high:+.0f}], "
-        f"margin +{100 * margin:.0f}; McNemar p = {test.p:.3g})"
-    )
+    return _rise_within(n0, n1, margin, "non-answers (empty, degenerate, refusal)")
+
+
+def still_writes(before: dict, after: dict, margin: float) -> tuple[str, str]:
+    """K2 and K3's collapse guard: the share of the normal prompts' continuations that are empty or
+    loops (:func:`.outcomes.is_degenerate`, the current rule) rises by at most ``margin`` between
+    the two models ("met"), by more ("against"), or cannot tell ("open"); "met" with no text when
+    the records hold no continuations.  A model that stopped writing has also stopped quoting."""
+    a, b = before.get("normal_continuations"), after.get("normal_continuations")
+    if not a or not b or len(a) != len(b):
+        return "met", ""
+
+    def broken(texts):
+        return np.asarray([not t.split() or outcomes.is_degenerate(t) for t in texts], dtype=float)
+
+    return _rise_within(broken(a), broken(b), margin, "normal-prompt continuations that are empty or loops")
+
+
+def _guarded(verdict: str, guard: str, n: int) -> str:
+    if not verdict.startswith("holds") or guard == "met":
+        return verdict
+    return "does not hold (the model stops writing)" if guard == "against" else f"inconclusive (n = {n})"
 
 
 def _h1_verdict(cut: str, answers: str, n: int) -> str:
@@ -339,6 +372,9 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
     eq = stats.equivalence(d, mg["k2"])
     back = _paired(u["forget_bleu_per_passage"], o["forget_bleu_per_passage"])
     v = "holds" if eq.equivalent() else "does not hold" if back.direction > 0 else f"inconclusive (n = {len(d)})"
+    guard, writes = still_writes(o, u, mg["nonanswer"])
+    guard_text = f"; collapse guard (unlearned vs original): {writes}, without it {v}" if writes else ""
+    v = _guarded(v, guard, len(d))
     out.append(
         _row(
             "K2",
@@ -349,22 +385,25 @@ def copyright_verdicts(exp: dict, method: str = "yao3", margin_overrides: dict |
             (eq.low, eq.high),
             eq.p,
             f"BLEU {f['forget_bleu']:.2f} → {u['forget_bleu']:.2f} after unlearning, original "
-            f"{o['forget_bleu']:.2f} (paper → 0.01); {eq.text()}",
+            f"{o['forget_bleu']:.2f} (paper → 0.01); {eq.text()}" + guard_text,
         )
     )
     if "normal_cosine_per_passage" in u and "normal_cosine_per_passage" in f:
         c = _paired(u["normal_cosine_per_passage"], f["normal_cosine_per_passage"])
+        v3 = stats.verdict(c.direction, c.tested, c.n)
+        guard, writes = still_writes(f, u, mg["nonanswer"])
+        guard_text = f"; collapse guard (unlearned vs fine-tuned): {writes}, without it {v3}" if writes else ""
         out.append(
             _row(
                 "K3",
                 STATEMENTS["K3"],
-                stats.verdict(c.direction, c.tested, c.n),
+                _guarded(v3, guard, c.n),
                 c.n,
                 c.effect,
                 (c.low, c.high),
                 c.p,
                 f"cosine to the original on normal prompts {f['normal_cosine_to_original']:.2f} (fine-tuned) → "
-                f"{u['normal_cosine_to_original']:.2f} (unlearned), paper 0.102 → 0.371; {c.text()}",
+                f"{u['normal_cosine_to_original']:.2f} (unlearned), paper 0.102 → 0.371; {c.text()}" + guard_text,
             )
         )
     return out
