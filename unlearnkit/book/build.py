@@ -21,6 +21,7 @@ It orchestrates only; chapters call the library for all their logic.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -193,8 +194,10 @@ def execute(
         planned[name] = (src, params, declared)
     _quiet_kernel_logs()
     _record_runs(profile, profile_name)
-    timings: dict[str, float] = {}
     timings_path = out / "book" / TIMINGS_FILE
+    # chapters executed earlier into the same folder on the same profile (``only=``) keep their times
+    earlier = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    timings: dict[str, float] = dict(earlier.get("seconds") or {}) if earlier.get("profile") == profile_name else {}
     order = toc_files(root)
     # The introduction opens with every chapter's verdicts: when it reads them (it declares
     # findings_path), it executes after the chapters that write them.
@@ -225,7 +228,7 @@ def execute(
         timings[name] = time.perf_counter() - start
         print(f"[book] ({k}/{len(chapters)}) {Path(name).name} done in {timings[name]:.0f} s", flush=True)
         write_json_atomic(timings_path, {"profile": profile_name, "seconds": timings})
-    return timings
+    return {name: timings[name] for name in chapters if name in timings}
 
 
 def _record_runs(profile: dict, profile_name: str) -> None:
@@ -287,6 +290,7 @@ def build(profile_name: str = "cpu", root: Path = ROOT, backend: str | None = No
 
     cold = not any(results_dir().glob("*/*.json"))
     (out / "book" / FINDINGS_FILE).unlink(missing_ok=True)  # this build's verdicts only
+    (out / "book" / TIMINGS_FILE).unlink(missing_ok=True)  # and its times
     start = time.perf_counter()
     measured.write_page(root)  # the Measured page, from the records so far
     timings = execute(profile_name, out, root, backend=backend)
