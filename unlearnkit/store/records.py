@@ -123,6 +123,7 @@ class RunRecord:
     collateral_ma: dict[str, float] | None = None  # MA on every other memorised unit after unlearning ("set.part")
     seconds: float | None = None  # compute time of the cached record (training + evaluation)
     code: dict[str, Any] | None = None  # {"digest", "modules": {module: digest}} of the computing code
+    made: dict[str, Any] | None = None  # a recorded record: where it was computed (commit, machine, date)
     version: int = RECORD_VERSION
 
     @property
