@@ -39,6 +39,16 @@ def test_the_ablation_grids_are_their_chapters_runs_and_share_table1s():
     assert set(ranks["rank_sweep"][("LoRA (GD)", 16)]) <= table1
 
 
+def test_a_record_of_the_same_run_on_a_rebuilt_model_is_matched_as_stale_not_lost():
+    """When the model's code changes, its recipe hash (inside the model key) moves with it: a
+    record made on the old build is the same run, stale, not an unrelated file."""
+    old = {"model_key": "testbed:default@193c84df87d5|float32|cpu", "lr": 1e-3, "code": "a"}
+    new = {"model_key": "testbed:default@b9c419316488|float32|cpu", "lr": 1e-3, "code": "b"}
+    assert grid._without_code(old) == grid._without_code(new)
+    assert grid._without_code(old) != grid._without_code(new | {"model_key": "testbed:smoke@b9c4|float32|cpu"})
+    assert grid._without_code(old) != grid._without_code(new | {"lr": 2e-4})
+
+
 def test_budget_bad_input_is_named():
     assert grid.parse_budget("2h") == 7200 and grid.parse_budget("90m") == 5400 and grid.parse_budget("45") == 45
     with pytest.raises(ValueError, match="--budget 'soon'"):

@@ -97,7 +97,12 @@ class Entry:
 
 
 def _without_code(config: dict) -> str:
-    return json.dumps({k: v for k, v in config.items() if k != "code"}, sort_keys=True, default=str)
+    """A run's settings without anything code decides: the code digest, and the model's recipe
+    hash inside its key (``testbed:default@<hash>|float32|cpu``), which moves with the model's code."""
+    out = {k: v for k, v in config.items() if k != "code"}
+    if isinstance(out.get("model_key"), str):
+        out["model_key"] = re.sub(r"@[0-9a-f]+", "@", out["model_key"])
+    return json.dumps(out, sort_keys=True, default=str)
 
 
 def survey(specs: list) -> list[Entry]:
