@@ -79,3 +79,29 @@ def test_failed_build_leaves_no_cache_entry(tmp_path, monkeypatch):
 def test_unknown_size_is_named():
     with pytest.raises(ValueError, match="unknown testbed size 'huge'"):
         testbed.build("huge")
+
+
+@pytest.mark.slow
+def test_the_smoke_testbed_rebuilt_in_another_process_is_bit_identical(tmp_path, smoke_testbed):
+    """Issue 44: a model a grid needs is rebuilt from the shipped data and seeds, not fetched, so
+    a fresh machine must get the very same weights: the smoke testbed built again in a new process
+    (on an empty cache, after the process drew other random numbers) equals this session's, byte
+    for byte."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import torch; torch.manual_seed(12345); torch.rand(7)\n"
+        "from unlearnkit.models import testbed\n"
+        "print(testbed.build('smoke', progress=False).path)"
+    )
+    env = os.environ | {"UNLEARNKIT_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    rebuilt = Path(out.stdout.strip().splitlines()[-1])
+    assert rebuilt != smoke_testbed.path and rebuilt.name == smoke_testbed.path.name  # same recipe, own cache
+    files = sorted(p.name for p in smoke_testbed.path.glob("*.safetensors"))
+    assert "model.safetensors" in files
+    for name in files:
+        assert (rebuilt / name).read_bytes() == (smoke_testbed.path / name).read_bytes(), name
