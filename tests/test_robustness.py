@@ -34,15 +34,23 @@ def test_weight_change_counts_steps_of_the_original_grid():
     assert small["share_codes_changed"] == 0.0 and small["share_above_half_step"] == 0.0
 
 
-def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005) -> rb.Audit:
+def _audit(recovery: dict[str, float], units: int = 10, noise: float = 0.005, level: dict | None = None) -> rb.Audit:
     """A constructed audit: the reference's primary endpoints per unit, and one method per
-    claim-shaped recovery (``{method: offset}``) on every endpoint."""
+    claim-shaped recovery (``{method: offset}``) on every endpoint; the unquantised MA of each
+    model (R1's endpoint is the change quantisation makes) is the unit's base plus ``level``'s
+    offset for the model (0: the reference's)."""
     gen = torch.Generator().manual_seed(0)
     settings = rb.AuditSettings()
     rows = []
     for u in range(units):
         base = {claim: 0.2 + 0.1 * torch.rand(1, generator=gen).item() for claim in rr.CLAIMS}
         for model, offset in [(rb.REFERENCE, 0.0), *recovery.items()]:
+            plain = base["R1"] - 0.1 + (level or {}).get(model, 0.0)
+            status = None if model == rb.REFERENCE else "forgotten"
+            rows.append(
+                {"unit": f"{u}.0", "model": model, "status": status, "attack": "none", "strength": "none"}
+                | {"measure": "ma", "value": plain}
+            )
             for claim in rr.CLAIMS:
                 jitter = 0.0 if model == rb.REFERENCE else noise * (2 * torch.rand(1, generator=gen).item() - 1)
                 rows.append(
@@ -71,6 +79,26 @@ def test_verdicts_say_restored_indistinguishable_or_over_forgotten():
     assert all(r["verdict"].startswith("inconclusive (n = 2") for r in few)
     small = rr.verdicts(_audit({"a bit": 0.02}, noise=0.03))  # within the 0.05 margin but noisy
     assert all(r["verdict"] != "holds" for r in small)
+
+
+def test_r1_is_decided_on_the_change_quantisation_makes_not_on_levels():
+    """Quantisation that moves the unlearned model and the reference alike restores nothing,
+    however far apart their levels; one that lifts only the unlearned model does."""
+    # "level": 0.3 higher than the reference both before and after quantising: the same change
+    same_change = rr.verdicts(_audit({"level": 0.3}, level={"level": 0.3}))
+    r1 = next(r for r in same_change if r["claim"] == "R1")
+    assert r1["verdict"].startswith("does not hold: indistinguishable")
+    assert "levels (mean MA %, 10 units): unlearned" in r1["evidence"]
+    assert "earlier rule (quantised levels, unadjusted): holds" in r1["evidence"]  # what it read before
+    # "restores": the same level as the reference unquantised, 0.3 higher quantised
+    restores = rr.verdicts(_audit({"restores": 0.3}))
+    assert next(r for r in restores if r["claim"] == "R1")["verdict"] == "holds"
+
+
+def test_every_robustness_verdict_is_adjusted_in_one_holm_family():
+    rows = rr.verdicts(_audit({"exact": 0.0}, units=8, noise=0.02))
+    for row in rows:  # the TOST p in the evidence is followed by its Holm-adjusted p
+        assert "TOST p = " in row["evidence"] and row["evidence"].count("Holm p = ") == 2
 
 
 def test_the_findings_table_gets_one_row_per_claim_grouping_methods_by_verdict():

@@ -1,7 +1,9 @@
 """The robustness audit's tables and verdicts, from an :class:`~.robustness.Audit`.
 
 The claims R1-R3 (:data:`CLAIMS`) compare, per method and paired over the units its run
-forgot, the attacked unlearned model with the attacked exact reference, by the statistics
+forgot, the attacked unlearned model with the attacked exact reference (R1: what quantisation
+*changes*, the quantised model's MA minus the same model's MA unquantised, since Zhang et al.'s
+claim is that quantisation restores forgotten text; its levels are shown beside it), by the statistics
 layer's exact sign-flip test with the minimum effects of :data:`MINIMUM_EFFECTS` (stated before
 any audit ran) and Holm over all of them; "indistinguishable from exact unlearning" is said
 only when the equivalence test (TOST, the same margin) says so.
@@ -28,7 +30,14 @@ MEMBERSHIP_SCORE = "min_k"  # MUSE's privacy-leak attack (Min-K % Prob)
 # reference only; 2 counts a difference either way (an unlearned model whose forget rows score
 # *below* unseen rows is told from exact unlearning as surely: MUSE's negative privacy leak)
 CLAIMS = {
-    "R1": ("quantise", "int4 RTN", "ma", "4-bit quantisation restores forgotten text (Zhang et al. 2025)", 1),
+    "R1": (
+        "quantise",
+        "int4 RTN",
+        "ma",
+        "4-bit quantisation restores forgotten text (Zhang et al. 2025): it raises the unlearned "
+        "model's MA more than the exact reference's",
+        1,
+    ),
     "R2": ("relearn", None, "ma", "relearning half the unit restores the other half more than for exact unlearning", 1),
     "R3": (
         "membership",
@@ -130,21 +139,52 @@ def _measure(claim: str) -> str:
     return f"auc_{strength}" if attack_ == "membership" else measure
 
 
+def _values(a: Audit, model: str, attack_: str, strength: str, measure: str) -> dict[str, float]:
+    t = _kept(a)
+    t = t[(t.model == model) & (t.attack == attack_) & (t.strength == strength) & (t.measure == measure)]
+    return dict(zip(t.unit, t.value))
+
+
 def by_unit(a: Audit, model: str, claim: str) -> dict[str, float]:
     """``{unit: value}`` of ``claim``'s primary endpoint for ``model`` (a method: only the units
-    its run forgot; forgetting is what the attack tests)."""
+    its run forgot; forgetting is what the attack tests).  R1's endpoint is the change the
+    quantisation makes: MA quantised minus MA unquantised, on the same unit."""
     attack_ = CLAIMS[claim][0]
-    t = _kept(a)
-    t = t[(t.model == model) & (t.attack == attack_) & (t.strength == _strength(claim, a.settings))]
-    t = t[t.measure == _measure(claim)]
-    return dict(zip(t.unit, t.value))
+    got = _values(a, model, attack_, _strength(claim, a.settings), _measure(claim))
+    if attack_ != "quantise":
+        return got
+    plain = _values(a, model, "none", "none", _measure(claim))
+    return {u: v - plain[u] for u, v in got.items() if u in plain}
+
+
+def _levels(a: Audit, method: str, claim: str) -> str:
+    """R1's levels beside its change: mean MA (%) of the method and the reference, unquantised
+    and quantised, over the units both have."""
+    strength = _strength(claim, a.settings)
+    got = {
+        (m, q): _values(a, m, *(("quantise", strength) if q else ("none", "none")), "ma")
+        for m in (method, REFERENCE)
+        for q in (False, True)
+    }
+    units = set.intersection(*(set(v) for v in got.values()))
+    if not units:
+        return ""
+
+    def mean(m, q):
+        return 100 * sum(got[(m, q)][u] for u in units) / len(units)
+
+    return (
+        f"levels (mean MA %, {len(units)} units): unlearned {mean(method, False):.1f} → {mean(method, True):.1f} "
+        f"quantised, reference {mean(REFERENCE, False):.1f} → {mean(REFERENCE, True):.1f}; "
+    )
 
 
 def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
     """R1–R3 for every method: the attacked unlearned model minus the attacked exact reference,
-    paired over the units the method forgot; "holds" needs the exact sign-flip test (Holm over
-    every row) beyond the minimum effect; "indistinguishable from exact unlearning" needs TOST
-    at the same margin.  Without a reference there is nothing to decide."""
+    paired over the units the method forgot; "holds" and "does not hold" need the exact sign-flip
+    test (beyond the minimum effect for "holds"), "indistinguishable from exact unlearning" needs
+    TOST at the same margin, all p-values adjusted in one Holm family (every row's test and
+    its TOST).  Without a reference there is nothing to decide."""
     minimums = MINIMUM_EFFECTS | (minimums or {})
     rows, comparisons = [], []
     for method in a.methods:
@@ -176,8 +216,13 @@ def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
                 }
             )
             comparisons.append(c)
-    adjusted = stats.holm([c.p if c is not None else float("nan") for c in comparisons])
-    for row, c, p in zip(rows, comparisons, adjusted):
+    # One Holm family over every decision either way: each row's difference test (which gives
+    # "holds" and "does not hold") and its TOST (which gives "indistinguishable")
+    nan = float("nan")
+    tost = [row["equivalence"].p if c is not None else nan for row, c in zip(rows, comparisons)]
+    family = stats.holm([c.p if c is not None else nan for c in comparisons] + tost)
+    adjusted, tost_adjusted = family[: len(rows)], family[len(rows) :]
+    for row, c, p, p_tost in zip(rows, comparisons, adjusted, tost_adjusted):
         if c is None:
             continue
         e = row.pop("equivalence")
@@ -185,13 +230,22 @@ def verdicts(a: Audit, minimums: dict | None = None) -> list[dict]:
         verdict = stats.decide(c, supports=supports, p=p)
         if verdict == "holds" and supports == -1:
             verdict = "holds (below the reference: the unlearned model over-forgot)"
-        if not verdict.startswith("holds") and e.equivalent():
+        if not verdict.startswith("holds") and not math.isnan(p_tost) and p_tost < stats.ALPHA:
             verdict = f"does not hold: indistinguishable from exact unlearning (±{c.minimum:g})"
         scale = 100.0 if CLAIMS[row["claim"]][2] == "ma" else 1.0
         unit = " MA points" if scale == 100 else " AUC"
         row["verdict"] = verdict
-        row["evidence"] = (
-            f"{c.text(unit, scale)}; Holm p = {p:.3g}; {e.text(unit, scale)}; "
+        levels = _levels(a, row["method"], row["claim"]) if CLAIMS[row["claim"]][0] == "quantise" else ""
+        if levels:  # the rule before 2026-12-05, on the quantised levels (not adjusted), beside
+            strength = _strength(row["claim"], a.settings)
+            old = stats.paired(
+                _values(a, row["method"], "quantise", strength, "ma"),
+                _values(a, REFERENCE, "quantise", strength, "ma"),
+                minimums["ma"],
+            )
+            levels += f"earlier rule (quantised levels, unadjusted): {stats.decide(old)}; "
+        row["evidence"] = levels + (
+            f"{c.text(unit, scale)}; Holm p = {p:.3g}; {e.text(unit, scale)}, Holm p = {p_tost:.3g}; "
             f"{row.pop('failed')} unit(s) not forgotten left out; {c.power_text(scale)}"
             if not math.isnan(p)
             else f"{c.text(unit, scale)}; {c.power_text(scale)}"
