@@ -149,3 +149,23 @@ def test_the_relearning_curve_is_relearn_measured_at_each_checkpoint():
     assert curve[3] < curve[1]
     with pytest.raises(ValueError, match="positive step counts"):
         attacks.relearn_curve(model, rows, [0, 2], loss)
+
+
+def test_musess_privacy_leak_is_zero_for_the_reference_and_negative_before_unlearning():
+    """MUSE's PrivLeak (Min-K % at k = 40 %, MUSE's AUC = 1 - the conventional one): the exact
+    reference scores 0, a model that memorised the forget rows (MUSE's target model) scores
+    negative, the sign MUSE reports for under-unlearning; over-unlearning scores positive."""
+    torch.manual_seed(1)
+    vocab = 37
+    rows = torch.randint(0, vocab, (32, 16))
+    forget, holdout, retain = rows[:8], rows[8:16], rows[16:]
+    target = memorising_model(torch.cat([forget, retain]), vocab, steps=150)  # trained on the forget rows
+    reference = memorising_model(retain, vocab, steps=150)  # retrained without them
+    auc_target = attacks.membership(target, forget, holdout)["min_k_40"]
+    auc_reference = attacks.membership(reference, forget, holdout)["min_k_40"]
+    assert attacks.privacy_leak(auc_reference, auc_reference) == 0.0
+    leak = attacks.privacy_leak(auc_target, auc_reference)
+    assert auc_target > auc_reference and leak < 0
+    assert attacks.privacy_leak(1.0, 0.5) == -100.0 and attacks.privacy_leak(0.25, 0.5) == 50.0
+    with pytest.raises(ValueError, match="no privacy leak"):
+        attacks.privacy_leak(0.5, 1.0)

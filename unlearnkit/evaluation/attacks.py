@@ -13,8 +13,9 @@ a model (LoRA adapters merged first) and token ids, and never modifies its input
   (fake quantisation): exactly the rounded weights, without a quantised kernel.
 * :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data);
   :func:`relearn_curve` measures it after several step counts of one run.
-* :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % and Min-K %++ scores per row
-  and the ROC AUC of member against non-member rows.
+* :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % (k = 20 %, and MUSE's
+  k = 40 %) and Min-K %++ scores per row and the ROC AUC of member against non-member rows;
+  :func:`privacy_leak`: MUSE's PrivLeak from two such AUCs.
 * :func:`weight_change`: how far unlearning moved the weights, in quantisation steps (why
   quantisation can or cannot undo it).
 
@@ -180,7 +181,8 @@ def token_log_probs(model, ids: torch.Tensor, batch_size: int = 16) -> tuple[tor
     return torch.cat(out_lp), (torch.cat(out_mu), torch.cat(out_sd))
 
 
-MEMBERSHIP = ("loss", "zlib", "min_k", "min_k_pp")
+MEMBERSHIP = ("loss", "zlib", "min_k", "min_k_40", "min_k_pp")
+MUSE_K = 0.4  # MUSE computes its privacy leak with Min-K % Prob at k = 40 %
 
 
 def membership_scores(model, ids: torch.Tensor, tokenizer=None, k: float = 0.2) -> dict[str, np.ndarray]:
@@ -190,12 +192,14 @@ def membership_scores(model, ids: torch.Tensor, tokenizer=None, k: float = 0.2) 
     * ``zlib``: minus the total NLL over the zlib-compressed length of the row's text
       (Carlini et al. 2021; needs ``tokenizer``, else the ids' bytes are compressed);
     * ``min_k``: the mean log-probability of the row's ``k`` least likely tokens (Shi et al. 2024);
+      ``min_k_40`` the same at MUSE's :data:`MUSE_K` = 40 %;
     * ``min_k_pp``: the same over tokens standardised by the model's own next-token
       distribution, ``(log p - mu) / sigma`` (Min-K %++, Zhang et al. 2024).
     """
     lp, (mu, sd) = token_log_probs(model, ids)
     n = lp.shape[1]
     keep = max(1, int(math.ceil(k * n)))
+    keep_muse = max(1, int(math.ceil(MUSE_K * n)))
     nll_total = -lp.sum(1)
     if tokenizer is not None:
         texts = [tokenizer.decode(row) for row in ids.tolist()]
@@ -207,6 +211,7 @@ def membership_scores(model, ids: torch.Tensor, tokenizer=None, k: float = 0.2) 
         "loss": (-nll_total / n).numpy(),
         "zlib": (-nll_total / torch.tensor(lengths, dtype=lp.dtype)).numpy(),
         "min_k": lp.sort(1).values[:, :keep].mean(1).numpy(),
+        "min_k_40": lp.sort(1).values[:, :keep_muse].mean(1).numpy(),
         "min_k_pp": z.sort(1).values[:, :keep].mean(1).numpy(),
     }
 
@@ -219,6 +224,21 @@ def auc(member_scores, nonmember_scores) -> float:
     if not len(a) or not len(b):
         raise ValueError(f"need members and non-members, got {len(a)} and {len(b)}")
     return float(roc_auc_score(np.r_[np.ones(len(a)), np.zeros(len(b))], np.r_[a, b]))
+
+
+def privacy_leak(auc_model: float, auc_reference: float) -> float:
+    """MUSE's PrivLeak in % (Shi et al. 2024, "MUSE: Machine Unlearning Six-Way Evaluation",
+    Sec. 3): ``(AUC_model - AUC_ref) / AUC_ref`` with MUSE's AUC, which is one minus the
+    conventional AUC that :func:`auc` returns (forget rows as the positive class, higher Min-K
+    score = likelier member); open-unlearning's ``privleak`` converts the same way.  The exact
+    reference (the model retrained without the forget rows) scores 0; a model that still tells
+    its forget rows from unseen ones (under-unlearning, e.g. the model before unlearning) scores
+    *negative*, down to -100 %; one whose forget rows look less familiar than unseen rows
+    (over-unlearning) scores positive.  MUSE's attack is Min-K % at k = 40 % (``min_k_40``)."""
+    muse_model, muse_ref = 1.0 - auc_model, 1.0 - auc_reference
+    if muse_ref <= 0:
+        raise ValueError(f"the reference's AUC {auc_reference} leaves MUSE's AUC {muse_ref} <= 0: no privacy leak")
+    return 100.0 * (muse_model - muse_ref) / muse_ref
 
 
 def membership(model, member_ids: torch.Tensor, nonmember_ids: torch.Tensor, tokenizer=None) -> dict[str, float]:

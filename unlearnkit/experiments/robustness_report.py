@@ -24,7 +24,7 @@ from .robustness import REFERENCE, Audit, AuditSettings, columns, relearn_label
 # and five points of either is the smallest this book counts (a convention, not a paper's
 # number: Zhang et al.'s recovery is 62 points).
 MINIMUM_EFFECTS = {"ma": 0.05, "auc": 0.05}
-MEMBERSHIP_SCORE = "min_k"  # MUSE's privacy-leak attack (Min-K % Prob)
+MEMBERSHIP_SCORE = "min_k_40"  # MUSE's privacy-leak attack: Min-K % Prob at k = 40 % (was k = 20 % before 2026-12-05)
 
 # claim -> (attack, strength, measure, statement, sides): sides 1 counts a recovery above the
 # reference only; 2 counts a difference either way (an unlearned model whose forget rows score
@@ -91,15 +91,17 @@ def summary(a: Audit, measure: str = "ma") -> pd.DataFrame:
 
 def membership_table(a: Audit) -> pd.DataFrame:
     """ROC AUC (unit rows against held-out rows) of each membership score, mean per model;
-    with a reference, MUSE's privacy leak of :data:`MEMBERSHIP_SCORE`:
-    (AUC_unlearned - AUC_reference) / AUC_reference, in %."""
+    with a reference, MUSE's privacy leak of :data:`MEMBERSHIP_SCORE`
+    (:func:`unlearnkit.evaluation.attacks.privacy_leak`: negative = under-unlearning), in %."""
+    from ..evaluation.attacks import privacy_leak
+
     t = _kept(a)
     t = t[t.attack == "membership"]
     out = t.pivot_table(index="model", columns="measure", values="value", aggfunc="mean", sort=False)
     out.columns = [c.removeprefix("auc_") for c in out.columns]
     if a.has_reference and REFERENCE in out.index:
         ref = out.loc[REFERENCE, MEMBERSHIP_SCORE]
-        out["privacy leak (%)"] = 100 * (out[MEMBERSHIP_SCORE] - ref) / ref
+        out["privacy leak (%)"] = [privacy_leak(v, ref) for v in out[MEMBERSHIP_SCORE]]
     return out.round(3)
 
 
