@@ -34,7 +34,7 @@ CHAPTER ?= table1
 BUDGET ?=
 RERUN_STALE ?=
 grid: $(STAMP)
-	$(PY) -m unlearnkit.book.grid $(GRID) --profile $(PROFILE) --chapter $(CHAPTER) $(if $(BUDGET),--budget $(BUDGET)) $(if $(RERUN_STALE),--rerun-stale)
+	$(PY) -m unlearnkit.book.grid $(GRID) --profile $(PROFILE) --chapter $(CHAPTER) $(if $(BUDGET),--budget $(BUDGET)) $(if $(RERUN_STALE),--rerun-stale) $(if $(BACKEND),--backend $(BACKEND))
 
 # Headless Chromium prints the PDF; installed from Debian's packages when missing.
 chromium:

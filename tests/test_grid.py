@@ -49,6 +49,36 @@ def test_a_record_of_the_same_run_on_a_rebuilt_model_is_matched_as_stale_not_los
     assert grid._without_code(old) != grid._without_code(new | {"lr": 2e-4})
 
 
+def test_a_cluster_gets_the_missing_runs_as_one_batch_and_stale_records_are_replaced(tmp_path, monkeypatch):
+    from unlearnkit.experiments import dispatch
+
+    records = tmp_path / "records"
+    (records / "unlearn").mkdir(parents=True)
+    monkeypatch.setenv(results.RECORDS_ENV, str(records))
+    a, b, c = (runs.RunSpec("m", d, "ga") for d in (0, 1, 2))
+    old = records / "unlearn" / "old.json"
+    old.write_text("{}")
+    entries = [
+        grid.Entry(a, "a.json", "recorded"),
+        grid.Entry(b, "b.json", "missing"),
+        grid.Entry(c, "c.json", "stale", record=old),
+    ]
+    sent = []
+
+    def fake_run_specs(specs, backend, slurm=None, progress=True):  # what a job array would do
+        sent.append((list(specs), backend, slurm))
+        for name in ("b.json", "c.json")[: len(specs)]:
+            (records / "unlearn" / name).write_text("{}")
+
+    monkeypatch.setattr(dispatch, "run_specs", fake_run_specs)
+    assert grid.run_elsewhere(entries, "submitit", log=lambda line: None, slurm={"timeout_min": 60}) == 1
+    assert sent == [([b], "submitit", {"timeout_min": 60})] and old.is_file()  # stale kept without the flag
+    assert grid.run_elsewhere(entries, "submitit", log=lambda line: None, rerun_stale=True) == 2
+    assert sent[-1][0] == [b, c] and not old.exists()  # the recomputed stale run replaced its record
+    with pytest.raises(SystemExit, match="--slurm 'x' is not JSON"):
+        grid.main(["run", "--profile", "smoke", "--chapter", "table1", "--backend", "submitit", "--slurm", "x"])
+
+
 def test_budget_bad_input_is_named():
     assert grid.parse_budget("2h") == 7200 and grid.parse_budget("90m") == 5400 and grid.parse_budget("45") == 45
     with pytest.raises(ValueError, match="--budget 'soon'"):

@@ -170,13 +170,42 @@ def status(entries: list[Entry]) -> str:
     return f"{len(entries)} runs: {parts}; to compute: {todo} (about {_hours(left)} at {_hours(each)} each)"
 
 
+def _replace_stale(e: Entry, log) -> None:
+    """Remove ``e``'s stale record once its recomputed record is in the records folder."""
+    from ..store import results
+
+    new = results.records_dir() / "unlearn" / e.name if results.records_dir() else None
+    if e.state == "stale" and e.record is not None and new is not None and new.is_file() and new != e.record:
+        e.record.unlink()
+        log(f"[grid] replaced the stale record {e.record.name} by {e.name}")
+
+
+def run_elsewhere(entries: list[Entry], backend: str, log=print, rerun_stale: bool = False, slurm=None) -> int:
+    """Hand the missing runs (and the stale ones with ``rerun_stale``) to ``backend`` of
+    :func:`unlearnkit.experiments.dispatch.run_specs` at once (``submitit``: one SLURM job array,
+    ``slurm`` its parameters; ``processes``: local workers); the records land where an inline run
+    puts them.  No budget: the cluster's own limits apply.  Returns how many ran."""
+    from ..experiments import dispatch
+
+    todo = [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
+    if not todo:
+        log("[grid] nothing to compute")
+        return 0
+    log(f"[grid] {len(todo)} runs to backend {backend!r} as one batch")
+    t0 = time.perf_counter()
+    dispatch.run_specs([e.spec for e in todo], backend=backend, slurm=slurm, progress=False)
+    for e in todo:
+        _replace_stale(e, log)
+    log(f"[grid] done: {len(todo)} runs in {_hours(time.perf_counter() - t0)}")
+    return len(todo)
+
+
 def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stale: bool = False) -> int:
     """Compute the missing runs (and the stale ones with ``rerun_stale``) in order; stop before
     one would pass ``budget`` seconds (estimated from this call's runs, else the recorded ones).
     A recomputed stale run's old record is removed once the new one is recorded (logged).
     Returns how many ran."""
     from ..experiments import runs
-    from ..store import results
 
     todo = [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
     start, took = time.perf_counter(), []
@@ -190,10 +219,7 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
         t0 = time.perf_counter()
         runs.run(e.spec, progress=False)
         took.append(time.perf_counter() - t0)
-        new = results.records_dir() / "unlearn" / e.name if results.records_dir() else None
-        if e.state == "stale" and e.record is not None and new is not None and new.is_file() and new != e.record:
-            e.record.unlink()
-            log(f"[grid] replaced the stale record {e.record.name} by {e.name}")
+        _replace_stale(e, log)
         left = (len(todo) - i) * (sum(took) / len(took))
         log(f"[grid] {i}/{len(todo)} {e.label}: {took[-1]:.0f} s ({e.name}); about {_hours(left)} left")
     log(f"[grid] done: {len(took)} runs in {_hours(time.perf_counter() - start)}")
@@ -295,13 +321,23 @@ def main(argv=None) -> None:
     parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep)")
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
     parser.add_argument("--rerun-stale", action="store_true", help="run: recompute the stale runs too")
+    parser.add_argument(
+        "--backend",
+        default="inline",
+        choices=("inline", "processes", "submitit"),
+        help="run: inline (in order, with the budget) or all at once through unlearnkit.experiments.dispatch",
+    )
+    parser.add_argument("--slurm", default=None, help='run --backend submitit: executor parameters as JSON, e.g. \'{"slurm_partition": "gpu"}\'')
     args = parser.parse_args(argv)
     from ..experiments import grids
 
     try:
         budget = parse_budget(args.budget)
+        slurm = json.loads(args.slurm) if args.slurm else None
         params = chapter_params(args.profile, args.chapter)
         specs = grids.specs(args.chapter, params)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"error: --slurm {args.slurm!r} is not JSON ({err})") from None
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
     profile = load_profile(args.profile) | {"name": args.profile}
@@ -323,7 +359,10 @@ def main(argv=None) -> None:
 
             log(f"[grid] {args.profile}/{args.chapter}: {status(entries)}")
             compute_baseline(args.chapter, params, log)
-            run(entries, budget, log, rerun_stale=args.rerun_stale)
+            if args.backend == "inline":
+                run(entries, budget, log, rerun_stale=args.rerun_stale)
+            else:
+                run_elsewhere(entries, args.backend, log, rerun_stale=args.rerun_stale, slurm=slurm)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,12 @@ from ..store.cache import cache_root
 BACKENDS = ("inline", "processes", "submitit")
 
 
-def _run_one(spec: dict, cache_dir: str, threads: int | None = None) -> dict:
-    """Worker entry point: run one spec (a plain dict) into the cache at ``cache_dir``."""
+def _run_one(spec: dict, cache_dir: str, threads: int | None = None, records: dict | None = None) -> dict:
+    """Worker entry point: run one spec (a plain dict) into the cache at ``cache_dir``, and (``records``:
+    the caller's ``$UNLEARNKIT_RECORDS`` and ``$UNLEARNKIT_RESULTS``) record it where the caller would."""
     os.environ["UNLEARNKIT_CACHE"] = cache_dir
+    for key, value in (records or {}).items():
+        os.environ[key] = value
     if threads:
         import torch
 
@@ -67,12 +70,15 @@ def run_specs(
         return run_grid(specs, progress=progress)
     cache_dir = str(cache_root())
     dicts = [dataclasses.asdict(s) for s in specs]
+    from ..store import results
+
+    records = {k: os.environ[k] for k in (results.RECORDS_ENV, results.RESULTS_ENV) if os.environ.get(k)}
     if backend == "processes":
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_one, d, cache_dir, threads) for d in dicts]
+            futures = [pool.submit(_run_one, d, cache_dir, threads, records) for d in dicts]
             return [f.result() for f in futures]
     try:
         import submitit
@@ -82,5 +88,6 @@ def run_specs(
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
     if slurm:
         executor.update_parameters(**slurm)
-    jobs = executor.map_array(_run_one, dicts, [cache_dir] * len(dicts), [threads] * len(dicts))
+    n = len(dicts)
+    jobs = executor.map_array(_run_one, dicts, [cache_dir] * n, [threads] * n, [records] * n)
     return [job.result() for job in jobs]
