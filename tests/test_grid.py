@@ -79,6 +79,18 @@ def test_a_cluster_gets_the_missing_runs_as_one_batch_and_stale_records_are_repl
         grid.main(["run", "--profile", "smoke", "--chapter", "table1", "--backend", "submitit", "--slurm", "x"])
 
 
+def test_a_partly_run_grid_is_judged_on_its_complete_units_only():
+    def rec(unit):
+        return {"tags": {"forget_set": f"set[{unit}]"}, "seed": 0, "status": "forgotten", "epochs": 3}
+
+    # GA reached units 0-2, GD units 0-1, PiSSA only unit 0: two units are complete in the paired arms
+    sections = {"table1": {"GA": [rec(0), rec(1), rec(2)], "GD": [rec(0), rec(1)]}, "rate 1/2": {"GA": [rec(5)]}}
+    a = grid.Assembled("p", "table1", {}, sections, {"pile_ppl": 1.0}, [], "abc")
+    assert a.complete_units() == 2 and [len(v) for v in a.complete()["table1"].values()] == [2, 2]
+    sections["table1"]["PiSSA + IHL"] = []
+    assert a.complete() == {} and a.verdict_rows() == []  # an arm with nothing recorded: nothing to pair
+
+
 def test_budget_bad_input_is_named():
     assert grid.parse_budget("2h") == 7200 and grid.parse_budget("90m") == 5400 and grid.parse_budget("45") == 45
     with pytest.raises(ValueError, match="--budget 'soon'"):
@@ -124,7 +136,7 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     grid.compute_baseline("table1", params, log=lambda line: None)
     shutil.rmtree(cache / "results")
     assembled = grid.assemble("smoke", "table1")
-    assert assembled.runs == 8 and "8 of 8 runs recorded" in assembled.label()
+    assert assembled.runs == 8 and "8 of 8 runs recorded (1 units complete in every arm" in assembled.label()
     one_go = dict(zip(specs, single))
     main = {
         arm: [one_go[s] for s in arm_specs] for arm, arm_specs in grids.sections("table1", params)["table1"].items()

@@ -261,7 +261,8 @@ class Assembled:
     def label(self) -> str:
         stale = sum(e.state == "stale" for e in self.entries)
         text = (
-            f"{self.profile} {self.chapter}: {self.runs} of {len(self.entries)} runs recorded, "
+            f"{self.profile} {self.chapter}: {self.runs} of {len(self.entries)} runs recorded "
+            f"({self.complete_units()} units complete in every arm, the verdicts' n at most), "
             f"{self.compute_hours():.1f} compute hours, records committed at {self.committed}"
         )
         if stale:
@@ -273,14 +274,37 @@ class Assembled:
         ``minimum_effects`` defaults to the profile's."""
         from ..experiments import ablation, claims
 
-        if self.before is None or not self.runs:
+        sections = self.complete()
+        if self.before is None or not sections:
             return []
         if self.chapter == "table1":
             mins = minimum_effects or self.params.get("minimum_effects")
-            return claims.verdicts(self.sections["table1"], self.before, mins)
+            return claims.verdicts(sections["table1"], self.before, mins)
         if self.chapter == "module_sweep":
-            return [ablation.module_verdict(self.sections["module_sweep"])]
-        return ablation.rank_verdicts(self.sections["rank_sweep"], self.sections["gd"]["GD"], self.before)
+            return [ablation.module_verdict(sections["module_sweep"])]
+        return ablation.rank_verdicts(sections["rank_sweep"], sections["gd"]["GD"], self.before)
+
+    def complete(self) -> dict:
+        """The sections restricted to the units every arm of the chapter's deciding sections has
+        recorded (a partly run grid is compared on its complete units only); empty when none is."""
+        from ..experiments.endpoints import unit
+
+        deciding = {"table1": ["table1"], "module_sweep": ["module_sweep"], "rank_sweep": ["rank_sweep", "gd"]}
+        names = deciding[self.chapter]
+        arms = [recs for name in names for recs in self.sections[name].values()]
+        units = set.intersection(*({unit(r) for r in recs} for recs in arms)) if arms else set()
+        if not units:
+            return {}
+        return {
+            name: {arm: [r for r in recs if unit(r) in units] for arm, recs in self.sections[name].items()}
+            for name in names
+        }
+
+    def complete_units(self) -> int:
+        from ..experiments.endpoints import unit
+
+        sections = self.complete()
+        return len({unit(r) for groups in sections.values() for recs in groups.values() for r in recs})
 
 
 def assemble(profile_name: str, chapter: str) -> Assembled:
