@@ -156,3 +156,19 @@ def test_win_ratio_is_an_exact_sign_test_of_wins_against_losses():
     )
     assert w.direction == 1 and "9 wins, 1 losses, 2 ties" in w.text()
     assert math.isnan(stats.win_ratio({0: 1, 1: 1}).p)  # too few units
+
+
+def test_a_censored_sign_tests_direction_comes_from_the_counted_signs():
+    """Issue 46: with half or more of the pairs both-failed (entered as 0 in the point estimate),
+    the median can sit on the other side of the counted signs; the direction must follow the signs.
+    Seven both-failed pairs and six where ``a`` took longer: the median is 0, every known sign is +."""
+    from unlearnkit import stats
+
+    a = {u: None for u in range(7)} | {u: 15 for u in range(7, 13)}
+    b = {u: None for u in range(7)} | {u: 3 for u in range(7, 13)}
+    c = stats.censored_paired(a, b, budget=20)
+    assert c.n == 13 and c.effect == 0.0 and c.significant()  # 6 of 6 known signs: p = 0.031
+    assert c.direction == 1 and c.sign == 1
+    assert stats.decide(c, supports=1) == "holds" and stats.decide(c, supports=-1) == "does not hold"
+    flipped = stats.censored_paired(b, a, budget=20)
+    assert flipped.direction == -1

@@ -50,8 +50,8 @@ class Comparison:
     """A paired comparison ``a - b`` over ``n`` units."""
 
     n: int
-    effect: float  # mean of the paired differences a - b
-    low: float  # 95 % bootstrap interval of the effect
+    effect: float  # the paired differences' mean (paired) or median, failures as budget + 1 (censored_paired)
+    low: float  # 95 % interval of the effect: the t interval (paired) or the inverted sign test (censored_paired)
     high: float
     p: float  # two-sided; nan when n < MIN_UNITS
     test: str
@@ -59,6 +59,7 @@ class Comparison:
     p_minimum: float = float("nan")  # one-sided p that the effect lies beyond ±minimum, in its direction
     smallest_p: float = float("nan")  # the smallest p this test can give at this n
     mde: float = float("nan")  # effect detectable with POWER at ALPHA (normal approximation)
+    sign: int = 0  # a sign test's counted direction (+1 more pairs above 0, -1 below, 0 a tie or not a sign test)
 
     @property
     def tested(self) -> bool:
@@ -87,8 +88,14 @@ class Comparison:
 
     @property
     def direction(self) -> int:
-        """+1 when ``a`` is significantly higher, -1 significantly lower, 0 otherwise."""
-        return 0 if not self.significant() else (1 if self.effect > 0 else -1)
+        """+1 when ``a`` is significantly higher, -1 significantly lower, 0 otherwise: for a sign
+        test, the side more pairs are known to lie on (:attr:`sign`), not the point estimate's,
+        which censoring can put on the other side (pairs where both failed enter it as 0)."""
+        if not self.significant():
+            return 0
+        if self.sign:
+            return self.sign
+        return 1 if self.effect > 0 else -1
 
     def text(self, unit: str = "", scale: float = 1.0) -> str:
         if not self.tested:
@@ -331,7 +338,8 @@ def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comp
         a_, b_ = signs(minimum if up else -minimum)
         k = a_ + b_
         p_min = 1.0 if k == 0 else float(_scipy.binomtest(a_ if up else b_, k, 0.5, alternative="greater").pvalue)
-    return Comparison(n, effect, low, high, p, "exact sign test, censoring-aware", p_minimum=p_min, **power)
+    sign = (above > below) - (below > above)
+    return Comparison(n, effect, low, high, p, "exact sign test, censoring-aware", p_minimum=p_min, sign=sign, **power)
 
 
 def holm(pvalues: list[float]) -> list[float]:
