@@ -257,10 +257,16 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     )
     claim_p.append(max((w.p for w in wins.values()), default=float("nan")))
 
-    # Holm over the claims decided here: a "holds" must survive it
-    for row, p_holm in zip(out, stats.holm(claim_p)):
+    # Holm over the claims decided here, both directions: each row enters with the p of the
+    # verdict it reached ("does not hold": its test's p; otherwise the p a "holds" needs), and a
+    # "holds" or a "does not hold" must survive the adjustment (until 2026-12-05 only "holds" did)
+    deciding = [
+        row["p"] if row["verdict"] == "does not hold" and row.get("p") is not None else p
+        for row, p in zip(out, claim_p)
+    ]
+    for row, p_holm in zip(out, stats.holm([float("nan") if p is None else p for p in deciding])):
         row["Holm p"] = None if math.isnan(p_holm) else float(f"{p_holm:.3g}")
-        if row["verdict"] == "holds" and not (p_holm < stats.ALPHA):
+        if row["verdict"] in ("holds", "does not hold") and not (p_holm < stats.ALPHA):
             row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over the claims decided here)"
     out.append(
         {
