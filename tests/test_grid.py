@@ -158,6 +158,7 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     stale = grid.survey(specs)
     assert {e.state for e in stale} == {"stale"} and all(e.changed == ["unlearnkit.losses"] for e in stale)
     assert "8 stale" in grid.status(stale) and "unlearnkit.losses" in grid.plan(stale)
+    assert grid.model_builds(specs)[0].startswith("model testbed:smoke: testbed pretraining: ")
     assert all(e.record.is_file() for e in stale)
     assert grid.run(stale, log=lambda line: None) == 0  # stale runs are recomputed only with --rerun-stale
     assert "STALE (code changed since: unlearnkit.losses)" in grid.assemble("smoke", "table1").label()

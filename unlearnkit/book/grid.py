@@ -142,6 +142,27 @@ def survey(specs: list) -> list[Entry]:
     return out
 
 
+def model_builds(specs: list) -> list[str]:
+    """One line per model the grid needs: what its build cost where it was built (a testbed's
+    pretraining, an injection's fine-tuning; read from the build's own record), or that it
+    loads as it is.  A fresh machine pays these once before the first run."""
+    from ..experiments import runs
+
+    out = []
+    for name in dict.fromkeys(s.model_name for s in specs):
+        loaded = runs.load(name)
+        if loaded.testbed is not None:
+            seconds = loaded.testbed.info.get("build_seconds")
+            what = "testbed pretraining"
+        elif loaded.injection is not None:
+            seconds, what = loaded.injection.get("seconds"), "injection"
+        else:
+            seconds, what = None, "loaded as it is"
+        cost = f"{what}: {seconds / 60:.1f} min where it was built" if seconds else what
+        out.append(f"model {name}: {cost}")
+    return out
+
+
 def _estimate(entries: list[Entry]) -> float | None:
     times = [e.seconds for e in entries if e.seconds]
     return sum(times) / len(times) if times else None
@@ -368,6 +389,7 @@ def main(argv=None) -> None:
     _record_runs(profile, args.profile)
     entries = survey(specs)
     if args.command == "plan":
+        print("\n".join(model_builds(specs)))
         print(plan(entries))
     elif args.command == "status":
         print(status(entries))
