@@ -2,6 +2,7 @@
 again, it computes only the missing runs, and the records equal a grid computed in one go;
 a code change makes the recorded runs stale, naming the module; bad input is named."""
 
+import json
 import shutil
 
 import pytest
@@ -137,6 +138,10 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     shutil.rmtree(cache / "results")
     assembled = grid.assemble("smoke", "table1")
     assert assembled.runs == 8 and "8 of 8 runs recorded (1 units complete in every arm" in assembled.label()
+    page = grid.record_measurement(assembled, root=tmp_path)  # the grid's state on a Measured page
+    figures = json.loads(page.read_text())["figures"]
+    assert figures["runs recorded"] == "8 of 8" and figures["units complete in every arm"] == "1"
+    assert "grid-smoke-table1" in (tmp_path / "book" / "measured.md").read_text()
     one_go = dict(zip(specs, single))
     main = {
         arm: [one_go[s] for s in arm_specs] for arm, arm_specs in grids.sections("table1", params)["table1"].items()

@@ -3,6 +3,7 @@
     python -m unlearnkit.book.grid plan   --profile cpu-full --chapter table1
     python -m unlearnkit.book.grid run    --profile cpu-full --chapter table1 --budget 2h
     python -m unlearnkit.book.grid status --profile cpu-full --chapter table1
+    python -m unlearnkit.book.grid measure --profile cpu-full --chapter table1   # onto the Measured page
 
 Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``.  :func:`assemble` reads a
 chapter's recorded runs back as the chapter groups them (computing nothing), with the verdicts
@@ -359,9 +360,33 @@ def assemble(profile_name: str, chapter: str) -> Assembled:
     return Assembled(profile_name, chapter, params, out, before, list(entries.values()), committed)
 
 
+def record_measurement(assembled: Assembled, root: Path = ROOT) -> Path:
+    """Put a grid's state on the Measured page (``measurements/grid-<profile>-<chapter>.json``):
+    runs recorded of the grid, complete units, compute hours and seconds per run, from the records."""
+    from . import measured
+
+    times = [e.seconds for e in assembled.entries if e.state in ("recorded", "stale") and e.seconds]
+    figures = {
+        "runs recorded": f"{assembled.runs} of {len(assembled.entries)}",
+        "stale": str(sum(e.state == "stale" for e in assembled.entries)),
+        "units complete in every arm": str(assembled.complete_units()),
+        "compute (the records' seconds)": f"{assembled.compute_hours():.2f} h",
+        "seconds per run (median)": f"{sorted(times)[len(times) // 2]:.0f} s" if times else "none yet",
+        "records committed at": assembled.committed,
+    }
+    command = f"python -m unlearnkit.book.grid run --profile {assembled.profile} --chapter {assembled.chapter}"
+    return measured.record(
+        f"grid-{assembled.profile}-{assembled.chapter}",
+        figures,
+        command,
+        notes="read back from results/<profile>/records by grid.assemble",
+        root=root,
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("plan", "run", "status"))
+    parser.add_argument("command", choices=("plan", "run", "status", "measure"))
     parser.add_argument("--profile", required=True)
     parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep)")
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
@@ -393,6 +418,8 @@ def main(argv=None) -> None:
         print(plan(entries))
     elif args.command == "status":
         print(status(entries))
+    elif args.command == "measure":  # the grid's state on the Measured page
+        print(record_measurement(assemble(args.profile, args.chapter)).read_text())
     else:
         log_path = ROOT / "_build" / f"grid-{args.profile}-{args.chapter}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
