@@ -47,6 +47,20 @@ def test_rtn_agrees_with_optimum_quanto_qint4():
     assert torch.allclose(ours, lin[0].weight.dequantize(), atol=1e-6)
 
 
+@pytest.mark.parametrize("scheme", ["nf4", "fp4"])
+def test_nf4_and_fp4_agree_with_bitsandbytes(scheme):
+    """Zhang et al.'s 4-bit grid: QLoRA's NF4 and the FP4 code book, absmax per block of 64, as
+    bitsandbytes quantises and dequantises them (its CPU path)."""
+    bnb = pytest.importorskip("bitsandbytes.functional")
+    torch.manual_seed(2)
+    w = torch.randn(64, 256)
+    ours = attacks.quantise_weight(w, 4, scheme, group_size=64)
+    packed, state = bnb.quantize_4bit(w, blocksize=64, quant_type=scheme)
+    assert torch.allclose(ours, bnb.dequantize_4bit(packed, state), atol=1e-6)
+    book = bnb.get_4bit_type(scheme, device="cpu")
+    assert torch.allclose(attacks.CODE_BOOKS[scheme], book.unique().sort().values, atol=1e-7)
+
+
 def test_quantise_copies_and_leaves_the_input_untouched():
     model = tiny_gpt_neo(vocab_size=40, hidden=64, dtype=torch.float32)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -8,8 +8,9 @@ a model (LoRA adapters merged first) and token ids, and never modifies its input
 
 * :func:`quantise`: a copy whose every linear layer's weight is rounded to ``bits`` bits, per
   group of ``group_size`` input weights: round-to-nearest on a min-max grid (``"rtn"``: what
-  optimum-quanto's ``qint4`` computes, group 128, checked against it in the tests) or the NF4
-  code book of QLoRA (``"nf4"``, absmax per group).  The copy computes in the input's dtype
+  optimum-quanto's ``qint4`` computes, group 128, checked against it in the tests), or the NF4
+  code book of QLoRA (``"nf4"``) or bitsandbytes' FP4 code book (``"fp4"``), each absmax per
+  group (both checked against bitsandbytes' own quantiser in the tests: Zhang et al.'s grid).  The copy computes in the input's dtype
   (fake quantisation): exactly the rounded weights, without a quantised kernel.
 * :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data);
   :func:`relearn_curve` measures it after several step counts of one run.
@@ -32,7 +33,7 @@ import zlib
 import numpy as np
 import torch
 
-SCHEMES = ("rtn", "nf4")
+SCHEMES = ("rtn", "nf4", "fp4")
 
 # QLoRA's NF4 code book (Dettmers et al. 2023, appendix E): the 16 quantiles of N(0, 1) scaled to
 # [-1, 1], with an exact zero.
@@ -58,14 +59,23 @@ NF4 = torch.tensor(
 )
 
 
+# bitsandbytes' FP4 code book (``bitsandbytes.functional.get_4bit_type("fp4")``: sign, 2 exponent and
+# 1 mantissa bits, scaled to [-1, 1]); rounding to the nearest value is bitsandbytes' own rule
+FP4 = torch.tensor(
+    [-1.0, -2 / 3, -0.5, -1 / 3, -0.25, -1 / 6, -0.0052083334885537624, 0.0]
+    + [0.0052083334885537624, 1 / 6, 0.25, 1 / 3, 0.5, 2 / 3, 1.0]
+)
+CODE_BOOKS = {"nf4": NF4, "fp4": FP4}
+
+
 def quantise_weight(w: torch.Tensor, bits: int = 4, scheme: str = "rtn", group_size: int = 64) -> torch.Tensor:
     """``w`` (out, in) rounded per group of ``group_size`` consecutive input weights of a row,
     returned dequantised in ``w``'s dtype.  ``rtn``: ``2**bits`` levels evenly between the
-    group's min and max; ``nf4`` (4 bits only): the NF4 code book times the group's absmax."""
+    group's min and max; ``nf4`` and ``fp4`` (4 bits only): the code book times the group's absmax."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown quantisation scheme {scheme!r}; choose one of {SCHEMES}")
-    if scheme == "nf4" and bits != 4:
-        raise ValueError(f"nf4 is a 4-bit code book, got bits={bits}")
+    if scheme in CODE_BOOKS and bits != 4:
+        raise ValueError(f"{scheme} is a 4-bit code book, got bits={bits}")
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be in 2..8, got {bits}")
     out, inp = w.shape
@@ -79,7 +89,7 @@ def quantise_weight(w: torch.Tensor, bits: int = 4, scheme: str = "rtn", group_s
         deq = q * scale + lo
     else:
         absmax = g.abs().amax(-1, keepdim=True).clamp(min=1e-12)
-        book = NF4.to(g.device)
+        book = CODE_BOOKS[scheme].to(g.device)
         idx = (g / absmax).unsqueeze(-1).sub(book).abs().argmin(-1)
         deq = book[idx] * absmax
     return deq.reshape(out, inp).to(w.dtype)
