@@ -38,7 +38,8 @@ def commit(root: Path = ROOT, ignore: tuple[str, ...] = ()) -> str:
 def last_commit(path: Path, root: Path = ROOT) -> str | None:
     """``"<short hash> (<date>)"`` of the last commit that touched ``path``; None when none did
     (or outside a git checkout)."""
-    return _git("log", "-1", "--format=%h (%cs)", "--", str(path), root=root) or None
+    here = Path(path) if Path(path).is_dir() else root  # the checkout that holds ``path``
+    return _git("log", "-1", "--format=%h (%cs)", "--", str(path), root=here) or None
 
 
 def machine() -> str:
