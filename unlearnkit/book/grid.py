@@ -106,7 +106,7 @@ def _without_code(config: dict) -> str:
     return json.dumps(out, sort_keys=True, default=str)
 
 
-def survey(specs: list) -> list[Entry]:
+def survey(specs: list, log=print) -> list[Entry]:
     """The state of every spec (loading each model once to know its key; a model not yet built
     on this machine is built here, and says so)."""
     from ..experiments import runs
@@ -124,7 +124,7 @@ def survey(specs: list) -> list[Entry]:
     loaded, out = {}, []
     for spec in specs:
         if spec.model_name not in loaded:
-            print(f"[grid] loading {spec.model_name} (built on first use)", flush=True)
+            log(f"[grid] loading {spec.model_name} (built on first use)")
             loaded[spec.model_name] = runs.load(spec.model_name)
         config = runs.cache_config(spec, loaded[spec.model_name])
         path = results.record_path("unlearn", config, runs.CODE)
@@ -338,7 +338,7 @@ def assemble(profile_name: str, chapter: str) -> Assembled:
 
     params = chapter_params(profile_name, chapter)
     sections = grids.sections(chapter, params)
-    entries = {e.spec: e for e in survey(grids.specs(chapter, params))}
+    entries = {e.spec: e for e in survey(grids.specs(chapter, params), log=lambda line: None)}
 
     def read(spec):
         e = entries[spec]
