@@ -272,7 +272,8 @@ class Assembled:
 
     @property
     def runs(self) -> int:
-        return sum(len(v) for groups in self.sections.values() for v in groups.values())
+        """Distinct runs recorded (a run two sections share, e.g. Table 1's GD at the swept rate, once)."""
+        return sum(e.state in ("recorded", "stale") for e in self.entries)
 
     def compute_hours(self) -> float:
         return sum(e.seconds or 0.0 for e in self.entries if e.state in ("recorded", "stale")) / 3600
