@@ -17,8 +17,8 @@ in the repository's ``results/<profile>/records``, under its key: settings and c
 plan names the modules) or ``missing``.  ``run`` first computes the chapter's baseline (the
 model's thresholds and scores before unlearning, recorded like the runs), then the missing runs
 in order (and the stale ones with ``--rerun-stale``: each recomputed run replaces its stale
-record, and the log says so), each recorded the moment it ends (profiles with ``record_runs: true``; commit them as they
-land), prints each run's time and an estimate of what is left, and stops cleanly before the
+record, and the log says so), each recorded the moment it ends (profiles with
+``record_runs: true``; commit them as they land), prints each run's time and an estimate of what is left, and stops cleanly before the
 next run would pass ``--budget``; run it again, here or on a fresh clone, and it starts where it
 stopped.  The log also goes to ``_build/grid-<profile>-<chapter>.log``.
 
@@ -192,6 +192,11 @@ def status(entries: list[Entry]) -> str:
     return f"{len(entries)} runs: {parts}; to compute: {todo} (about {_hours(left)} at {_hours(each)} each)"
 
 
+def _todo(entries: list[Entry], rerun_stale: bool) -> list[Entry]:
+    """The runs a ``run`` computes: the missing ones, and the stale ones with ``rerun_stale``."""
+    return [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
+
+
 def _replace_stale(e: Entry, log) -> None:
     """Remove ``e``'s stale record once its recomputed record is in the records folder."""
     from ..store import results
@@ -209,7 +214,7 @@ def run_elsewhere(entries: list[Entry], backend: str, log=print, rerun_stale: bo
     puts them.  No budget: the cluster's own limits apply.  Returns how many ran."""
     from ..experiments import dispatch
 
-    todo = [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
+    todo = _todo(entries, rerun_stale)
     if not todo:
         log("[grid] nothing to compute")
         return 0
@@ -229,7 +234,7 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
     Returns how many ran."""
     from ..experiments import runs
 
-    todo = [e for e in entries if e.state == "missing" or (rerun_stale and e.state == "stale")]
+    todo = _todo(entries, rerun_stale)
     start, took = time.perf_counter(), []
     for i, e in enumerate(todo, 1):
         each = sum(took) / len(took) if took else (_estimate(entries) or 0.0)
@@ -270,13 +275,17 @@ class Assembled:
     entries: list[Entry]
     committed: str  # the last commit that touched the profile's records ("not committed")
 
+    def recorded(self) -> list[Entry]:
+        """The grid's runs with a record in the repository, current or stale."""
+        return [e for e in self.entries if e.state in ("recorded", "stale")]
+
     @property
     def runs(self) -> int:
         """Distinct runs recorded (a run two sections share, e.g. Table 1's GD at the swept rate, once)."""
-        return sum(e.state in ("recorded", "stale") for e in self.entries)
+        return len(self.recorded())
 
     def compute_hours(self) -> float:
-        return sum(e.seconds or 0.0 for e in self.entries if e.state in ("recorded", "stale")) / 3600
+        return sum(e.seconds or 0.0 for e in self.recorded()) / 3600
 
     def stale_modules(self) -> list[str]:
         return sorted({m for e in self.entries if e.state == "stale" for m in e.changed})
@@ -366,7 +375,7 @@ def record_measurement(assembled: Assembled, root: Path = ROOT) -> Path:
     runs recorded of the grid, complete units, compute hours and seconds per run, from the records."""
     from . import measured
 
-    times = [e.seconds for e in assembled.entries if e.state in ("recorded", "stale") and e.seconds]
+    times = [e.seconds for e in assembled.recorded() if e.seconds]
     figures = {
         "runs recorded": f"{assembled.runs} of {len(assembled.entries)}",
         "stale": str(sum(e.state == "stale" for e in assembled.entries)),
@@ -398,7 +407,9 @@ def main(argv=None) -> None:
         choices=("inline", "processes", "submitit"),
         help="run: inline (in order, with the budget) or all at once through unlearnkit.experiments.dispatch",
     )
-    parser.add_argument("--slurm", default=None, help='run --backend submitit: executor parameters as JSON, e.g. \'{"slurm_partition": "gpu"}\'')
+    parser.add_argument(
+        "--slurm", default=None, help='run --backend submitit: executor parameters as JSON, e.g. {"slurm_partition": "gpu"}'
+    )
     args = parser.parse_args(argv)
     from ..experiments import grids
 
@@ -411,6 +422,9 @@ def main(argv=None) -> None:
         raise SystemExit(f"error: --slurm {args.slurm!r} is not JSON ({err})") from None
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
+    if args.command == "measure":  # the grid's state on the Measured page (assemble surveys it)
+        print(record_measurement(assemble(args.profile, args.chapter)).read_text())
+        return
     profile = load_profile(args.profile) | {"name": args.profile}
     _record_runs(profile, args.profile)
     entries = survey(specs)
@@ -419,8 +433,6 @@ def main(argv=None) -> None:
         print(plan(entries))
     elif args.command == "status":
         print(status(entries))
-    elif args.command == "measure":  # the grid's state on the Measured page
-        print(record_measurement(assemble(args.profile, args.chapter)).read_text())
     else:
         log_path = ROOT / "_build" / f"grid-{args.profile}-{args.chapter}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ a model (LoRA adapters merged first) and token ids, and never modifies its input
   group of ``group_size`` input weights: round-to-nearest on a min-max grid (``"rtn"``: what
   optimum-quanto's ``qint4`` computes, group 128, checked against it in the tests), or the NF4
   code book of QLoRA (``"nf4"``) or bitsandbytes' FP4 code book (``"fp4"``), each absmax per
-  group (both checked against bitsandbytes' own quantiser in the tests: Zhang et al.'s grid).  The copy computes in the input's dtype
-  (fake quantisation): exactly the rounded weights, without a quantised kernel.
+  group (both checked against bitsandbytes' own quantiser in the tests: Zhang et al.'s grid).
+  The copy computes in the input's dtype (fake quantisation): exactly the rounded weights,
+  without a quantised kernel.
 * :func:`relearn`: a copy fine-tuned on some rows for a few steps (the attacker's data);
   :func:`relearn_curve` measures it after several step counts of one run.
 * :func:`membership_scores` and :func:`auc`: LOSS, zlib, Min-K % (k = 20 %, and MUSE's
@@ -217,11 +218,12 @@ def membership_scores(model, ids: torch.Tensor, tokenizer=None, k: float = 0.2) 
     else:
         lengths = [len(zlib.compress(np.asarray(row, dtype=np.int32).tobytes())) for row in ids.tolist()]
     z = (lp - mu) / sd.clamp(min=1e-6)
+    lowest = lp.sort(1).values  # each row's token log-probabilities, least likely first
     return {
         "loss": (-nll_total / n).numpy(),
         "zlib": (-nll_total / torch.tensor(lengths, dtype=lp.dtype)).numpy(),
-        "min_k": lp.sort(1).values[:, :keep].mean(1).numpy(),
-        "min_k_40": lp.sort(1).values[:, :keep_muse].mean(1).numpy(),
+        "min_k": lowest[:, :keep].mean(1).numpy(),
+        "min_k_40": lowest[:, :keep_muse].mean(1).numpy(),
         "min_k_pp": z.sort(1).values[:, :keep].mean(1).numpy(),
     }
 

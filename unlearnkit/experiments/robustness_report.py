@@ -3,8 +3,8 @@
 The claims R1-R3 (:data:`CLAIMS`) compare, per method and paired over the units its run
 forgot, the attacked unlearned model with the attacked exact reference (R1: what quantisation
 *changes*, the quantised model's MA minus the same model's MA unquantised, since Zhang et al.'s
-claim is that quantisation restores forgotten text; its levels are shown beside it), by the statistics
-layer's exact sign-flip test with the minimum effects of :data:`MINIMUM_EFFECTS` (stated before
+claim is that quantisation restores forgotten text; its levels are shown beside it), by the
+statistics layer's exact sign-flip test with the minimum effects of :data:`MINIMUM_EFFECTS` (stated before
 any audit ran) and Holm over all of them; "indistinguishable from exact unlearning" is said
 only when the equivalence test (TOST, the same margin) says so.
 

@@ -161,6 +161,7 @@ def cached(
     name = f"{config_hash(full)}.json"
     path = results_dir() / kind / name
     repository = not _LOCAL_ONLY[-1]
+    recording = repository and records_dir() is not None  # also written to the repository's records
     record = None
     if path.is_file() and not refresh:
         try:
@@ -172,7 +173,7 @@ def cached(
         if record is not None:
             write_json_atomic(path, record)  # this machine's cache has it from now on
     if record is not None:
-        if repository and records_dir() is not None and not (records_dir() / kind / name).is_file():
+        if recording and not (records_dir() / kind / name).is_file():
             write_json_atomic(records_dir() / kind / name, record)  # made here before recording began
         return record
     if _READ_ONLY[-1]:
@@ -185,9 +186,9 @@ def cached(
         seconds=time.perf_counter() - start,
         code={"digest": full["code"], "modules": codehash.module_digests(*_modules(code))},
     )
-    if repository and records_dir() is not None:
+    if recording:
         record["made"] = _made()
     write_json_atomic(path, record)
-    if repository and records_dir() is not None:
+    if recording:
         write_json_atomic(records_dir() / kind / name, record)  # recorded the moment it ends
     return json.loads(path.read_text())
