@@ -15,6 +15,8 @@ chosen for small n and for data that are neither Gaussian nor fully observed:
   budget", never a number: each pair's difference is an interval, and the exact **paired
   sign test** counts the pairs whose order is known (both failed: no information); its
   interval is the sign test inverted (the median difference; it may be unbounded).
+* :func:`worst_rank_paired` — the same sign test where a missing value ranks below every
+  value (capability at a forgetting level a run never reached).
 * :func:`decide` — the verdict from a comparison: "holds" only when the test is significant
   in the claimed direction and, where a minimum effect is stated, the effect is significantly
   beyond it; :func:`holm` adjusts the p-values of the claims a chapter decides together.
@@ -30,6 +32,7 @@ This module knows numbers, not runs: :mod:`unlearnkit.experiments.claims` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -111,11 +114,16 @@ class Comparison:
         )
 
 
+@functools.lru_cache(maxsize=64)
 def _sign_patterns(n: int, seed: int = 0) -> np.ndarray:
+    """Every sign pattern of ``n`` pairs (up to :data:`EXACT_MAX`), else :data:`PERMUTATIONS`
+    seeded ones; cached and read-only (the same n is tested many times)."""
     if n <= EXACT_MAX:
-        return np.array(list(itertools.product((1.0, -1.0), repeat=n)))
-    rng = np.random.default_rng(seed)
-    return rng.choice((1.0, -1.0), size=(PERMUTATIONS, n))
+        out = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    else:
+        out = np.random.default_rng(seed).choice((1.0, -1.0), size=(PERMUTATIONS, n))
+    out.setflags(write=False)
+    return out
 
 
 def sign_flip_p(diffs, alternative: str = "two-sided") -> float:
@@ -303,22 +311,59 @@ def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comp
             lo.append(-math.inf), hi.append(x - budget - 1), point.append(x - budget - 1)
         else:
             lo.append(-math.inf), hi.append(math.inf), point.append(0.0)
-    lo, hi, point = np.array(lo, float), np.array(hi, float), np.array(point, float)
-    n = len(units)
+    return interval_sign_test(lo, hi, point, minimum, "exact sign test, censoring-aware")
+
+
+def worst_rank_paired(a: dict, b: dict, minimum: float = 0.0) -> Comparison:
+    """Paired values where higher is better and ``None`` ranks below every value (the rule of
+    a run that never reached the level it is read at: it is worse than any run that did).
+
+    ``a`` and ``b`` map units to values or ``None``.  Each pair's difference ``a - b`` is a
+    point when both are known, ``+inf`` when only ``b`` is ``None`` (``a`` ranks above),
+    ``-inf`` when only ``a`` is, and unknown when both are (no sign).  The exact paired sign
+    test and its inverted interval are those of :func:`censored_paired`
+    (:func:`interval_sign_test`); the effect is the median difference, infinite where more
+    than half the pairs are ranked by the rule alone.
+    """
+    units = sorted(set(a) & set(b), key=str)
+    lo, hi, point = [], [], []
+    for u in units:
+        x, y = a[u], b[u]
+        if x is not None and y is not None:
+            d = float(x) - float(y)
+            lo.append(d), hi.append(d), point.append(d)
+        elif x is None and y is not None:
+            lo.append(-math.inf), hi.append(-math.inf), point.append(-math.inf)
+        elif x is not None and y is None:
+            lo.append(math.inf), hi.append(math.inf), point.append(math.inf)
+        else:
+            lo.append(-math.inf), hi.append(math.inf), point.append(0.0)
+    return interval_sign_test(lo, hi, point, minimum, "exact sign test, unreached = worst rank")
+
+
+def interval_sign_test(lo, hi, point, minimum: float = 0.0, test: str = "exact sign test") -> Comparison:
+    """The exact paired sign test on differences known only as intervals ``[lo, hi]`` (a point
+    when ``lo == hi``; ``(-inf, inf)``: unknown), with ``point`` the differences entered for
+    the median.  A pair counts above ``delta`` when ``lo > delta``, below when ``hi < delta``;
+    the test is two-sided at 0, and one-sided beyond ``+minimum`` (or ``-minimum``) in the
+    direction of the majority.  The interval is the sign test inverted (95 %; unbounded where
+    the data cannot bound it); the direction comes from the counted signs (:attr:`Comparison.sign`)."""
+    lo, hi, point = np.asarray(lo, float), np.asarray(hi, float), np.asarray(point, float)
+    n = len(point)
 
     def signs(delta: float) -> tuple[int, int]:
         return int((lo > delta).sum()), int((hi < delta).sum())
 
     def p_at(delta: float, alternative: str = "two-sided") -> float:
         above, below = signs(delta)
-        k = above + below
-        return 1.0 if k == 0 else float(_scipy.binomtest(above, k, 0.5, alternative=alternative).pvalue)
+        return sign_test_p(above, above + below, alternative)
 
     effect = float(np.median(point)) if n else float("nan")
+    finite_points = point[np.isfinite(point)]
     power = dict(
         minimum=minimum,
         smallest_p=smallest_sign_flip_p(n),
-        mde=detectable_effect(float(point.std(ddof=1)), n) if n > 1 else float("inf"),
+        mde=detectable_effect(float(finite_points.std(ddof=1)), n) if len(finite_points) > 1 else float("inf"),
     )
     if n < MIN_UNITS:
         return Comparison(n, effect, float("nan"), float("nan"), float("nan"), "none", **power)
@@ -328,7 +373,7 @@ def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comp
     if kept:
         low = -math.inf if p_at(grid[0]) >= ALPHA else float(min(kept))
         high = math.inf if p_at(grid[-1]) >= ALPHA else float(max(kept))
-    else:
+    else:  # no delta keeps the sign test above alpha (or every known pair lies at +-inf)
         low = high = effect
     p = p_at(0.0)
     above, below = signs(0.0)
@@ -336,10 +381,16 @@ def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comp
     if minimum > 0:  # one-sided, in the majority's direction: known beyond +minimum (or -minimum)
         up = above >= below
         a_, b_ = signs(minimum if up else -minimum)
-        k = a_ + b_
-        p_min = 1.0 if k == 0 else float(_scipy.binomtest(a_ if up else b_, k, 0.5, alternative="greater").pvalue)
+        p_min = sign_test_p(a_ if up else b_, a_ + b_, "greater")
     sign = (above > below) - (below > above)
-    return Comparison(n, effect, low, high, p, "exact sign test, censoring-aware", p_minimum=p_min, sign=sign, **power)
+    return Comparison(n, effect, low, high, p, test, p_minimum=p_min, sign=sign, **power)
+
+
+@functools.lru_cache(maxsize=4096)
+def sign_test_p(above: int, k: int, alternative: str = "two-sided") -> float:
+    """The exact sign test's p for ``above`` of ``k`` known signs (scipy's binomial test at 1/2;
+    1 when no sign is known), cached: an inverted interval asks for the same counts many times."""
+    return 1.0 if k == 0 else float(_scipy.binomtest(above, k, 0.5, alternative=alternative).pvalue)
 
 
 def holm(pvalues: list[float]) -> list[float]:

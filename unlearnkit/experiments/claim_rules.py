@@ -74,3 +74,12 @@ PISSA = "PiSSA + IHL"  # the PiSSA arm of Table 1 (not a row of the paper's tabl
 
 
 FORGETTING_SHARE = 0.5  # stated before the sweep: LoRA "forgets" at a rate where at least half its units do
+
+
+# Capability at matched forgetting (the primary endpoint of C4 and C6 since 2026-12-06): the
+# forgetting levels a run's per-epoch probe is read at, stated before the confirmatory grids.
+# A fraction is the share of the way from the unit's MA before unlearning to the MA threshold
+# of the criterion; "criterion" is the epoch the run met the EL10/MA criterion itself.
+# The deciding level is the deepest one both arms reach on at least REACHED_SHARE of the units.
+MATCHED_LEVELS = (1 / 3, 2 / 3, "criterion")
+REACHED_SHARE = 0.5

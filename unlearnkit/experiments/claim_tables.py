@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import stats
+from . import matched
 from .endpoints import CapabilityResult, capability_measures
 
 
@@ -48,6 +49,20 @@ def win_row(claim, statement, w: stats.WinRatio, verdict: str, evidence: str) ->
         else f"n = {w.n}, no decided pair: cannot decide",
         "evidence": evidence,
     }
+
+
+def matched_row(claim, statement, m, verdict: str, evidence: str) -> dict:
+    """A verdict row decided at matched forgetting (:mod:`.matched`): the deciding level's
+    comparison (log Pile PPL b − a: + means ``a`` kept more)."""
+    prim = m.primary()
+    row = verdict_row(claim, statement, verdict, prim[1] if prim else None, evidence, "")
+    row["n"] = m.n
+    row["effect unit"] = (
+        f"log Pile PPL, b − a, {matched.level_name(prim[0])} (primary: matched forgetting)"
+        if prim
+        else "log Pile PPL at matched forgetting: no level decides"
+    )
+    return row
 
 
 def capability_verdict(cap: CapabilityResult) -> str:

@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from .. import stats
+from . import matched
 from .claim_rules import (
     CHANCE,
     CLAIMS,
@@ -47,7 +48,15 @@ from .claim_rules import (
     PISSA,
     minimum_effects,
 )
-from .claim_tables import capability_verdict, excluded_measures, verdict_row, verdict_table, win_row, win_verdict
+from .claim_tables import (
+    capability_verdict,
+    excluded_measures,
+    matched_row,
+    verdict_row,
+    verdict_table,
+    win_row,
+    win_verdict,
+)
 from .endpoints import (
     CapabilityResult,
     Measure,
@@ -186,21 +195,30 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     )
     claim_p.append(w.p)
 
-    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA). Primary:
-    # the win ratio; the paper's view (capability over the units where both forgot) beside it.
+    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA). Primary
+    # (since 2026-12-06): Pile perplexity at matched forgetting (:mod:`.matched`); the earlier
+    # primary (the win ratio) and the paper's view (capability where both forgot) beside it.
+    start = matched.starts(groups)
+    log_before = math.log(before["pile_ppl"])
+
+    def at_matched(a, b):
+        return matched.compare(groups[a], groups[b], log_before, mins["log_ppl"], start)
+
+    m = at_matched("+ IHL", "LoRA (GD)")
     w = hierarchical(groups["+ IHL"], groups["LoRA (GD)"], mins["log_ppl"])
     cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
     out.append(
-        win_row(
+        matched_row(
             "C4",
             CLAIMS["C4"],
-            w,
-            win_verdict(w, +1),
-            f"primary, LoRA+IHL vs LoRA(GD): {w.text()} | paper's view, where both forgot "
-            f"({capability_verdict(cap)}): {cap.text()}",
+            m,
+            matched.verdict(m),
+            f"primary, LoRA+IHL vs LoRA(GD) at matched forgetting: {m.text()} | "
+            f"earlier primary, until 2026-12-06 ({win_verdict(w, +1)}): win ratio {w.text()} | "
+            f"paper's view, where both forgot ({capability_verdict(cap)}): {cap.text()}",
         )
     )
-    claim_p.append(w.p)
+    claim_p.append(m.p())
 
     def fewer_epochs(claim, statement, a, b, a_label, b_label):  # a needs fewer epochs than b
         e = epochs(a, b)
@@ -237,25 +255,38 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
             "PiSSA + IHL",
         )
 
-    # C6: IHL + FILA beats each other LoRA method (both comparisons). Primary: the win ratios.
-    wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in ("LoRA (GD)", "+ IHL")}
-    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in wins}
-    n = min(w.n for w in wins.values())
-    v = all_hold([w.direction for w in wins.values()], n)
-    if v.startswith("inconclusive") and any(w.smallest_p >= stats.ALPHA for w in wins.values()):
-        v = win_verdict(min(wins.values(), key=lambda w: w.wins + w.losses), +1)
+    # C6: IHL + FILA keeps capability better than each other LoRA method (both comparisons).
+    # Primary (since 2026-12-06): Pile perplexity at matched forgetting; the earlier primary
+    # (the win ratios) and the paper's view beside it.
+    others = ("LoRA (GD)", "+ IHL")
+    ms = {k: at_matched("+ FILA", k) for k in others}
+    wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in others}
+    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in others}
+    parts = {k: matched.verdict(x) for k, x in ms.items()}
+    against = [k for k, x in parts.items() if x.startswith("does not hold")]
+    if against:  # both parts must hold: one that does not decides (a significant one first)
+        v = "does not hold" if "does not hold" in parts.values() else parts[against[0]]
+    elif all(x == "holds" for x in parts.values()):
+        v = "holds"
+    else:  # the reason of a part that does not hold yet
+        v = next(x for x in parts.values() if x != "holds")
+    old_v = all_hold([x.direction for x in wins.values()], min(x.n for x in wins.values()))
     out.append(
-        win_row(
+        matched_row(
             "C6",
             CLAIMS["C6"],
-            wins["+ IHL"],
+            ms["+ IHL"],
             v,
-            " | ".join(f"primary, FILA + IHL vs {k}: {w.text()}" for k, w in wins.items())
+            " | ".join(
+                f"primary, FILA + IHL vs {k} at matched forgetting ({parts[k]}): {x.text()}" for k, x in ms.items()
+            )
+            + f" | earlier primary, until 2026-12-06 ({old_v}): "
+            + "; ".join(f"win ratio vs {k}: {x.text()}" for k, x in wins.items())
             + " | paper's view, where both forgot: "
             + "; ".join(f"vs {k} ({capability_verdict(c)}): {c.text()}" for k, c in caps.items()),
         )
     )
-    claim_p.append(max((w.p for w in wins.values()), default=float("nan")))
+    claim_p.append(max((x.p() for x in ms.values()), default=float("nan")))
 
     # Holm over the claims decided here, both directions: each row enters with the p of the
     # verdict it reached ("does not hold": its test's p; otherwise the p a "holds" needs), and a

@@ -1,0 +1,193 @@
+"""Capability at matched forgetting: two arms compared at the same point of forgetting.
+
+A run's record keeps a per-epoch probe: the forget set's MA and the log Pile perplexity
+after every epoch.  This module reads that trajectory at pre-stated forgetting levels
+(:data:`~.claim_rules.MATCHED_LEVELS`) and compares two methods there, paired per unit:
+
+* a level is a fraction of the way from the unit's MA before unlearning to the criterion's MA
+  threshold, or the criterion itself (the epoch the run met the EL10/MA criterion);
+* the trajectory starts at the model before unlearning (its log Pile perplexity) and the
+  unit's MA before unlearning, estimated from the records as the highest MA any run of the
+  unit shows after its first epoch (records hold no per-unit MA before; every arm of a unit
+  gets the same start, so the levels are the same for both sides of a pair);
+* the value at an MA level is the log perplexity where the trajectory first reaches that MA,
+  interpolated linearly in MA between the two epochs around the crossing;
+* a run that never reaches a level ranks below every run that does (the rule stated with the
+  levels, :func:`unlearnkit.stats.worst_rank_paired`); two runs that both never reach it say
+  nothing about each other.
+
+The comparison at each level is the exact sign test; one level decides, chosen by a rule stated
+with the levels that looks at how often the arms reach them, never at their capability: the
+deepest level both arms reach on at least half the units (:func:`deciding_level`).  A level one
+arm rarely reaches would compare speed (C5), not capability.  Only the probe's perplexity is measured along
+the way, so it decides; reasoning and dialogue are measured once, at the end of a run, and
+are shown beside (:func:`.endpoints.capability`).  This module computes no run and decides no
+claim (:mod:`.claims` does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import stats
+from ..store.records import field_of
+from .claim_rules import MATCHED_LEVELS, REACHED_SHARE
+from .endpoints import succeeded, unit
+
+
+def history(record) -> list[dict]:
+    return list(field_of(record, "history", None) or [])
+
+
+def threshold_ma(record) -> float | None:
+    th = (field_of(record, "config", {}) or {}).get("thresholds") or {}
+    return th.get("ma")
+
+
+def starts(groups: dict[str, list]) -> dict:
+    """Per unit, the MA before unlearning as the records estimate it: the highest MA any run of
+    the unit shows after its first epoch (the same start for every arm of the unit)."""
+    out: dict = {}
+    for records in groups.values():
+        for r in records:
+            h = history(r)
+            if h and h[0].get("ma") is not None:
+                u = unit(r)
+                out[u] = max(out.get(u, -math.inf), float(h[0]["ma"]))
+    return out
+
+
+def trajectory(record, start_ma: float, start_log_ppl: float) -> list[tuple[float, float]]:
+    """``[(MA, log Pile PPL)]`` from before unlearning (epoch 0) through every probed epoch."""
+    points = [(float(start_ma), float(start_log_ppl))]
+    for h in history(record):
+        ppl = (h.get("probe") or {}).get("log_pile_ppl")
+        if h.get("ma") is not None and ppl is not None:
+            points.append((float(h["ma"]), float(ppl)))
+    return points
+
+
+def at_ma(points: list[tuple[float, float]], level: float) -> float | None:
+    """The log perplexity where the trajectory first reaches MA <= ``level`` (linear in MA
+    between the epochs around the crossing); ``None`` if it never does."""
+    for k, (ma, value) in enumerate(points):
+        if ma <= level:
+            if k == 0:
+                return value
+            ma0, v0 = points[k - 1]
+            w = (ma0 - level) / (ma0 - ma)  # ma0 > level >= ma
+            return v0 + w * (value - v0)
+    return None
+
+
+def at_criterion(record) -> float | None:
+    """The log perplexity at the epoch the run met the criterion (``None`` if it never did)."""
+    if not succeeded(record):
+        return None
+    probed = [(h.get("probe") or {}).get("log_pile_ppl") for h in history(record)]
+    probed = [p for p in probed if p is not None]
+    if probed:
+        return float(probed[-1])
+    ppl = field_of(record, "pile_ppl", None)
+    return None if ppl is None else math.log(ppl)
+
+
+def level_name(level) -> str:
+    return "at the criterion" if level == "criterion" else f"at {level:.0%} of the way to the MA threshold"
+
+
+def values_at(records: list, level, start: dict, before_log_ppl: float) -> dict:
+    """``{unit: log Pile PPL at the level, or None (never reached)}`` for a method's runs."""
+    out = {}
+    for r in records:
+        u = unit(r)
+        if level == "criterion":
+            out[u] = at_criterion(r)
+            continue
+        th = threshold_ma(r)
+        if th is None or u not in start:
+            continue
+        target = start[u] - float(level) * (start[u] - th)
+        out[u] = at_ma(trajectory(r, start[u], before_log_ppl), target)
+    return out
+
+
+@dataclass(frozen=True)
+class MatchedResult:
+    """``a`` against ``b`` at each level: comparisons signed so that + means ``a`` kept more
+    (lower log perplexity), how many units each side reached the level on, and the level that
+    decides (:func:`deciding_level`)."""
+
+    levels: list  # (level, stats.Comparison, units a reached it on, units b reached it on)
+    deciding: int | None  # index into levels; None: no level both reach on enough units
+
+    @property
+    def n(self) -> int:
+        return max((c.n for _, c, _, _ in self.levels), default=0)
+
+    def primary(self):
+        """``(level, comparison)`` that decides, or ``None``."""
+        return None if self.deciding is None else self.levels[self.deciding][:2]
+
+    @property
+    def direction(self) -> int:
+        """+1: ``a`` significantly better beyond the minimum at the deciding level; -1 significantly
+        worse (as :func:`unlearnkit.stats.decide` reads "does not hold"); 0 neither."""
+        prim = self.primary()
+        if prim is None:
+            return 0
+        c = prim[1]
+        return -1 if c.direction < 0 else (1 if c.direction > 0 and c.beyond_minimum() else 0)
+
+    def p(self) -> float:
+        prim = self.primary()
+        return float("nan") if prim is None else prim[1].p
+
+    def text(self) -> str:
+        parts = []
+        for k, (level, c, ra, rb) in enumerate(self.levels):
+            mark = " [decides]" if k == self.deciding else ""
+            parts.append(f"{level_name(level)}{mark} (reached: a {ra}, b {rb} of {c.n}): log PPL b − a {c.text()}")
+        if self.deciding is None:
+            parts.append(f"no level reached by both on at least {REACHED_SHARE:.0%} of the units: nothing decides")
+        return "; ".join(parts) if parts else "no level"
+
+
+def deciding_level(levels: list) -> int | None:
+    """The deepest level that *both* arms reach on at least :data:`REACHED_SHARE` of the paired
+    units (stated with the levels): deep enough to be about forgetting, reached often enough to
+    be a comparison of capability rather than of speed (C5 compares speed)."""
+    chosen = None
+    for k, (_, c, ra, rb) in enumerate(levels):
+        if c.n and min(ra, rb) >= REACHED_SHARE * c.n:
+            chosen = k
+    return chosen
+
+
+def compare(a: list, b: list, before_log_ppl: float, minimum: float, start: dict | None = None) -> MatchedResult:
+    """Does ``a`` keep Pile perplexity lower than ``b`` at matched forgetting?  ``start``: the
+    units' MA before unlearning (default: estimated from ``a`` and ``b``, :func:`starts`)."""
+    start = starts({"a": a, "b": b}) if start is None else start
+    rows = []
+    for level in MATCHED_LEVELS:
+        va, vb = values_at(a, level, start, before_log_ppl), values_at(b, level, start, before_log_ppl)
+        # higher is better: the negative log perplexity
+        c = stats.worst_rank_paired(
+            {u: None if v is None else -v for u, v in va.items()},
+            {u: None if v is None else -v for u, v in vb.items()},
+            minimum,
+        )
+        both = set(va) & set(vb)
+        rows.append((level, c, sum(va[u] is not None for u in both), sum(vb[u] is not None for u in both)))
+    return MatchedResult(rows, deciding_level(rows))
+
+
+def verdict(m: MatchedResult) -> str:
+    """The verdict of the claim "``a`` keeps capability better" at the deciding level
+    (:func:`unlearnkit.stats.decide`: significant beyond the minimum; the whole interval short
+    of the minimum is "does not hold (effect below the minimum)")."""
+    prim = m.primary()
+    if prim is None:
+        return f"inconclusive (n = {m.n}: no forgetting level both arms reach on {REACHED_SHARE:.0%} of the units)"
+    return stats.decide(prim[1], +1)
