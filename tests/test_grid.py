@@ -167,3 +167,10 @@ def test_a_grid_stopped_by_its_budget_resumes_with_only_the_missing_runs(tmp_pat
     assert all(e.record.is_file() for e in stale)
     assert grid.run(stale, log=lambda line: None) == 0  # stale runs are recomputed only with --rerun-stale
     assert "STALE (code changed since: unlearnkit.losses)" in grid.assemble("smoke", "table1").label()
+
+
+def test_durations_read_in_the_unit_a_reader_expects():
+    """``status`` printed '0.0 h each' for one-minute runs: seconds, minutes, then hours."""
+    from unlearnkit.book.grid import _hours
+
+    assert [_hours(s) for s in (None, 62, 6000, 36000)] == ["unknown", "62 s", "100 min", "10.0 h"]

@@ -170,7 +170,12 @@ def _estimate(entries: list[Entry]) -> float | None:
 
 
 def _hours(seconds: float | None) -> str:
-    return "unknown" if seconds is None else f"{seconds / 3600:.1f} h"
+    """A duration as a reader wants it: seconds under two minutes, minutes under two hours, else hours."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def plan(entries: list[Entry]) -> str:
