@@ -107,3 +107,24 @@ def test_the_matched_interval_covers_the_true_shift(n):
         c = m.primary()[1]
         covered += c.low <= -0.2 <= c.high
     assert covered / trials >= 0.95 - 2 * math.sqrt(0.05 * 0.95 / trials)
+
+
+def test_recorded_runs_and_their_plain_dicts_give_the_same_matched_verdicts():
+    """The committed SmolLM2 Table 1 (``results/real/table1.json``), read as RunRecords (whose
+    history holds Epoch objects) and as plain dicts: C4 and C6 come out the same, decided at
+    matched forgetting."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from unlearnkit.experiments import claims, recorded
+
+    rec = recorded.load("real/table1", root=Path(__file__).resolve().parents[1] / "results")
+    groups = rec.groups["table1"]
+    as_dicts = {k: [json.loads(json.dumps(dataclasses.asdict(r), default=str)) for r in v] for k, v in groups.items()}
+    before, mins = rec.extra["before"], rec.extra.get("minimum_effects")
+    rows = {r["claim"]: r for r in claims.verdicts(groups, before, mins)}
+    plain = {r["claim"]: r for r in claims.verdicts(as_dicts, before, mins)}
+    for claim in ("C4", "C6"):
+        assert rows[claim] == plain[claim]
+        assert "matched forgetting" in rows[claim]["effect unit"] and "[decides]" in rows[claim]["evidence"]

@@ -54,7 +54,7 @@ def starts(groups: dict[str, list]) -> dict:
             h = history(r)
             if h and h[0].get("ma") is not None:
                 u = unit(r)
-                out[u] = max(out.get(u, -math.inf), float(h[0]["ma"]))
+                out[u] = max(out.get(u, -math.inf), float(h[0].get("ma")))
     return out
 
 
@@ -64,7 +64,7 @@ def trajectory(record, start_ma: float, start_log_ppl: float) -> list[tuple[floa
     for h in history(record):
         ppl = (h.get("probe") or {}).get("log_pile_ppl")
         if h.get("ma") is not None and ppl is not None:
-            points.append((float(h["ma"]), float(ppl)))
+            points.append((float(h.get("ma")), float(ppl)))
     return points
 
 
