@@ -193,3 +193,15 @@ def test_the_censored_sign_tests_interval_covers_the_true_shift(n, shift, fail_r
         c = stats.censored_paired(obs, ref, budget)
         covered += c.low <= shift <= c.high
     assert covered / trials >= 0.95 - 2 * np.sqrt(0.05 * 0.95 / trials), covered / trials
+
+
+def test_the_inverted_sign_test_interval_holds_its_own_median_when_most_pairs_tie():
+    """Seen on the cpu-full grid (C5b, 17 units): 11 pairs tie on integer epochs and 6 are one
+    epoch faster.  The sign test rejects 0 (6 of 6 untied pairs below: p = 0.031) and -1 (11 of
+    11 above) and accepts the open stretch between them, which the interval once reported as its
+    midpoint [-0.5, -0.5], leaving out the median 0; its closure [-1, 0] holds it."""
+    a = {u: 10 for u in range(11)} | {u: 9 for u in range(11, 17)}
+    b = {u: 10 for u in range(17)}
+    c = stats.censored_paired(a, b, budget=20)
+    assert c.p == pytest.approx(2.0**-5) and c.effect == 0.0
+    assert (c.low, c.high) == (-1.0, 0.0) and c.low <= c.effect <= c.high

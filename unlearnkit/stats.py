@@ -371,8 +371,12 @@ def interval_sign_test(lo, hi, point, minimum: float = 0.0, test: str = "exact s
     grid = np.unique(np.concatenate([finite, (finite[:-1] + finite[1:]) / 2, finite - 0.5, finite + 0.5]))
     kept = [g for g in grid if p_at(g) >= ALPHA]
     if kept:
-        low = -math.inf if p_at(grid[0]) >= ALPHA else float(min(kept))
-        high = math.inf if p_at(grid[-1]) >= ALPHA else float(max(kept))
+        # the closure of the accepted set: the counts change only at the data's finite bounds, so a
+        # kept midpoint stands for the open stretch up to the neighbouring bound (with ties at a
+        # bound, e.g. integer epochs, the stretch can lie between two bounds and miss both)
+        below, above = finite[finite <= min(kept)], finite[finite >= max(kept)]
+        low = -math.inf if p_at(grid[0]) >= ALPHA else float(below.max() if len(below) else min(kept))
+        high = math.inf if p_at(grid[-1]) >= ALPHA else float(above.min() if len(above) else max(kept))
     else:  # no delta keeps the sign test above alpha (or every known pair lies at +-inf)
         low = high = effect
     p = p_at(0.0)
