@@ -299,19 +299,16 @@ def censored_paired(a: dict, b: dict, budget: int, minimum: float = 0.0) -> Comp
     median difference with failures entered as ``budget + 1`` (a bound, labelled so); the
     interval is the sign test inverted (95 %; it is unbounded where the data cannot bound it).
     """
-    units = sorted(set(a) & set(b), key=str)
-    lo, hi, point = [], [], []
-    for u in units:
-        x, y = a[u], b[u]
-        if x is not None and y is not None:
-            lo.append(x - y), hi.append(x - y), point.append(x - y)
-        elif x is None and y is not None:
-            lo.append(budget + 1 - y), hi.append(math.inf), point.append(budget + 1 - y)
-        elif x is not None and y is None:
-            lo.append(-math.inf), hi.append(x - budget - 1), point.append(x - budget - 1)
-        else:
-            lo.append(-math.inf), hi.append(math.inf), point.append(0.0)
-    return interval_sign_test(lo, hi, point, minimum, "exact sign test, censoring-aware")
+    return interval_sign_test(
+        *_pair_intervals(
+            a,
+            b,
+            only_a_missing=lambda y: (budget + 1 - y, math.inf, budget + 1 - y),
+            only_b_missing=lambda x: (-math.inf, x - budget - 1, x - budget - 1),
+        ),
+        minimum,
+        "exact sign test, censoring-aware",
+    )
 
 
 def worst_rank_paired(a: dict, b: dict, minimum: float = 0.0) -> Comparison:
@@ -325,20 +322,35 @@ def worst_rank_paired(a: dict, b: dict, minimum: float = 0.0) -> Comparison:
     (:func:`interval_sign_test`); the effect is the median difference, infinite where more
     than half the pairs are ranked by the rule alone.
     """
-    units = sorted(set(a) & set(b), key=str)
+    return interval_sign_test(
+        *_pair_intervals(
+            a,
+            b,
+            only_a_missing=lambda y: (-math.inf, -math.inf, -math.inf),
+            only_b_missing=lambda x: (math.inf, math.inf, math.inf),
+        ),
+        minimum,
+        "exact sign test, unreached = worst rank",
+    )
+
+
+def _pair_intervals(a: dict, b: dict, only_a_missing, only_b_missing) -> tuple[list, list, list]:
+    """``(lo, hi, point)`` of each paired difference ``a - b`` over the units both have: a point
+    when both values are known, the rule's interval when one is ``None``, unknown when both are."""
     lo, hi, point = [], [], []
-    for u in units:
+    for u in sorted(set(a) & set(b), key=str):
         x, y = a[u], b[u]
         if x is not None and y is not None:
             d = float(x) - float(y)
-            lo.append(d), hi.append(d), point.append(d)
+            low, high, mid = d, d, d
         elif x is None and y is not None:
-            lo.append(-math.inf), hi.append(-math.inf), point.append(-math.inf)
-        elif x is not None and y is None:
-            lo.append(math.inf), hi.append(math.inf), point.append(math.inf)
+            low, high, mid = only_a_missing(float(y))
+        elif x is not None:
+            low, high, mid = only_b_missing(float(x))
         else:
-            lo.append(-math.inf), hi.append(math.inf), point.append(0.0)
-    return interval_sign_test(lo, hi, point, minimum, "exact sign test, unreached = worst rank")
+            low, high, mid = -math.inf, math.inf, 0.0
+        lo.append(low), hi.append(high), point.append(mid)
+    return lo, hi, point
 
 
 def interval_sign_test(lo, hi, point, minimum: float = 0.0, test: str = "exact sign test") -> Comparison:
