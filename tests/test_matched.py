@@ -128,3 +128,46 @@ def test_recorded_runs_and_their_plain_dicts_give_the_same_matched_verdicts():
     for claim in ("C4", "C6"):
         assert rows[claim] == plain[claim]
         assert "matched forgetting" in rows[claim]["effect unit"] and "[decides]" in rows[claim]["evidence"]
+
+
+def test_trajectories_start_from_the_probe_before_unlearning_when_it_is_recorded():
+    """A level crossed in the first epoch interpolates from the start: from the probe of the model
+    before unlearning (the runs' own measure) when ``before`` has it, else from the downstream
+    Pile PPL, which the evidence then says."""
+    with_probe = {"pile_ppl": math.exp(5.0), "probe": {"log_pile_ppl": 3.0}}
+    assert matched.start_log_ppl(with_probe) == (3.0, "start: the probe before unlearning")
+    value, note = matched.start_log_ppl({"pile_ppl": math.exp(5.0)})
+    assert value == pytest.approx(5.0) and "no probe before unlearning recorded" in note
+    # MA 0.9 -> 0.6 in the first epoch, threshold 0.5: a third of the way is MA 0.9 - 0.4 / 3,
+    # crossed 4/9 of the way through the first epoch: 3.0 + 4/9 * (3.6 - 3.0) from the probe's start
+    run = _run(0, "forgotten", [0.6, 0.45], [3.6, 3.7])
+    got = matched.values_at([run], 1 / 3, {("u0", 0): 0.9}, matched.start_log_ppl(with_probe)[0])
+    assert got[("u0", 0)] == pytest.approx(3.0 + 4 / 9 * 0.6)
+
+
+def test_the_claims_say_where_the_trajectories_start():
+    from unlearnkit.experiments import claims
+
+    groups = {
+        name: [_run(u, "forgotten", [0.8, 0.6, 0.45], [3.0 + 0.01 * u, 3.1, 3.2]) for u in range(6)]
+        for name in ("GA", "GD", "LoRA (GD)", "+ IHL", "+ FILA")
+    }
+    for g in groups.values():
+        for r in g:
+            r["epochs"] = 3
+    before = {"pile_ppl": 30.0, "reasoning": 0.4, "dialogue": 0.1}
+    rows = {r["claim"]: r for r in claims.verdicts(groups, before | {"probe": {"log_pile_ppl": 3.0}})}
+    assert "start: the probe before unlearning" in rows["C4"]["evidence"]
+    assert "start: the probe before unlearning" in rows["C6"]["evidence"]
+    rows = {r["claim"]: r for r in claims.verdicts(groups, before)}
+    assert "no probe before unlearning recorded" in rows["C4"]["evidence"]
+
+
+def test_the_probe_before_unlearning_is_the_runs_probe_on_the_model_as_loaded(smoke_testbed):
+    from unlearnkit.experiments import probe, runs
+
+    loaded = runs.load("testbed:smoke")
+    want = runs.capability_probe(loaded.tokenizer)(loaded.model)["log_pile_ppl"]
+    got = probe.before_probe("testbed:smoke")
+    assert got["log_pile_ppl"] == pytest.approx(want, rel=1e-6)
+    assert probe.with_probe({"pile_ppl": 1.0}, "testbed:smoke")["probe"] == got  # cached: the same record

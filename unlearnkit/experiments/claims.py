@@ -199,7 +199,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     # (since 2026-12-06): Pile perplexity at matched forgetting (:mod:`.matched`); the earlier
     # primary (the win ratio) and the paper's view (capability where both forgot) beside it.
     start = matched.starts(groups)
-    log_before = math.log(before["pile_ppl"])
+    log_before, start_note = matched.start_log_ppl(before)
 
     def at_matched(a, b):
         return matched.compare(groups[a], groups[b], log_before, mins["log_ppl"], start)
@@ -213,7 +213,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
             CLAIMS["C4"],
             m,
             matched.verdict(m),
-            f"primary, LoRA+IHL vs LoRA(GD) at matched forgetting: {m.text()} | "
+            f"primary, LoRA+IHL vs LoRA(GD) at matched forgetting ({start_note}): {m.text()} | "
             f"earlier primary, until 2026-12-06 ({win_verdict(w, +1)}): win ratio {w.text()} | "
             f"paper's view, where both forgot ({capability_verdict(cap)}): {cap.text()}",
         )
@@ -278,7 +278,8 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
             ms["+ IHL"],
             v,
             " | ".join(
-                f"primary, FILA + IHL vs {k} at matched forgetting ({parts[k]}): {x.text()}" for k, x in ms.items()
+                f"primary, FILA + IHL vs {k} at matched forgetting ({parts[k]}; {start_note}): {x.text()}"
+                for k, x in ms.items()
             )
             + f" | earlier primary, until 2026-12-06 ({old_v}): "
             + "; ".join(f"win ratio vs {k}: {x.text()}" for k, x in wins.items())

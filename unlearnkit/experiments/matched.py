@@ -36,7 +36,8 @@ from .claim_rules import MATCHED_LEVELS, REACHED_SHARE
 from .endpoints import succeeded, unit
 
 
-def history(record) -> list[dict]:
+def history(record) -> list:
+    """A run's per-epoch entries (``Epoch`` objects or dicts: both answer ``.get``)."""
     return list(field_of(record, "history", None) or [])
 
 
@@ -58,13 +59,28 @@ def starts(groups: dict[str, list]) -> dict:
     return out
 
 
+def start_log_ppl(before: dict) -> tuple[float, str]:
+    """Where every trajectory starts on the perplexity axis, and what it is: the per-epoch probe
+    of the model before unlearning (``before["probe"]["log_pile_ppl"]``, :func:`.probe.before_probe`),
+    the same measure as every epoch's.  Without it (records made before the probe was kept), the
+    log of the downstream Pile PPL, a different document set: a level crossed in the first epoch
+    then interpolates between two measures, which the returned note says."""
+    probe = (before.get("probe") or {}).get("log_pile_ppl")
+    if probe is not None:
+        return float(probe), "start: the probe before unlearning"
+    return math.log(before["pile_ppl"]), (
+        "start: the downstream Pile PPL (no probe before unlearning recorded; a level crossed in the "
+        "first epoch interpolates between two measures)"
+    )
+
+
 def trajectory(record, start_ma: float, start_log_ppl: float) -> list[tuple[float, float]]:
     """``[(MA, log Pile PPL)]`` from before unlearning (epoch 0) through every probed epoch."""
     points = [(float(start_ma), float(start_log_ppl))]
     for h in history(record):
-        ppl = (h.get("probe") or {}).get("log_pile_ppl")
-        if h.get("ma") is not None and ppl is not None:
-            points.append((float(h.get("ma")), float(ppl)))
+        ma, ppl = h.get("ma"), (h.get("probe") or {}).get("log_pile_ppl")
+        if ma is not None and ppl is not None:
+            points.append((float(ma), float(ppl)))
     return points
 
 
@@ -129,16 +145,6 @@ class MatchedResult:
     def primary(self):
         """``(level, comparison)`` that decides, or ``None``."""
         return None if self.deciding is None else self.levels[self.deciding][:2]
-
-    @property
-    def direction(self) -> int:
-        """+1: ``a`` significantly better beyond the minimum at the deciding level; -1 significantly
-        worse (as :func:`unlearnkit.stats.decide` reads "does not hold"); 0 neither."""
-        prim = self.primary()
-        if prim is None:
-            return 0
-        c = prim[1]
-        return -1 if c.direction < 0 else (1 if c.direction > 0 and c.beyond_minimum() else 0)
 
     def p(self) -> float:
         prim = self.primary()
