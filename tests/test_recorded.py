@@ -118,3 +118,26 @@ def test_tradeoff_draws_every_runs_path_forgotten_or_not():
     ]
     assert any(len(ln.get_xydata()) == 2 for ln in lora.get_lines())  # the failed run has its path too
     assert figures.tradeoff({"GA": [_record(0)]}) is None  # no probes recorded: nothing to draw
+
+
+def test_a_spot_check_record_made_alone_is_recomputed_and_reproduced(tmp_path, smoke_testbed):
+    """``record_spot_check`` writes one run under its Table 1 label; recomputing it from its spec
+    (here from this machine's cache, as a second build on the same machine would) reproduces it."""
+    from unlearnkit.experiments import RunSpec
+
+    spec = RunSpec(
+        "testbed:smoke",
+        0,
+        "ga",
+        lr=1e-3,
+        max_epochs=2,
+        heldout_rows=8,
+        retain_rows=16,
+        downstream="smoke",
+        forget_rows=2,
+    )
+    path = recorded.record_spot_check("real/spot", spec, command="test", root=tmp_path)
+    back = recorded.load("real/spot", root=tmp_path)
+    assert path.name == "spot.json" and list(back.section("spot check")) == ["GA"]
+    check = recorded.spot_check(back.section("spot check")["GA"][0])
+    assert check.attrs["verdict"] == "reproduced"

@@ -5,8 +5,9 @@
     python -m unlearnkit.book.grid status --profile cpu-full --chapter table1
     python -m unlearnkit.book.grid measure --profile cpu-full --chapter table1   # onto the Measured page
 
-Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``.  :func:`assemble` reads a
-chapter's recorded runs back as the chapter groups them (computing nothing), with the verdicts
+Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``, ``capability`` (its pilot).  :func:`assemble` reads a
+chapter's recorded runs back as the chapter groups them (computing no run: only the probe of the
+model before unlearning when it is not recorded, a second), with the verdicts
 the chapter would draw from them: how the introduction shows a long profile's results.
 
 The runs are the chapter's own (:mod:`unlearnkit.experiments.grids`, from the notebook's
@@ -260,10 +261,11 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
 
 def compute_baseline(chapter: str, params: dict, log=print) -> None:
     """The chapter's thresholds and scores before unlearning (recorded like the runs; a minute)."""
-    from ..experiments import grids, runs
+    from ..experiments import grids, probe, runs
 
     t0 = time.perf_counter()
     runs.before(**grids.baseline(chapter, params))
+    probe.before_probe(params["model_name"])  # where the runs' probe trajectories start
     log(f"[grid] baseline (thresholds and scores before unlearning): {time.perf_counter() - t0:.0f} s")
 
 
@@ -319,6 +321,8 @@ class Assembled:
             return claims.verdicts(sections["table1"], self.before, mins)
         if self.chapter == "module_sweep":
             return [ablation.module_verdict(sections["module_sweep"])]
+        if self.chapter == "capability":
+            return []  # a pilot chooses a regime (experiments.pilot); it decides no claim
         return ablation.rank_verdicts(sections["rank_sweep"], sections["gd"]["GD"], self.before)
 
     def complete(self) -> dict:
@@ -326,7 +330,12 @@ class Assembled:
         recorded (a partly run grid is compared on its complete units only); empty when none is."""
         from ..experiments.endpoints import unit
 
-        deciding = {"table1": ["table1"], "module_sweep": ["module_sweep"], "rank_sweep": ["rank_sweep", "gd"]}
+        deciding = {
+            "table1": ["table1"],
+            "module_sweep": ["module_sweep"],
+            "rank_sweep": ["rank_sweep", "gd"],
+            "capability": ["pilot"],
+        }
         names = deciding[self.chapter]
         arms = [recs for name in names for recs in self.sections[name].values()]
         units = set.intersection(*({unit(r) for r in recs} for recs in arms)) if arms else set()
@@ -345,9 +354,10 @@ class Assembled:
 
 
 def assemble(profile_name: str, chapter: str) -> Assembled:
-    """``chapter``'s grid on ``profile_name`` from the records in the repository, computing
-    nothing (a model the keys need is loaded from this machine's cache, built if missing)."""
-    from ..experiments import grids, runs
+    """``chapter``'s grid on ``profile_name`` from the records in the repository, computing no run
+    (a model the keys need is loaded from this machine's cache, built if missing; the probe of
+    the model before unlearning is measured if it is not recorded)."""
+    from ..experiments import grids, probe, runs
     from ..store import origin, results
     from ..store.records import RunRecord
 
@@ -370,6 +380,8 @@ def assemble(profile_name: str, chapter: str) -> Assembled:
             before = runs.before(**grids.baseline(chapter, params))
     except results.NotRecorded:
         before = None
+    if before is not None:  # the probe before unlearning: recorded with the baseline, else measured here (a second)
+        before = probe.with_probe(before, params["model_name"])
     folder = results.repository_results() / profile_name / "records"
     committed = origin.last_commit(folder) or "not committed"
     return Assembled(profile_name, chapter, params, out, before, list(entries.values()), committed)
@@ -403,7 +415,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "run", "status", "measure"))
     parser.add_argument("--profile", required=True)
-    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep)")
+    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep, capability)")
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
     parser.add_argument("--rerun-stale", action="store_true", help="run: recompute the stale runs too")
     parser.add_argument(

@@ -83,3 +83,15 @@ FORGETTING_SHARE = 0.5  # stated before the sweep: LoRA "forgets" at a rate wher
 # The deciding level is the deepest one both arms reach on at least REACHED_SHARE of the units.
 MATCHED_LEVELS = (1 / 3, 2 / 3, "criterion")
 REACHED_SHARE = 0.5
+
+
+# The capability pilot (issue 46, stated 2026-12-05 before any pilot run): the confirmatory
+# grid for C4 and C6 needs a regime in which the baseline, LoRA (GD), costs capability by the
+# time it forgets, or preservation cannot show.  A pilot setting qualifies when LoRA (GD) meets
+# the criterion on every pilot unit and, at the criterion, the probe's Pile PPL has risen at least
+# x1.5 over the model before unlearning or mean reasoning accuracy has fallen at least 3 points.
+# The regime chosen is the qualifying setting with the largest PPL ratio at the criterion; with
+# none qualifying, the setting that forgets on every unit with the largest ratio ("the strongest
+# found"), and the book says that no setting reached the bar.
+PILOT_BAR = {"ppl_ratio": 1.5, "reasoning_points": 3.0}
+PILOT_BASELINE = "LoRA (GD)"

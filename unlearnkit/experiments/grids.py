@@ -8,7 +8,8 @@ grid still gives paired comparisons on the units it reached.  ``python -m unlear
 plans, runs and reports on these lists; the records go where :func:`~.runs.run` puts every
 record (the cache, and with ``record_runs`` the repository's ``results/<profile>/records``).
 
-Grids: Table 1 (its learning-rate sweep included), the module sweep and the rank sweep.
+Grids: Table 1 (its learning-rate sweep included), the module sweep, the rank sweep and the
+capability chapter's pilot.
 Only the runs whose specs are fixed in advance are listed: a chapter's later, data-dependent
 runs (Table 1 at the forgetting rate chosen from the sweep) are run by the chapter itself.
 This module lists; it runs nothing and is imported by no computing module (no cache key moves
@@ -96,10 +97,30 @@ def rank_sweep(p: dict) -> Sections:
     return {"rank_sweep": grid, "gd": {"GD": gd}}
 
 
+def capability(p: dict) -> Sections:
+    """The capability chapter's pilot as ``book/capability.ipynb`` makes it: ``{(method, rate): specs}``,
+    the pilot's methods at each of its rates (one rate for full and adapter runs alike) on its units."""
+    common = {k: p[k] for k in COMMON if k in p}
+    pilot = {}
+    for lr in p["pilot_rates"]:
+        specs = table1_specs(
+            p["model_name"],
+            p["forget_draws"],
+            lr_full=lr,
+            lr_lora=lr,
+            forget_parts=p["forget_parts"],
+            methods_=p["pilot_methods"],
+            **common,
+        )
+        pilot |= {(label, lr): s for label, s in specs.items()}
+    return {"pilot": pilot}
+
+
 GRIDS: dict[str, Callable[[dict], Sections]] = {
     "table1": table1,
     "module_sweep": module_sweep,
     "rank_sweep": rank_sweep,
+    "capability": capability,
 }
 
 
@@ -111,7 +132,7 @@ def baseline(chapter: str, params: dict) -> dict:
         "heldout_rows": params["heldout_rows"],
         "downstream_preset": params["downstream"],
     }
-    return out | ({"thresholds_source": params["thresholds"]} if chapter == "table1" else {})
+    return out | ({"thresholds_source": params["thresholds"]} if chapter in ("table1", "capability") else {})
 
 
 def unit_major(specs: list[RunSpec]) -> list[RunSpec]:

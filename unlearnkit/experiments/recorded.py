@@ -181,6 +181,25 @@ def spec_of(record: RunRecord):
     return RunSpec(**spec)
 
 
+def record_spot_check(name: str, spec, command: str = "", root: Path | None = None) -> Path:
+    """Compute ``spec`` (a :class:`~.runs.RunSpec`) and write it alone as ``results/<name>.json``
+    (section ``spot check``), the record a cheaper build recomputes with :func:`spot_check`."""
+    from .runs import run
+
+    record = run(spec, progress=False)
+    return save(name, groups={"spot check": {_label(spec): [record]}}, command=command, root=root)
+
+
+def _label(spec) -> str:
+    """A spec's Table 1 label where it has one (``GA``, ``+ FILA`` …), else its method name."""
+    from .. import methods
+
+    return next(
+        (label for label, m in methods.TABLE1.items() if (m.objective, m.lora_init) == (spec.method, spec.lora_init)),
+        spec.method,
+    )
+
+
 SPOT_FIELDS = ("status", "epochs", "final_ma", "final_el", "pile_ppl", "reasoning", "dialogue")
 
 

@@ -1,0 +1,64 @@
+"""The capability pilot (:mod:`unlearnkit.experiments.pilot`): capability at the criterion per
+setting, against hand-computed values, and the rule that picks the regime
+(:data:`unlearnkit.experiments.claim_rules.PILOT_BAR`) on settings built to clear it or not."""
+
+import math
+
+import pytest
+
+from unlearnkit.experiments import pilot
+
+
+def _run(status, ppls, reasoning, seconds=10.0):
+    return {
+        "status": status,
+        "epochs": len(ppls),
+        "reasoning": reasoning,
+        "seconds": seconds,
+        "tags": {"forget_set": "s0"},
+        "config": {"thresholds": {"ma": 0.5}},
+        "history": [{"epoch": e + 1, "ma": 0.9 - 0.1 * e, "probe": {"log_pile_ppl": p}} for e, p in enumerate(ppls)],
+    }
+
+
+BEFORE = {"pile_ppl": 50.0, "reasoning": 0.40, "probe": {"log_pile_ppl": 3.0}}
+
+
+def test_capability_at_the_criterion_is_read_against_the_probe_before():
+    groups = {
+        ("LoRA (GD)", 1e-3): [_run("forgotten", [3.1, 3.0 + math.log(1.2)], 0.39)],
+        ("LoRA (GD)", 4e-3): [_run("forgotten", [3.5, 3.0 + math.log(2.0)], 0.35), _run("max_epochs", [3.2] * 4, 0.2)],
+    }
+    t = pilot.table(groups, BEFORE).set_index("rate")
+    assert t.loc[1e-3, "Pile PPL ratio at the criterion"] == pytest.approx(1.2)
+    assert t.loc[1e-3, "reasoning drop (points)"] == pytest.approx(1.0)
+    assert t.loc[4e-3, "forgot"] == 1 and t.loc[4e-3, "units"] == 2
+    # x2.0 at the criterion, but one unit never forgot: the setting does not clear the bar
+    assert t.loc[4e-3, "Pile PPL ratio at the criterion"] == pytest.approx(2.0)
+    assert not t.loc[4e-3, "clears the bar"] and not t.loc[1e-3, "clears the bar"]
+    assert "probe before unlearning" in pilot.table(groups, BEFORE).attrs["start"]
+
+
+def test_the_rule_picks_the_qualifying_setting_with_the_largest_ratio():
+    groups = {
+        ("LoRA (GD)", 1e-3): [_run("forgotten", [3.0 + math.log(1.1)], 0.40)],
+        ("LoRA (GD)", 2e-3): [_run("forgotten", [3.0 + math.log(1.6)], 0.40)],
+        ("LoRA (GD)", 4e-3): [_run("forgotten", [3.0 + math.log(1.3)], 0.36)],  # clears by reasoning
+        ("LoRA + IHL", 8e-3): [_run("forgotten", [3.0 + math.log(3.0)], 0.40)],  # not the baseline
+    }
+    choice = pilot.choose(pilot.table(groups, BEFORE))
+    assert choice["rate"] == pytest.approx(2e-3) and choice["clears"]
+    assert choice["text"].startswith("the regime: LoRA (GD) at 0.002")
+
+
+def test_with_no_setting_clearing_the_bar_the_strongest_is_named_and_said_so():
+    groups = {
+        ("LoRA (GD)", 1e-3): [_run("forgotten", [3.0 + math.log(1.1)], 0.40)],
+        ("LoRA (GD)", 2e-3): [_run("forgotten", [3.0 + math.log(1.2)], 0.39)],
+        ("LoRA (GD)", 4e-3): [_run("max_epochs", [3.0 + math.log(5.0)], 0.1)],  # never forgot
+    }
+    choice = pilot.choose(pilot.table(groups, BEFORE))
+    assert choice["rate"] == pytest.approx(2e-3) and not choice["clears"]
+    assert choice["text"].startswith("no setting clears the bar")
+    nothing = pilot.choose(pilot.table({("LoRA (GD)", 1e-3): [_run("max_epochs", [3.1], 0.4)]}, BEFORE))
+    assert nothing["rate"] is None and nothing["text"].startswith("at no rate tried")
