@@ -63,13 +63,15 @@ def start_log_ppl(before: dict) -> tuple[float, str]:
     """Where every trajectory starts on the perplexity axis, and what it is: the per-epoch probe
     of the model before unlearning (``before["probe"]["log_pile_ppl"]``, :func:`.probe.before_probe`),
     the same measure as every epoch's.  Without it (records made before the probe was kept), the
-    log of the downstream Pile PPL, a different document set: a level crossed in the first epoch
-    then interpolates between two measures, which the returned note says."""
+    log of the downstream Pile PPL: the same number where that evaluation scored the probe's 20
+    documents (the ``brief`` preset: measured equal on SmolLM2), another document set otherwise
+    (``cpu``: 200), where a level crossed in the first epoch interpolates between two measures."""
     probe = (before.get("probe") or {}).get("log_pile_ppl")
     if probe is not None:
         return float(probe), "start: the probe before unlearning"
     return math.log(before["pile_ppl"]), (
-        "start: the downstream Pile PPL (no probe before unlearning recorded; a level crossed in the "
+        "start: the downstream Pile PPL (no probe before unlearning recorded; the same measure where the "
+        "evaluation scored the probe's 20 documents, as the brief preset does, else a level crossed in the "
         "first epoch interpolates between two measures)"
     )
 
