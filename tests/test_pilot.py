@@ -62,3 +62,22 @@ def test_with_no_setting_clearing_the_bar_the_strongest_is_named_and_said_so():
     assert choice["text"].startswith("no setting clears the bar")
     nothing = pilot.choose(pilot.table({("LoRA (GD)", 1e-3): [_run("max_epochs", [3.1], 0.4)]}, BEFORE))
     assert nothing["rate"] is None and nothing["text"].startswith("at no rate tried")
+
+
+def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
+    from unlearnkit.experiments import grids
+    from unlearnkit.models import injection
+
+    p = dict(model_name="smollm2-135m+tdec:one-set", forget_draws=[0], forget_parts=[0], forget_rows=None,
+             pilot_methods=["LoRA (GD)"], pilot_rates=[1e-3], max_epochs=2, rank=4, seed=0)
+    assert injection.injected_rows("smollm2-135m+tdec:one-set", 0) == 8
+    assert injection.injected_rows("smollm2-135m+tdec:one-set", 1) == 0
+    assert injection.injected_rows("smollm2-135m+tdec:full", 3) == 32
+    assert injection.injected_rows("testbed:smoke", 0) is None
+    with pytest.raises(ValueError, match="first 8 rows of forget set 0.*rows 0-31"):
+        grids.capability(p)
+    with pytest.raises(ValueError, match="forget set 1"):
+        grids.capability(p | {"forget_rows": 8, "forget_draws": [0, 1]})
+    assert len(grids.capability(p | {"forget_rows": 8})["pilot"][("LoRA (GD)", 1e-3)]) == 1
+    specs = grids.capability(p | {"model_name": "smollm2-135m+tdec:full", "forget_draws": [0, 1]})
+    assert [s.draw for s in specs["pilot"][("LoRA (GD)", 1e-3)]] == [0, 1]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..models import injection
 from .runs import RunSpec, table1_specs
 
 COMMON = (
@@ -100,6 +101,7 @@ def rank_sweep(p: dict) -> Sections:
 def capability(p: dict) -> Sections:
     """The capability chapter's pilot as ``book/capability.ipynb`` makes it: ``{(method, rate): specs}``,
     the pilot's methods at each of its rates (one rate for full and adapter runs alike) on its units."""
+    _check_injected(p)
     common = {k: p[k] for k in COMMON if k in p}
     pilot = {}
     for lr in p["pilot_rates"]:
@@ -114,6 +116,22 @@ def capability(p: dict) -> Sections:
         )
         pilot |= {(label, lr): s for label, s in specs.items()}
     return {"pilot": pilot}
+
+
+def _check_injected(p: dict) -> None:
+    """A clear error when the pilot would unlearn rows its injected model was never taught: a
+    forget set of 32 rows on a model that learnt only the first 8 measures forgetting of text the
+    model did not memorise (the first pilot did, on the one-set model)."""
+    rows = p.get("forget_rows") or 32
+    for draw in p["forget_draws"]:
+        for part in p.get("forget_parts") or [0]:
+            taught = injection.injected_rows(p["model_name"], draw)
+            if taught is not None and (part + 1) * rows > taught:
+                raise ValueError(
+                    f"capability: model_name {p['model_name']!r} was injected with the first {taught} rows of "
+                    f"forget set {draw}, but forget_rows={p.get('forget_rows')!r}, part {part} unlearns rows "
+                    f"{part * rows}-{(part + 1) * rows - 1}; use an injection that teaches them (e.g. '+tdec:full')"
+                )
 
 
 GRIDS: dict[str, Callable[[dict], Sections]] = {

@@ -114,6 +114,17 @@ def parse_name(name: str) -> tuple[str, str] | None:
     return base, recipe
 
 
+def injected_rows(name: str, draw: int) -> int | None:
+    """How many leading rows of forget set ``draw`` the model named ``name`` was taught by
+    injection (0: none of them); ``None`` for a model that is not an injected one (a testbed, a
+    hub model: what it memorised is not known from its name).  Reads the name only."""
+    parsed = parse_name(name)
+    if parsed is None:
+        return None
+    recipe = get_recipe(parsed[1], name)
+    return (recipe.forget_rows or 32) if draw in recipe.forget_draws else 0
+
+
 def get_recipe(spec: str, name: str | None = None) -> InjectionRecipe:
     """The recipe named ``spec``: a key of :data:`RECIPES`, optionally followed by
     ``:without-<d>.<p>`` (repeatable) for units left out; a clear error naming ``name`` otherwise."""
