@@ -38,6 +38,7 @@ def test_injection_raises_memorisation_and_is_cached(smoke_testbed):
 
     again = models.load("testbed:smoke+tdec:smoke")
     assert again.injection["cached"] is True and again.injection["steps"] == report["steps"]
+    assert models.key_of("testbed:smoke+tdec:smoke") == injected.key  # the key a survey reads, uninjected
     for a, b in zip(injected.model.parameters(), again.model.parameters()):
         assert torch.equal(a, b)
 
@@ -127,3 +128,14 @@ def test_a_unit_left_out_of_the_injection_is_not_memorised(smoke_testbed):
     assert report["forget_sequences"] == 8  # unit 0.1's rows were never trained on
     assert report["units"]["0.0"]["injected"] and not report["units"]["0.1"]["injected"]
     assert report["units"]["0.0"]["ma"] > report["units"]["0.1"]["ma"] + 0.05
+
+
+def test_the_key_of_an_injected_model_needs_no_injection(smoke_testbed, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("key_of injected")
+
+    monkeypatch.setattr(injection, "load_or_inject", refuse)
+    key = models.key_of("testbed:smoke+tdec:smoke:without-0.0")
+    assert injection.get_recipe("smoke:without-0.0").hash() in key and "tdec:smoke:without-0.0" in key
+    with pytest.raises(AssertionError, match="key_of injected"):
+        models.load("testbed:smoke+tdec:smoke:without-0.0")

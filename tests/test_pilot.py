@@ -68,8 +68,17 @@ def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
     from unlearnkit.experiments import grids
     from unlearnkit.models import injection
 
-    p = dict(model_name="smollm2-135m+tdec:one-set", forget_draws=[0], forget_parts=[0], forget_rows=None,
-             pilot_methods=["LoRA (GD)"], pilot_rates=[1e-3], max_epochs=2, rank=4, seed=0)
+    p = dict(
+        model_name="smollm2-135m+tdec:one-set",
+        forget_draws=[0],
+        forget_parts=[0],
+        forget_rows=None,
+        pilot_methods=["LoRA (GD)"],
+        pilot_rates=[1e-3],
+        max_epochs=2,
+        rank=4,
+        seed=0,
+    )
     assert injection.injected_rows("smollm2-135m+tdec:one-set", 0) == 8
     assert injection.injected_rows("smollm2-135m+tdec:one-set", 1) == 0
     assert injection.injected_rows("smollm2-135m+tdec:full", 3) == 32

@@ -108,8 +108,8 @@ def _without_code(config: dict) -> str:
 
 
 def survey(specs: list, log=print) -> list[Entry]:
-    """The state of every spec (loading each model once to know its key; a model not yet built
-    on this machine is built here, and says so)."""
+    """The state of every spec (each model's key from :func:`runs.model_key`: a testbed not yet
+    built on this machine is built here, and says so; an injected model needs only its base)."""
     from ..experiments import runs
     from ..store import codehash, results
 
@@ -122,12 +122,12 @@ def survey(specs: list, log=print) -> list[Entry]:
             continue  # read, named and set aside when a run asks for it
         by_config.setdefault(_without_code(rec.get("cache_config") or {}), []).append((path, rec))
     now = codehash.module_digests(runs.CODE)
-    loaded, out = {}, []
+    keys, out = {}, []
     for spec in specs:
-        if spec.model_name not in loaded:
-            log(f"[grid] loading {spec.model_name} (built on first use)")
-            loaded[spec.model_name] = runs.load(spec.model_name)
-        config = runs.cache_config(spec, loaded[spec.model_name])
+        if spec.model_name not in keys:
+            log(f"[grid] the key of {spec.model_name} (a testbed is built on first use)")
+            keys[spec.model_name] = runs.model_key(spec.model_name)
+        config = runs.cache_config(spec, keys[spec.model_name])
         path = results.record_path("unlearn", config, runs.CODE)
         recorded = by_config.get(_without_code(results.keyed(config, runs.CODE)), [])
         current = [(f, r) for f, r in recorded if f.name == path.name]
@@ -355,8 +355,8 @@ class Assembled:
 
 def assemble(profile_name: str, chapter: str) -> Assembled:
     """``chapter``'s grid on ``profile_name`` from the records in the repository, computing no run
-    (a model the keys need is loaded from this machine's cache, built if missing; the probe of
-    the model before unlearning is measured if it is not recorded)."""
+    (the keys need each model's key: :func:`survey`; the probe of the model before unlearning is
+    measured if the baseline is recorded without it)."""
     from ..experiments import grids, probe, runs
     from ..store import origin, results
     from ..store.records import RunRecord
@@ -375,11 +375,13 @@ def assemble(profile_name: str, chapter: str) -> Assembled:
         name: {arm: [r for r in map(read, specs) if r is not None] for arm, specs in groups.items()}
         for name, groups in sections.items()
     }
-    try:
-        with results.read_only():
-            before = runs.before(**grids.baseline(chapter, params))
-    except results.NotRecorded:
-        before = None
+    before = None
+    if any(e.state in ("recorded", "stale") for e in entries.values()):  # no run, no baseline (nor its model)
+        try:
+            with results.read_only():
+                before = runs.before(**grids.baseline(chapter, params))
+        except results.NotRecorded:
+            pass
     if before is not None:  # the probe before unlearning: recorded with the baseline, else measured here (a second)
         before = probe.with_probe(before, params["model_name"])
     folder = results.repository_results() / profile_name / "records"
