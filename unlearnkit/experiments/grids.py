@@ -124,8 +124,8 @@ def _check_injected(p: dict) -> None:
     model did not memorise (the first pilot did, on the one-set model)."""
     rows = p.get("forget_rows") or 32
     for draw in p["forget_draws"]:
+        taught = injection.injected_rows(p["model_name"], draw)
         for part in p.get("forget_parts") or [0]:
-            taught = injection.injected_rows(p["model_name"], draw)
             if taught is not None and (part + 1) * rows > taught:
                 raise ValueError(
                     f"capability: model_name {p['model_name']!r} was injected with the first {taught} rows of "

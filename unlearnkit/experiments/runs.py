@@ -305,9 +305,12 @@ def cache_config(spec: RunSpec, loaded: models.LoadedModel | str) -> dict:
 
 def model_key(model_name: str) -> str:
     """The key of ``model_name`` as :func:`load` gives it, without building an injected model
-    that is not cached yet (:func:`models.key_of`): what a survey of records needs."""
-    if model_name in _LOADED:
-        return _LOADED[model_name].key
+    that is not cached yet (:func:`models.key_of`): what a survey of records needs.  Any other
+    model is loaded once per process by :func:`load`, so the runs after a survey reuse it."""
+    from ..models import injection
+
+    if model_name in _LOADED or injection.parse_name(model_name) is None:
+        return load(model_name).key
     return models.key_of(model_name)
 
 
