@@ -139,3 +139,20 @@ def test_the_key_of_an_injected_model_needs_no_injection(smoke_testbed, monkeypa
     assert injection.get_recipe("smoke:without-0.0").hash() in key and "tdec:smoke:without-0.0" in key
     with pytest.raises(AssertionError, match="key_of injected"):
         models.load("testbed:smoke+tdec:smoke:without-0.0")
+
+
+def test_a_grid_plan_builds_no_injected_model(smoke_testbed, monkeypatch):
+    """``grid plan`` names an injected model's build (cached or not) without injecting it."""
+    from types import SimpleNamespace
+
+    from unlearnkit.book import grid
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plan injected")
+
+    monkeypatch.setattr(injection, "load_or_inject", refuse)
+    lines = grid.model_builds([SimpleNamespace(model_name="testbed:smoke+tdec:smoke:without-0.0")])
+    assert lines == [
+        "model testbed:smoke+tdec:smoke:without-0.0: "
+        "injection: not built on this machine yet (the first run builds it, then caches it)"
+    ]

@@ -149,9 +149,20 @@ def model_builds(specs: list) -> list[str]:
     pretraining, an injection's fine-tuning; read from the build's own record), or that it
     loads as it is.  A fresh machine pays these once before the first run."""
     from ..experiments import runs
+    from ..models import injection
 
     out = []
     for name in dict.fromkeys(s.model_name for s in specs):
+        injected = injection.parse_name(name)
+        if injected is not None and name not in runs._LOADED:  # read the cached report; never inject here
+            report = injection.cached_report(runs.load(injected[0]).key, injected[1])
+            cost = (
+                f"injection: {report['seconds'] / 60:.1f} min where it was built"
+                if report and report.get("seconds")
+                else "injection: not built on this machine yet (the first run builds it, then caches it)"
+            )
+            out.append(f"model {name}: {cost}")
+            continue
         loaded = runs.load(name)
         if loaded.testbed is not None:
             seconds = loaded.testbed.info.get("build_seconds")
@@ -246,8 +257,10 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
         each = sum(took) / len(took) if took else (_estimate(entries) or 0.0)
         elapsed = time.perf_counter() - start
         if budget is not None and elapsed + each > budget:
-            log(f"[grid] stopping before run {i}/{len(todo)}: {elapsed:.0f} s spent, the next needs about "
-                f"{each:.0f} s and the budget is {budget:.0f} s; run again to continue")
+            log(
+                f"[grid] stopping before run {i}/{len(todo)}: {elapsed:.0f} s spent, the next needs about "
+                f"{each:.0f} s and the budget is {budget:.0f} s; run again to continue"
+            )
             return len(took)
         t0 = time.perf_counter()
         runs.run(e.spec, progress=False)
@@ -417,7 +430,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "run", "status", "measure"))
     parser.add_argument("--profile", required=True)
-    parser.add_argument("--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep, capability)")
+    parser.add_argument(
+        "--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep, capability)"
+    )
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
     parser.add_argument("--rerun-stale", action="store_true", help="run: recompute the stale runs too")
     parser.add_argument(
@@ -427,7 +442,9 @@ def main(argv=None) -> None:
         help="run: inline (in order, with the budget) or all at once through unlearnkit.experiments.dispatch",
     )
     parser.add_argument(
-        "--slurm", default=None, help='run --backend submitit: executor parameters as JSON, e.g. {"slurm_partition": "gpu"}'
+        "--slurm",
+        default=None,
+        help='run --backend submitit: executor parameters as JSON, e.g. {"slurm_partition": "gpu"}',
     )
     args = parser.parse_args(argv)
     from ..experiments import grids

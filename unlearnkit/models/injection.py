@@ -294,6 +294,13 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
     }
 
 
+def cached_report(base_key: str, recipe_name: str = "default") -> dict | None:
+    """The injection report of ``recipe_name`` on the base model keyed ``base_key`` when this
+    machine has it cached, else ``None``; builds nothing."""
+    path = cache_path(base_key, get_recipe(recipe_name)) / "report.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def load_or_inject(loaded, recipe_name: str = "default", progress: bool = True) -> dict:
     """Give ``loaded`` (modified in place) the injected weights of ``recipe_name`` (a recipe,
     optionally with ``:without-<d>.<p>``, :func:`get_recipe`): from the
