@@ -110,3 +110,22 @@ def test_package_data_named_in_code_data_enters_the_digest(copy):
 def test_an_unknown_module_is_named():
     with pytest.raises(ValueError, match="no source for module 'unlearnkit.nope'"):
         codehash.code_digest("unlearnkit.nope")
+
+
+def test_naming_helpers_and_grids_key_nothing(copy):
+    """What only names or finds a computation (a model's key from its name, the rows an injection
+    taught, the grid listings and survey) is in no run's, threshold's or injection's closure:
+    editing it leaves every recorded grid fresh.  (Adding such helpers to models.registry,
+    models.injection and experiments.runs made all 249 cpu-full records stale once.)"""
+    computing = ("unlearnkit.experiments.runs", "unlearnkit.models.injection", "unlearnkit.models.testbed")
+    outside = ("unlearnkit.models.keys", "unlearnkit.experiments.grids", "unlearnkit.book.grid")
+    for module in computing:
+        assert not set(outside) & set(codehash.module_digests(module)), module
+    base = codehash.code_digest(*computing, root=copy)
+    _edit(copy / "models" / "keys.py", "import json", "import json\nEXTRA = 1")
+    _edit(
+        copy / "experiments" / "grids.py",
+        "from collections.abc import Callable",
+        "from collections.abc import Callable\nEXTRA = 1",
+    )
+    assert codehash.code_digest(*computing, root=copy) == base

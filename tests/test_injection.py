@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from unlearnkit import models
-from unlearnkit.models import injection
+from unlearnkit.models import injection, keys
 
 
 def test_injected_names_parse_and_bad_ones_are_refused():
@@ -38,7 +38,7 @@ def test_injection_raises_memorisation_and_is_cached(smoke_testbed):
 
     again = models.load("testbed:smoke+tdec:smoke")
     assert again.injection["cached"] is True and again.injection["steps"] == report["steps"]
-    assert models.key_of("testbed:smoke+tdec:smoke") == injected.key  # the key a survey reads, uninjected
+    assert keys.key_of("testbed:smoke+tdec:smoke") == injected.key  # the key a survey reads, uninjected
     for a, b in zip(injected.model.parameters(), again.model.parameters()):
         assert torch.equal(a, b)
 
@@ -135,7 +135,7 @@ def test_the_key_of_an_injected_model_needs_no_injection(smoke_testbed, monkeypa
         raise AssertionError("key_of injected")
 
     monkeypatch.setattr(injection, "load_or_inject", refuse)
-    key = models.key_of("testbed:smoke+tdec:smoke:without-0.0")
+    key = keys.key_of("testbed:smoke+tdec:smoke:without-0.0")
     assert injection.get_recipe("smoke:without-0.0").hash() in key and "tdec:smoke:without-0.0" in key
     with pytest.raises(AssertionError, match="key_of injected"):
         models.load("testbed:smoke+tdec:smoke:without-0.0")

@@ -66,7 +66,7 @@ def test_with_no_setting_clearing_the_bar_the_strongest_is_named_and_said_so():
 
 def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
     from unlearnkit.experiments import grids
-    from unlearnkit.models import injection
+    from unlearnkit.models import keys
 
     p = dict(
         model_name="smollm2-135m+tdec:one-set",
@@ -79,10 +79,10 @@ def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
         rank=4,
         seed=0,
     )
-    assert injection.injected_rows("smollm2-135m+tdec:one-set", 0) == 8
-    assert injection.injected_rows("smollm2-135m+tdec:one-set", 1) == 0
-    assert injection.injected_rows("smollm2-135m+tdec:full", 3) == 32
-    assert injection.injected_rows("testbed:smoke", 0) is None
+    assert keys.injected_rows("smollm2-135m+tdec:one-set", 0) == 8
+    assert keys.injected_rows("smollm2-135m+tdec:one-set", 1) == 0
+    assert keys.injected_rows("smollm2-135m+tdec:full", 3) == 32
+    assert keys.injected_rows("testbed:smoke", 0) is None
     with pytest.raises(ValueError, match="first 8 rows of forget set 0.*rows 0-31"):
         grids.capability(p)
     with pytest.raises(ValueError, match="forget set 1"):

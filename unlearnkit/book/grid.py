@@ -39,6 +39,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from .build import ROOT, _record_runs, chapter_parameters, load_profile
 
@@ -107,8 +108,20 @@ def _without_code(config: dict) -> str:
     return json.dumps(out, sort_keys=True, default=str)
 
 
+def model_key(model_name: str) -> str:
+    """The key of ``model_name`` as :func:`runs.load` gives it, without building an injected
+    model that is not cached yet (:func:`unlearnkit.models.keys.key_of`).  Any other model is
+    loaded once per process by :func:`runs.load`, so the runs after a survey reuse it."""
+    from ..experiments import runs
+    from ..models import injection, keys
+
+    if model_name in runs._LOADED or injection.parse_name(model_name) is None:
+        return runs.load(model_name).key
+    return keys.key_of(model_name)
+
+
 def survey(specs: list, log=print) -> list[Entry]:
-    """The state of every spec (each model's key from :func:`runs.model_key`: a testbed not yet
+    """The state of every spec (each model's key from :func:`model_key`: a testbed not yet
     built on this machine is built here, and says so; an injected model needs only its base)."""
     from ..experiments import runs
     from ..store import codehash, results
@@ -126,8 +139,8 @@ def survey(specs: list, log=print) -> list[Entry]:
     for spec in specs:
         if spec.model_name not in keys:
             log(f"[grid] the key of {spec.model_name} (a testbed is built on first use)")
-            keys[spec.model_name] = runs.model_key(spec.model_name)
-        config = runs.cache_config(spec, keys[spec.model_name])
+            keys[spec.model_name] = model_key(spec.model_name)
+        config = runs.cache_config(spec, SimpleNamespace(key=keys[spec.model_name]))  # the key is all it reads
         path = results.record_path("unlearn", config, runs.CODE)
         recorded = by_config.get(_without_code(results.keyed(config, runs.CODE)), [])
         current = [(f, r) for f, r in recorded if f.name == path.name]
@@ -149,13 +162,13 @@ def model_builds(specs: list) -> list[str]:
     pretraining, an injection's fine-tuning; read from the build's own record), or that it
     loads as it is.  A fresh machine pays these once before the first run."""
     from ..experiments import runs
-    from ..models import injection
+    from ..models import injection, keys
 
     out = []
     for name in dict.fromkeys(s.model_name for s in specs):
         injected = injection.parse_name(name)
         if injected is not None and name not in runs._LOADED:  # read the cached report; never inject here
-            report = injection.cached_report(runs.load(injected[0]).key, injected[1])
+            report = keys.cached_report(runs.load(injected[0]).key, injected[1])
             cost = (
                 f"injection: {report['seconds'] / 60:.1f} min where it was built"
                 if report and report.get("seconds")

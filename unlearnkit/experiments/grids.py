@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..models import injection
+from ..models import keys
 from .runs import RunSpec, table1_specs
 
 COMMON = (
@@ -124,7 +124,7 @@ def _check_injected(p: dict) -> None:
     model did not memorise (the first pilot did, on the one-set model)."""
     rows = p.get("forget_rows") or 32
     for draw in p["forget_draws"]:
-        taught = injection.injected_rows(p["model_name"], draw)
+        taught = keys.injected_rows(p["model_name"], draw)
         for part in p.get("forget_parts") or [0]:
             if taught is not None and (part + 1) * rows > taught:
                 raise ValueError(

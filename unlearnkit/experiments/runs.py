@@ -295,23 +295,11 @@ def capability(model_name: str, downstream_preset: str = "cpu") -> dict:
     )
 
 
-def cache_config(spec: RunSpec, loaded: models.LoadedModel | str) -> dict:
+def cache_config(spec: RunSpec, loaded: models.LoadedModel) -> dict:
     """What a run's cache key is made of: every spec field, the model's name, dtype and
-    device kind (:attr:`LoadedModel.key`, or that key itself: :func:`model_key`) and the record's
-    schema version; :func:`results.cached` adds the digest of the code that computes it."""
-    key = loaded if isinstance(loaded, str) else loaded.key
-    return dataclasses.asdict(spec) | {"model_key": key, "version": RECORD_VERSION}
-
-
-def model_key(model_name: str) -> str:
-    """The key of ``model_name`` as :func:`load` gives it, without building an injected model
-    that is not cached yet (:func:`models.key_of`): what a survey of records needs.  Any other
-    model is loaded once per process by :func:`load`, so the runs after a survey reuse it."""
-    from ..models import injection
-
-    if model_name in _LOADED or injection.parse_name(model_name) is None:
-        return load(model_name).key
-    return models.key_of(model_name)
+    device kind (:attr:`LoadedModel.key`) and the record's schema version; :func:`results.cached`
+    adds the digest of the code that computes it."""
+    return dataclasses.asdict(spec) | {"model_key": loaded.key, "version": RECORD_VERSION}
 
 
 def run(spec: RunSpec, progress: bool = True) -> RunRecord:

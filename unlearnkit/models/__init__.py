@@ -13,6 +13,6 @@ library special-cases a model.  Models load here; only the testbed and the injec
 """
 
 from ..training.targets import TARGET_MODULES, target_modules
-from .registry import RETAIN_SOURCES, LoadedModel, key_of, load
+from .registry import RETAIN_SOURCES, LoadedModel, load
 
-__all__ = ["LoadedModel", "load", "key_of", "RETAIN_SOURCES", "TARGET_MODULES", "target_modules"]
+__all__ = ["LoadedModel", "load", "RETAIN_SOURCES", "TARGET_MODULES", "target_modules"]

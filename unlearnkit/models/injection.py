@@ -114,17 +114,6 @@ def parse_name(name: str) -> tuple[str, str] | None:
     return base, recipe
 
 
-def injected_rows(name: str, draw: int) -> int | None:
-    """How many leading rows of forget set ``draw`` the model named ``name`` was taught by
-    injection (0: none of them); ``None`` for a model that is not an injected one (a testbed, a
-    hub model: what it memorised is not known from its name).  Reads the name only."""
-    parsed = parse_name(name)
-    if parsed is None:
-        return None
-    recipe = get_recipe(parsed[1], name)
-    return (recipe.forget_rows or 32) if draw in recipe.forget_draws else 0
-
-
 def get_recipe(spec: str, name: str | None = None) -> InjectionRecipe:
     """The recipe named ``spec``: a key of :data:`RECIPES`, optionally followed by
     ``:without-<d>.<p>`` (repeatable) for units left out; a clear error naming ``name`` otherwise."""
@@ -292,13 +281,6 @@ def inject(loaded, recipe: InjectionRecipe, progress: bool = True) -> dict:
         "forget_sequences": len(forget),
         "general_rows": len(general),
     }
-
-
-def cached_report(base_key: str, recipe_name: str = "default") -> dict | None:
-    """The injection report of ``recipe_name`` on the base model keyed ``base_key`` when this
-    machine has it cached, else ``None``; builds nothing."""
-    path = cache_path(base_key, get_recipe(recipe_name)) / "report.json"
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def load_or_inject(loaded, recipe_name: str = "default", progress: bool = True) -> dict:

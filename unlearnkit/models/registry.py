@@ -9,7 +9,7 @@ It does not train or evaluate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -146,21 +146,6 @@ class LoadedModel:
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
-
-
-def key_of(name: str, dtype: torch.dtype | str | None = None, device: str | None = None) -> str:
-    """The :attr:`LoadedModel.key` that :func:`load` ``(name)`` would give, without injecting
-    TDEC memorisation into an injected model that is not yet cached (only its base loads: seconds
-    where an injection takes up to half an hour).  Other models are loaded (a testbed built) as
-    by :func:`load`."""
-    from . import injection
-
-    injected = injection.parse_name(name)
-    if injected is None:
-        return load(name, dtype=dtype, device=device).key
-    base, recipe = injected
-    loaded = load(base, dtype=dtype, device=device)
-    return replace(loaded, name=name, injection={"hash": injection.get_recipe(recipe, name).hash()}).key
 
 
 def load(name: str, dtype: torch.dtype | str | None = None, device: str | None = None) -> LoadedModel:

@@ -1,0 +1,54 @@
+"""What a model's name says without building the model: its cache key, the rows an injection
+taught, and an injection's cached report.
+
+A survey of recorded runs (``python -m unlearnkit.book.grid plan|status``) needs the key every
+run of a grid was recorded under; building an injected SmolLM2 for it would cost up to half an
+hour.  These helpers read names, recipes and this machine's cache, and build nothing that
+:func:`~unlearnkit.models.load` would inject.
+
+This module is imported by no computing module (nothing a run, a threshold or an injection
+computes depends on it), so it stays out of every code digest
+(:mod:`unlearnkit.store.codehash`): editing it leaves every recorded grid fresh.  Keep it so:
+helpers that only *name* or *find* computations belong here, not in the modules that compute.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import torch
+
+from . import injection
+from .registry import load
+
+
+def key_of(name: str, dtype: torch.dtype | str | None = None, device: str | None = None) -> str:
+    """The :attr:`~unlearnkit.models.LoadedModel.key` that :func:`~unlearnkit.models.load`
+    ``(name)`` would give, without injecting TDEC memorisation into an injected model that is
+    not yet cached (only its base loads: seconds where an injection takes up to half an hour).
+    Other models are loaded (a testbed built) as by :func:`~unlearnkit.models.load`."""
+    injected = injection.parse_name(name)
+    if injected is None:
+        return load(name, dtype=dtype, device=device).key
+    base, recipe = injected
+    loaded = load(base, dtype=dtype, device=device)
+    return replace(loaded, name=name, injection={"hash": injection.get_recipe(recipe, name).hash()}).key
+
+
+def injected_rows(name: str, draw: int) -> int | None:
+    """How many leading rows of forget set ``draw`` the model named ``name`` was taught by
+    injection (0: none of them); ``None`` for a model that is not an injected one (a testbed, a
+    hub model: what it memorised is not known from its name).  Reads the name only."""
+    parsed = injection.parse_name(name)
+    if parsed is None:
+        return None
+    recipe = injection.get_recipe(parsed[1], name)
+    return (recipe.forget_rows or 32) if draw in recipe.forget_draws else 0
+
+
+def cached_report(base_key: str, recipe_name: str = "default") -> dict | None:
+    """The injection report of ``recipe_name`` on the base model keyed ``base_key`` when this
+    machine has it cached, else ``None``; builds nothing."""
+    path = injection.cache_path(base_key, injection.get_recipe(recipe_name)) / "report.json"
+    return json.loads(path.read_text()) if path.is_file() else None
