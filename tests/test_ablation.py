@@ -1,5 +1,7 @@
 """Ablation grids and their verdicts, on synthetic run records (no training)."""
 
+import math
+
 import pytest
 
 from unlearnkit.experiments import ablation
@@ -78,3 +80,40 @@ def test_frame_keeps_failed_runs():
     df = ablation.frame({("LoRA (GD)", 4): [_rec(), _rec("max_epochs", epochs=20)]}, ("method", "rank"))
     assert len(df) == 2 and df["forgotten"].tolist() == [True, False]
     assert df["Reasoning %"].tolist() == pytest.approx([33.0, 33.0])
+
+
+def _traced(draw, log_ppl_step, epochs=6, status="forgotten"):
+    """A run whose MA falls 0.9 → 0.3 over ``epochs`` (threshold 0.35) while its log Pile PPL
+    rises by ``log_ppl_step`` per epoch: the per-epoch probe matched forgetting reads."""
+    history = [
+        {"epoch": k, "ma": 0.9 - 0.6 * k / epochs, "probe": {"log_pile_ppl": 6.0 + log_ppl_step * k}}
+        for k in range(1, epochs + 1)
+    ]
+    return _rec(status, epochs=epochs, draw=draw, ppl=math.exp(history[-1]["probe"]["log_pile_ppl"])) | {
+        "history": history,
+        "final_ma": history[-1]["ma"],
+        "config": {"max_epochs": 20, "thresholds": {"ma": 0.35, "el": 0.05}},
+    }
+
+
+def test_rank_sweep_decides_c6_at_matched_forgetting_and_c3_by_the_win_ratio():
+    before = {"pile_ppl": 403.0, "reasoning": 0.33, "dialogue": 0.0, "probe": {"log_pile_ppl": 6.0}}
+    draws, ranks = range(6), (4, 16)
+
+    def groups(fila_step, other_step):
+        out = {}
+        for rank in ranks:
+            for m in ablation.LORA_METHODS:
+                step = fila_step if m == "FILA + IHL" else other_step
+                out[(m, rank)] = [_traced(d, step + 0.001 * d) for d in draws]
+        return out
+
+    gd = [_traced(d, 0.01) for d in draws]
+    rows = {v["claim"]: v for v in ablation.rank_verdicts(groups(0.02, 0.2), gd, before)}
+    assert rows["C6"]["verdict"] == "holds" and rows["C6"]["n"] == 12, rows["C6"]
+    assert "matched forgetting" in rows["C6"]["effect unit"] and "earlier rule" in rows["C6"]["evidence"]
+    # C3: every LoRA (GD) run forgot, as did GD, and GD kept Pile PPL lower on every unit: holds
+    assert rows["C3"]["verdict"] == "holds" and rows["C3"]["effect"] == 1.0, rows["C3"]
+    assert "win ratio" in rows["C3"]["effect unit"]
+    rows = {v["claim"]: v for v in ablation.rank_verdicts(groups(0.2, 0.02), gd, before)}
+    assert rows["C6"]["verdict"] == "does not hold"

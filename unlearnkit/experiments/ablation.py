@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import methods, stats
 from ..store.records import field_of
-from . import claims
+from . import claims, matched
 from .runs import RunSpec
 
 # The LoRA methods the rank sweep compares (names of unlearnkit.methods.METHODS).
@@ -200,7 +200,7 @@ def _records(groups: dict, select) -> list:
 def _keyed(records: list, extra) -> list[dict]:
     """Records whose pairing unit also names ``extra`` (rank, method…), so that runs of a
     sweep pair with the right partner."""
-    keys = ("status", "epochs", "pile_ppl", "reasoning", "dialogue", "downstream")
+    keys = ("status", "epochs", "pile_ppl", "reasoning", "dialogue", "downstream", "final_ma", "history")
     return [
         {k: field_of(r, k) for k in keys}
         | {
@@ -218,22 +218,29 @@ def _row(claim, verdict, comparison, evidence, effect_unit=""):
 
 def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before: dict) -> list[dict]:
     """C3, C5, C6 over every rank of the sweep (``gd_records``: full GD runs, e.g. Table 1's),
-    paired on (forget set, seed, rank) with :mod:`unlearnkit.stats`."""
+    paired on (forget set, seed, rank) with :mod:`unlearnkit.stats`.  C3 and C6 are decided as in
+    Table 1 (:func:`.claims.verdicts`): C3 by the win ratio of GD over LoRA (GD), C6 by Pile
+    perplexity at matched forgetting (:mod:`.matched`); until 2026-12-06 both were decided
+    where both runs forgot, and that rule's verdict is shown beside."""
     measures, _ = claims.capability_measures(before)
+    mins = claims.minimum_effects()
     budget = claims.budget({"all": _records(groups, lambda k: True) + list(gd_records)})
     ranks = sorted({k[1] for k in groups})
     out = []
     # C3: LoRA (GD) at every rank against full GD on the same forget set
     lora = [r for rank in ranks for r in _keyed(groups.get(("LoRA (GD)", rank), []), rank)]
     gd = [r for rank in ranks if ("LoRA (GD)", rank) in groups for r in _keyed(gd_records, rank)]
-    v, e, cap, fails = claims.fails_or_costs(lora, gd, measures, budget, claims.MINIMUM_EFFECTS["epochs"])
+    w = claims.hierarchical(gd, lora, mins["log_ppl"])
+    v_old, e, cap, fails = claims.fails_or_costs(lora, gd, measures, budget, claims.MINIMUM_EFFECTS["epochs"])
     out.append(
-        _row(
+        claims.win_row(
             "C3",
-            v,
-            e,
-            f"LoRA (GD) over ranks {ranks} vs full GD — epochs: {e.text()}; {fails.text()}; capability: {cap.text()}",
-            "epochs",
+            claims.CLAIMS["C3"],
+            w,
+            claims.win_verdict(w, +1),
+            f"primary, GD vs LoRA (GD) over ranks {ranks} (forgot beats not; both forgot: Pile PPL; both "
+            f"failed: final MA): {w.text()} | earlier rule, until 2026-12-06 ({v_old}): epochs: {e.text()}; "
+            f"{fails.text()}; capability where both forgot: {cap.text()}",
         )
     )
     # C5: FILA vs random init at the same rank, objective and forget set
@@ -257,23 +264,34 @@ def rank_verdicts(groups: dict[tuple[str, int], list], gd_records: list, before:
             "epochs",
         )
     )
-    # C6: FILA + IHL against each other LoRA method, rank by rank
-    parts, texts, first = [], [], None
+    # C6: FILA + IHL against each other LoRA method, rank by rank, at matched forgetting
+    keyed = {m: [r for rank in ranks for r in _keyed(groups.get((m, rank), []), rank)] for m in LORA_METHODS}
+    start = matched.starts(keyed)
+    log_before, start_note = matched.start_log_ppl(before)
+    ms, parts, old, texts = {}, {}, [], []
     for m in LORA_METHODS:
-        if m == "FILA + IHL":
-            continue
         a = [r for rank in ranks if (m, rank) in groups for r in _keyed(groups.get(("FILA + IHL", rank), []), rank)]
-        b = [r for rank in ranks for r in _keyed(groups.get((m, rank), []), rank)]
-        if not a or not b:
+        if m == "FILA + IHL" or not a or not keyed[m]:
             continue
-        c = claims.capability(a, b, measures)
-        parts.append(c.direction)
-        texts.append(f"FILA + IHL vs {m}: {c.text()}")
-        first = first or c
-    n = first.n if first else 0
-    v = claims.all_hold(parts, n) if parts else "not tested"
-    prim = first.primary() if first else None
-    out.append(_row("C6", v, prim[1] if prim else None, " | ".join(texts), prim[0].name if prim else ""))
+        ms[m] = matched.compare(a, keyed[m], log_before, mins["log_ppl"], start)
+        parts[m] = matched.verdict(ms[m])
+        c = claims.capability(a, keyed[m], measures)
+        old.append((c.direction, c.n))
+        texts.append(f"FILA + IHL vs {m} at matched forgetting ({parts[m]}; {start_note}): {ms[m].text()}")
+    if not ms:
+        out.append(_row("C6", "not tested", None, "no FILA + IHL runs beside another LoRA method"))
+        return out
+    old_v = claims.all_hold([d for d, _ in old], min(n for _, n in old))
+    deciding = ms.get("LoRA + IHL") or next(iter(ms.values()))
+    out.append(
+        claims.matched_row(
+            "C6",
+            claims.CLAIMS["C6"],
+            deciding,
+            claims.every_part_holds(parts),
+            " | ".join(texts) + f" | earlier rule, until 2026-12-06, where both forgot: {old_v}",
+        )
+    )
     return out
 
 

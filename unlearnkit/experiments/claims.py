@@ -107,9 +107,23 @@ __all__ = [
     "verdict_row",
     "verdict_table",
     "verdicts",
+    "every_part_holds",
+    "matched_row",
     "win_row",
     "win_verdict",
 ]
+
+
+def every_part_holds(parts: dict[str, str]) -> str:
+    """The verdict of a claim made of parts that must all hold (C6: FILA + IHL against each
+    other LoRA method): a part that does not hold decides (a significant one first); all
+    holding, "holds"; otherwise the reason of the first part that does not hold yet."""
+    against = [k for k, x in parts.items() if x.startswith("does not hold")]
+    if against:
+        return "does not hold" if "does not hold" in parts.values() else parts[against[0]]
+    if all(x == "holds" for x in parts.values()):
+        return "holds"
+    return next(x for x in parts.values() if x != "holds")
 
 
 def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None) -> list[dict]:
@@ -263,13 +277,7 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in others}
     caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in others}
     parts = {k: matched.verdict(x) for k, x in ms.items()}
-    against = [k for k, x in parts.items() if x.startswith("does not hold")]
-    if against:  # both parts must hold: one that does not decides (a significant one first)
-        v = "does not hold" if "does not hold" in parts.values() else parts[against[0]]
-    elif all(x == "holds" for x in parts.values()):
-        v = "holds"
-    else:  # the reason of a part that does not hold yet
-        v = next(x for x in parts.values() if x != "holds")
+    v = every_part_holds(parts)
     old_v = all_hold([x.direction for x in wins.values()], min(x.n for x in wins.values()))
     out.append(
         matched_row(
