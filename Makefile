@@ -9,6 +9,9 @@ BACKEND ?=
 STAMP := $(VENV)/.installed
 # Marked tests that train on SmolLM2 or build whole books are left to `make test`.
 FAST := -m "not slow and not smollm2"
+# `make test` runs the test files on this many pytest-xdist workers (each gets its share of the
+# cores: tests/conftest.py); one file's tests stay on one worker, so the smoke book is built once.
+TEST_WORKERS ?= 2
 
 .PHONY: book pdf test test-fast lint format lock measured smoke-book bench clean venv chromium grid
 
@@ -57,11 +60,11 @@ format: $(STAMP)
 # The full suite (what CI runs): lint, the library, every chapter on the smoke profile, SmolLM2;
 # it ends with the 15 slowest tests, where time would be won.
 test: lint
-	$(PY) -m pytest -p no:cacheprovider --durations=15
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # Unit tests only (no chapters, no SmolLM2): a few minutes.
 test-fast: lint
-	$(PY) -m pytest -p no:cacheprovider $(FAST)
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(FAST)
 
 # requirements.lock: the book's exact environment, resolved by pip-compile from pyproject.toml
 # against the torch of requirements-torch.txt (kept out of the lock: the Makefile installs it).

@@ -3,6 +3,14 @@ import os
 import pytest
 import torch
 
+# Under pytest-xdist (`make test` runs two workers), each worker gets its share of the cores, in
+# this process and in the kernels and subprocesses it starts: two torch processes that each
+# spin two OpenMP threads on 2 cores run an order of magnitude slower than one.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(_threads)
+    torch.set_num_threads(_threads)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def fresh_cache(tmp_path_factory):

@@ -196,3 +196,13 @@ def test_rate_table_without_runs_says_so():
 
     with pytest.raises(ValueError, match="no runs to tabulate"):
         rate_table({(5e-5, 2e-4): {}})
+
+
+def test_provenance_text_says_which_runs_were_read_from_committed_records():
+    from unlearnkit.experiments import provenance_text
+
+    read = [{"spec": {"u": k}, "made": {"commit": "abc1234", "date": f"2026-12-0{k} 10:00 UTC"}} for k in (4, 5)]
+    text = provenance_text(read + [{"spec": {"u": 9}}])
+    assert text.startswith("2 of these 3 runs were read from records committed under `results/`")
+    assert "commit abc1234, 2026-12-04 to 2026-12-05" in text and "1 was computed in this build" in text
+    assert provenance_text([{"spec": {"u": 1}}]) == "Every run was computed in this build."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..store.records import RunRecord
+from ..store.records import RunRecord, field_of
 from .runs import RunSpec
 
 
@@ -205,6 +205,26 @@ def cost_table(groups: dict[str, list[RunRecord]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method")
 
 
+def provenance_text(records: list) -> str:
+    """Where a chapter's runs were computed: in this build, or read from records committed under
+    ``results/`` (a record carries ``made`` only when it was recorded; its key is its settings and
+    the digest of its code, so a record read is the one this build would compute)."""
+    from .recorded import distinct
+
+    records = distinct(records)
+    made = [m for m in (field_of(r, "made", None) for r in records) if m]
+    if not made:
+        return "Every run was computed in this build."
+    commits = sorted({str(m.get("commit", "?")) for m in made})
+    dates = sorted(str(m.get("date", "?"))[:10] for m in made)
+    return (
+        f"{len(made)} of these {len(records)} runs were read from records committed under `results/` "
+        f"(computed at commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}, {dates[0]} to {dates[-1]}), "
+        "under the same key as this build's: the same settings and the same code digest; "
+        f"{len(records) - len(made)} {'was' if len(records) - len(made) == 1 else 'were'} computed in this build."
+    )
+
+
 def cost_figures(groups: dict[str, list[RunRecord]]) -> dict[str, str]:
     """The cost of a grid as measured figures (for :func:`unlearnkit.book.measured.record`):
     runs, total compute, minutes per unit and what dominates it."""
@@ -291,6 +311,7 @@ def table1_facts(
         "n_failed": str(sum(not r.succeeded for r in records)),
         "n_units": str(max((len(v) for v in groups.values()), default=0)),
         "compute_min": f"{sum(r.seconds or 0.0 for r in records) / 60:.0f}",
+        "provenance_text": provenance_text(records),
         "before_reasoning": f"{100 * before_rec['reasoning']:.1f}",
         "before_dialogue": f"{100 * before_rec['dialogue']:.1f}",
         "before_ppl": f"{before_rec['pile_ppl']:.1f}",
