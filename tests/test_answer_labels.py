@@ -23,6 +23,8 @@ def test_the_sample_is_stratified_shuffled_and_blind():
     answers, key = labels.sample({"m": _exp()}, per_model=3, seed=1)
     assert list(answers.columns) == ["id", "prompt", "answer", "label", "note"]  # no model, no flag
     assert len(answers) == 6 and key["model"].value_counts().tolist() == [3, 3]
+    by_model = key.groupby("model")["prompt_index"].apply(sorted)
+    assert by_model["before unlearning"] == by_model["after GA"]  # the same prompts: labels pair
     assert answers["id"].tolist() == [f"a{k:03d}" for k in range(1, 7)] and (answers["label"] == "").all()
     again, _ = labels.sample({"m": _exp()}, per_model=3, seed=1)
     assert again.equals(answers)  # the draw is the seed's, not the run's

@@ -6,8 +6,8 @@ The harmful rate of the second paper is read off an automatic classifier
 trained on the same texts says little; this module checks both against answers labelled by
 reading them, by the rubric in ``data/answer_labels/RUBRIC.md`` (written before labelling):
 
-* :func:`sample` draws answers stratified by model (the same number per model, prompts at
-  random with a fixed seed), shuffles them and hides the model behind an opaque id: the
+* :func:`sample` draws answers stratified by model (the same prompts for every model of an
+  experiment, drawn at random with a fixed seed, so labels pair before and after), shuffles them and hides the model behind an opaque id: the
   labelling file (``answers.csv``: id, prompt, answer, label, note) says nothing of where an
   answer came from; the key (``key.csv``: id, model name, model, prompt index) does;
 * :func:`read` joins the labels to the key, refusing an unknown or missing label (naming the
@@ -49,15 +49,17 @@ def models_of(exp: dict) -> list[tuple[str, dict]]:
 
 def sample(exps: dict[str, dict], per_model: int = 20, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(answers, key)`` for labelling: ``per_model`` answers of every model of every experiment
-    (``{model name: harmful experiment}``), prompts drawn at random per model, rows shuffled,
+    (``{model name: harmful experiment}``), to the same prompts drawn at random, rows shuffled,
     ids ``a001``…; ``answers`` has an empty ``label`` and ``note`` column and no model."""
     rng = random.Random(seed)
     rows = []
     for model_name, exp in exps.items():
         questions = exp.get("eval_questions") or []
-        for model, ev in models_of(exp):
-            n = len(ev["eval_answers"])
-            for i in sorted(rng.sample(range(n), min(per_model, n))):
+        arms = models_of(exp)
+        n = min(len(ev["eval_answers"]) for _, ev in arms)
+        picked = sorted(rng.sample(range(n), min(per_model, n)))  # the same prompts for every model: paired
+        for model, ev in arms:
+            for i in picked:
                 prompt = questions[i] if i < len(questions) else ""
                 rows.append((model_name, model, i, prompt, ev["eval_answers"][i]))
     rng.shuffle(rows)
