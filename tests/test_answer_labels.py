@@ -67,3 +67,19 @@ def test_a_bad_or_missing_label_is_named_with_its_file_and_id(tmp_path):
     key.to_csv(tmp_path / labels.KEY, index=False)
     with pytest.raises(ValueError, match=r"answers\.csv: 2 answers without one of the labels.*a002, a004"):
         labels.read(tmp_path)
+
+
+def test_h1_on_the_labels_pairs_prompts_and_guards_against_silence():
+    from unlearnkit.second_paper import claims
+
+    def labelled(after):
+        rows = [("before unlearning", i, "harmful") for i in range(20)]
+        rows += [("after GA", i, lab) for i, lab in enumerate(after)]
+        return pd.DataFrame([{"model_name": "m", "model": m, "prompt_index": i, "label": lab} for m, i, lab in rows])
+
+    cut = claims.h1_on_labels(labelled(["harmless answer"] * 18 + ["harmful"] * 2), "m", "GA")
+    assert cut["verdict"] == "holds" and cut["n"] == 20 and cut["p0"] == 1.0 and cut["p1"] == 0.1
+    silent = claims.h1_on_labels(labelled(["non-answer"] * 20), "m", "GA")
+    assert silent["verdict"] == "does not hold (the model stops answering)"
+    with pytest.raises(ValueError, match="after 'IHL'"):
+        claims.h1_on_labels(labelled(["harmful"] * 20), "m", "IHL")
