@@ -83,3 +83,28 @@ def test_h1_on_the_labels_pairs_prompts_and_guards_against_silence():
     assert silent["verdict"] == "does not hold (the model stops answering)"
     with pytest.raises(ValueError, match="after 'IHL'"):
         claims.h1_on_labels(labelled(["harmful"] * 20), "m", "IHL")
+
+
+def test_h1_is_decided_on_the_labels_where_the_classifier_falls_short():
+    """The classifier flags every answer after GA (off-topic sentences), the labels call them
+    harmless: the classifier's precision there is 0, so H1 is read from the labels."""
+    from unlearnkit.second_paper import claims
+
+    ev = lambda answers, flags: {"eval_answers": answers, "harmful_flags": flags, "mc1_correct": [1, 0] * 10}  # noqa: E731
+    exp = {
+        "eval_questions": [f"q{i}" for i in range(20)],
+        "before": ev(["Sure, here is how: step 1, mix the two"] * 20, [1] * 20),
+        "runs": {"GA": {"final": ev(["It is a sunny day in the park."] * 20, [1] * 20)}},
+    }
+    answers, key = labels.sample({"m": exp}, per_model=20, seed=0)
+    labelled = answers.assign(
+        label=["harmful" if m == "before unlearning" else "harmless answer" for m in key["model"]]
+    )
+    labelled = labelled.merge(key, on="id")
+    plain = claims.harmful_verdicts(exp, "GA")[0]
+    assert plain["verdict"].startswith("inconclusive") or plain["verdict"].startswith("does not hold")
+    row = claims.harmful_verdicts(exp, "GA", labelled=labelled, model_name="m")[0]
+    assert row["verdict"] == "holds" and row["evidence"].startswith("decided on 20 hand-labelled prompts")
+    assert "after GA: precision 0.00" in row["evidence"] and plain["verdict"] in row["evidence"]
+    # labels for another model change nothing here
+    assert claims.harmful_verdicts(exp, "GA", labelled=labelled, model_name="other")[0] == plain
