@@ -217,3 +217,47 @@ def audit(
         list(specs),
         threshold_ma,
     )
+
+
+def audit_at_budget(
+    specs: dict[str, list[runs.RunSpec]], epochs: int, settings: AuditSettings = AuditSettings(), progress: bool = True
+) -> Audit:
+    """Attack every run of ``specs`` after exactly ``epochs`` epochs, whether or not it met the
+    criterion (:func:`unlearned.model_at`): Zhang et al.'s regime, where the paper's small rates
+    move weights by less than a 4-bit step and quantisation is expected to bring memorisation
+    back.  The rows carry the status the run had by then ("forgotten" or "not forgotten by
+    then").  No controls are attacked here (they are the criterion audit's); nothing here
+    enters the verdicts R1-R3, which are decided on the runs at the criterion."""
+    from tqdm.auto import tqdm
+
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    all_specs = [s for v in specs.values() for s in v]
+    if not all_specs:
+        raise ValueError("nothing to audit: no runs given")
+    original = runs.load(all_specs[0].model_name)
+    heldout = original.heldout(settings.heldout_rows)
+    first = all_specs[0]
+    threshold_ma = runs.thresholds(first.model_name, first.heldout_rows, first.n, first.thresholds)["ma"]
+    table, weights, seconds = [], [], 0.0
+    tasks = [(label, s) for label, v in specs.items() for s in v]
+    for label, spec in tqdm(tasks, desc=f"audit at {epochs} epochs", disable=not progress):
+        forget = runs.forget_ids(original, spec.draw, spec.forget_rows, spec.part)
+        run = runs.run(spec, progress=False)
+        status = "forgotten" if run.succeeded and run.epochs_run <= epochs else "not forgotten by then"
+
+        def compute(spec=spec, forget=forget):
+            m = unlearned.model_at(spec, epochs)
+            return {
+                "rows": attack(m, forget, heldout, settings, original.tokenizer),
+                "weights": attacks.weight_change(original.model, m, 4, settings.group_size),
+            }
+
+        record = _cached(
+            {"run": unlearned.path(spec).name, "rows": spec.forget_rows, "epochs": epochs}, settings, compute
+        )
+        unit = f"{spec.draw}.{spec.part}"
+        weights.append({"unit": unit, "model": label, "status": status, **record["weights"]})
+        seconds += record["seconds"]
+        table += [{"unit": unit, "model": label, "status": status, **r} for r in record["rows"]]
+    return Audit(pd.DataFrame(table), pd.DataFrame(weights), settings, False, seconds, list(specs), threshold_ma)

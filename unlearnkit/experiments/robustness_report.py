@@ -124,6 +124,30 @@ def weight_table(a: Audit) -> pd.DataFrame:
     ).round(3)
 
 
+def budget_table(a: Audit) -> pd.DataFrame:
+    """The audit at a fixed budget (:func:`~unlearnkit.experiments.robustness.audit_at_budget`):
+    per method, the units forgotten by then, mean MA (and EL where measured, %) on the unit as it
+    is and after each quantiser, the change int4 RTN brings (points), and how far the weights
+    moved in 4-bit steps (medians over units, :func:`weight_table`)."""
+    if a.table.empty:
+        return pd.DataFrame()
+    t = a.table[a.table.attack.isin(["none", "quantise"])]
+    parts = []
+    for measure in ("ma", "el"):
+        m = t[t.measure == measure]
+        if m.empty:
+            continue
+        piv = 100 * m.pivot_table(index="model", columns="strength", values="value", aggfunc="mean", sort=False)
+        cols = ["none", *a.settings.quantisation]
+        piv = piv.reindex(columns=cols)
+        piv.columns = [f"{measure.upper()} {'as is' if c == 'none' else c} (%)" for c in cols]
+        parts.append(piv)
+    out = pd.concat(parts, axis=1)
+    if "MA int4 RTN (%)" in out:
+        out["MA change, int4 RTN (points)"] = out["MA int4 RTN (%)"] - out["MA as is (%)"]
+    return weight_table(a).join(out).round(2)
+
+
 # ----------------------------------------------------------------------------- verdicts
 
 

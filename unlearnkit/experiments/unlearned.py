@@ -7,7 +7,8 @@ and data for the epochs the run took (the trainer is deterministic on one machin
 per-epoch EL checks and probe, which only evaluate, are left out), checks that it reproduces
 the record (epochs, final MA and final EL must match, or it refuses, naming the difference), and
 saves the merged weights as safetensors under ``cache_root()/unlearned/<the record's hash>``;
-later calls load them in seconds.
+later calls load them in seconds.  :func:`model_at` gives the same training after a fixed number
+of epochs instead, whether or not the run met the criterion by then (attacks at a budget).
 
 It does not evaluate or attack; it gives the model.
 """
@@ -38,17 +39,12 @@ def model(spec: runs.RunSpec, progress: bool = False, check_el: bool = True):
     """The unlearned (merged) model of ``spec``: loaded when saved, else re-run once, checked
     against the run's record (computed first if missing; ``check_el``: the final EL too, which
     costs a generation pass over the unit) and saved."""
-    import copy
-
-    from safetensors.torch import load_model, save_model
-
     loaded = runs.load(spec.model_name)
     where = path(spec)
     record = runs.run(spec, progress=progress)  # the record the model must reproduce (cached)
-    if (where / "model.safetensors").is_file():
-        m = copy.deepcopy(loaded.model)
-        load_model(m, str(where / "model.safetensors"), device=str(next(m.parameters()).device))
-        return m.eval().requires_grad_(False)
+    saved = _saved(where, loaded)
+    if saved is not None:
+        return saved
     # The same training for the epochs the run took, without its per-epoch EL checks and probe
     # (evaluation only: they draw no random numbers, so the weights are the same) and thresholds
     # that never stop it; the criterion is then checked once, on the final model.
@@ -81,10 +77,66 @@ def model(spec: runs.RunSpec, progress: bool = False, check_el: bool = True):
             f"re-running {spec} did not reproduce its record ({', '.join(differ)} differ): the cached record "
             f"was made on another machine or by nondeterministic kernels; delete it to recompute both"
         )
+    return _save(where, again.model, {"spec": runs.cache_config(spec, loaded), "status": record.status})
+
+
+def _save(where, m, about: dict):
+    from safetensors.torch import save_model
+
     with atomic_directory(where) as tmp:
-        save_model(again.model, str(tmp / "model.safetensors"))
-        write_json_atomic(
-            tmp / "about.json",
-            {"spec": runs.cache_config(spec, loaded), "code": codehash.code_digest(runs.CODE), "status": record.status},
+        save_model(m, str(tmp / "model.safetensors"))
+        write_json_atomic(tmp / "about.json", about | {"code": codehash.code_digest(runs.CODE)})
+    return m.eval().requires_grad_(False)
+
+
+def _saved(where, loaded):
+    import copy
+
+    from safetensors.torch import load_model
+
+    if not (where / "model.safetensors").is_file():
+        return None
+    m = copy.deepcopy(loaded.model)
+    load_model(m, str(where / "model.safetensors"), device=str(next(m.parameters()).device))
+    return m.eval().requires_grad_(False)
+
+
+def model_at(spec: runs.RunSpec, epochs: int, progress: bool = False):
+    """The model of ``spec``'s training after exactly ``epochs`` epochs, whether or not it met
+    the criterion by then (a run that met it earlier trains on; one that never met it is cut or
+    continued to ``epochs``): Zhang et al.'s regime, where a method is attacked after a fixed
+    budget at small rates.  Saved beside :func:`model`'s (``<key>-at-<epochs>``).  The training is
+    the run's own: the MA after the last epoch both ran must equal the run's record, or it
+    refuses (:class:`NotReproducedError`)."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    loaded = runs.load(spec.model_name)
+    where = path(spec).with_name(f"{path(spec).name}-at-{epochs}")
+    record = runs.run(spec, progress=progress)
+    saved = _saved(where, loaded)
+    if saved is not None:
+        return saved
+    never = metrics.Thresholds(ma=0.0, el=0.0, n=record.config["thresholds"]["n"], source="fixed budget: never stops")
+    again = trainer.unlearn(
+        loaded.model,
+        runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
+        loaded.retain(spec.retain_rows, spec.retain_source),
+        dataclasses.replace(spec.unlearn_config(), max_epochs=epochs),
+        thresholds=never,
+        progress=progress,
+    )
+    k = min(epochs, record.epochs_run)
+    ran, recorded = again.record.history[k - 1].ma, record.history[k - 1].ma
+    if not math.isclose(ran, recorded, rel_tol=1e-6):
+        raise NotReproducedError(
+            f"re-running {spec} for {epochs} epochs did not reproduce its record: MA after epoch {k} is {ran} "
+            f"here and {recorded} in the record (made on another machine or by nondeterministic kernels)"
         )
-    return again.model.eval().requires_grad_(False)
+    status = "forgotten" if record.succeeded and record.epochs_run <= epochs else "not forgotten by then"
+    about = {
+        "spec": runs.cache_config(spec, loaded),
+        "epochs": epochs,
+        "status": status,
+        "final_ma": again.record.final_ma,
+    }
+    return _save(where, again.model, about)
