@@ -83,8 +83,14 @@ def read(folder: Path = DATA) -> pd.DataFrame:
     model, prompt_index); a label outside :data:`LABELS`, a missing label or an id without a key
     row is a ``ValueError`` naming the file and the ids."""
     folder = Path(folder)
-    answers = pd.read_csv(folder / ANSWERS, dtype=str, keep_default_na=False)
-    key = pd.read_csv(folder / KEY, dtype={"id": str, "model_name": str, "model": str, "prompt_index": int})
+    if folder.resolve() == DATA.resolve():  # the shipped set: checked against data/MANIFEST.tsv
+        from ..data import data_file
+
+        files = {name: data_file(f"answer_labels/{name}") for name in (ANSWERS, KEY)}
+    else:
+        files = {name: folder / name for name in (ANSWERS, KEY)}
+    answers = pd.read_csv(files[ANSWERS], dtype=str, keep_default_na=False)
+    key = pd.read_csv(files[KEY], dtype={"id": str, "model_name": str, "model": str, "prompt_index": int})
     bad = answers.loc[~answers["label"].isin(LABELS), "id"].tolist()
     if bad:
         raise ValueError(
