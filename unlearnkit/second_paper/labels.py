@@ -25,6 +25,7 @@ imports it.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 from pathlib import Path
@@ -155,7 +156,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Draw held-out answers for labelling (data/answer_labels)")
     parser.add_argument("command", choices=("sample",))
     parser.add_argument(
-        "--profile", action="append", required=True, help="a profile whose second-paper chapter has run (cpu, real)"
+        "--model", action="append", required=True, help="a model whose harmful experiment has run (testbed:default)"
+    )
+    parser.add_argument(
+        "--config", default="{}", help="HarmfulConfig overrides as JSON (a profile's second_paper.harmful_config)"
     )
     parser.add_argument("--per-model", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -166,13 +170,11 @@ def main(argv=None) -> None:
     out = Path(args.out)
     if (out / ANSWERS).is_file():
         raise SystemExit(f"error: {out / ANSWERS} exists (labels are never overwritten); remove it to draw again")
-    from ..book.grid import chapter_params
-
-    exps = {}
-    for profile in args.profile:
-        p = chapter_params(profile, "second_paper")
-        cfg = harmful.HarmfulConfig(model_name=p["model_name"], **(p.get("harmful_config") or {}))
-        exps[cfg.model_name] = harmful.experiment(cfg)
+    try:
+        overrides = json.loads(args.config)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"error: --config {args.config!r} is not JSON ({err})") from None
+    exps = {m: harmful.experiment(harmful.HarmfulConfig(model_name=m, **overrides)) for m in args.model}
     answers, key = sample(exps, args.per_model, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     answers.to_csv(out / ANSWERS, index=False)
