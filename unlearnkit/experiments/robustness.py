@@ -133,6 +133,36 @@ def _cached(identity: dict, settings: AuditSettings, compute) -> dict:
     return results.cached("attack", config, compute, code=__name__)
 
 
+def _audited(specs: dict[str, list[runs.RunSpec]], settings: AuditSettings):
+    """``(every spec, the model as loaded, held-out rows, the runs' MA threshold)`` of an audit:
+    one model and one unit size, or a ``ValueError`` naming them."""
+    all_specs = [s for v in specs.values() for s in v]
+    if not all_specs:
+        raise ValueError("nothing to audit: no runs given")
+    names = {s.model_name for s in all_specs}
+    sizes = {s.forget_rows for s in all_specs}
+    if len(names) > 1 or len(sizes) > 1:
+        raise ValueError(f"one model and one unit size per audit, got models {names} and forget_rows {sizes}")
+    first = all_specs[0]
+    threshold_ma = runs.thresholds(first.model_name, first.heldout_rows, first.n, first.thresholds)["ma"]
+    original = runs.load(first.model_name)
+    return all_specs, original, original.heldout(settings.heldout_rows), threshold_ma
+
+
+def _attack_unlearned(unlearned_model, identity: dict, forget, heldout, settings: AuditSettings, original) -> dict:
+    """The cached attack of one unlearned model (``unlearned_model()`` builds it only on a cache
+    miss): its rows and how far its weights moved from ``original``'s."""
+
+    def compute():
+        m = unlearned_model()
+        return {
+            "rows": attack(m, forget, heldout, settings, original.tokenizer),
+            "weights": attacks.weight_change(original.model, m, 4, settings.group_size),
+        }
+
+    return _cached(identity, settings, compute)
+
+
 def audit(
     specs: dict[str, list[runs.RunSpec]],
     settings: AuditSettings = AuditSettings(),
@@ -155,20 +185,10 @@ def audit(
     an hour of the audit."""
     from tqdm.auto import tqdm
 
-    all_specs = [s for v in specs.values() for s in v]
-    if not all_specs:
-        raise ValueError("nothing to audit: no runs given")
-    names = {s.model_name for s in all_specs}
-    sizes = {s.forget_rows for s in all_specs}
-    if len(names) > 1 or len(sizes) > 1:
-        raise ValueError(f"one model and one unit size per audit, got models {names} and forget_rows {sizes}")
-    model_name, rows = names.pop(), sizes.pop()
-    first = all_specs[0]
-    threshold_ma = runs.thresholds(model_name, first.heldout_rows, first.n, first.thresholds)["ma"]
+    all_specs, original, heldout, threshold_ma = _audited(specs, settings)
+    model_name, rows = all_specs[0].model_name, all_specs[0].forget_rows
     units = sorted({(s.draw, s.part) for s in all_specs})
     folds = [tuple(u) for u in (reference_units or units)]
-    original = runs.load(model_name)
-    heldout = original.heldout(settings.heldout_rows)
     tasks = [(u, BEFORE, None) for u in units]
     if reference:
         tasks += [(u, REFERENCE, None) for u in units]
@@ -197,14 +217,14 @@ def audit(
                 weights.append({"unit": unit, "model": label, "status": status})
                 continue
 
-            def compute(spec=spec, forget=forget):
-                m = unlearned.model(spec, check_el=settings.el)
-                return {
-                    "rows": attack(m, forget, heldout, settings, original.tokenizer),
-                    "weights": attacks.weight_change(original.model, m, 4, settings.group_size),
-                }
-
-            record = _cached({"run": unlearned.path(spec).name, "rows": rows}, settings, compute)
+            record = _attack_unlearned(
+                lambda spec=spec: unlearned.model(spec, check_el=settings.el),
+                {"run": unlearned.path(spec).name, "rows": rows},
+                forget,
+                heldout,
+                settings,
+                original,
+            )
             weights.append({"unit": unit, "model": label, "status": status, **record["weights"]})
         seconds += record["seconds"]
         table += [{"unit": unit, "model": label, "status": status, **r} for r in record["rows"]]
@@ -232,29 +252,18 @@ def audit_at_budget(
 
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    all_specs = [s for v in specs.values() for s in v]
-    if not all_specs:
-        raise ValueError("nothing to audit: no runs given")
-    original = runs.load(all_specs[0].model_name)
-    heldout = original.heldout(settings.heldout_rows)
-    first = all_specs[0]
-    threshold_ma = runs.thresholds(first.model_name, first.heldout_rows, first.n, first.thresholds)["ma"]
+    _, original, heldout, threshold_ma = _audited(specs, settings)
     table, weights, seconds = [], [], 0.0
     tasks = [(label, s) for label, v in specs.items() for s in v]
     for label, spec in tqdm(tasks, desc=f"audit at {epochs} epochs", disable=not progress):
-        forget = runs.forget_ids(original, spec.draw, spec.forget_rows, spec.part)
-        run = runs.run(spec, progress=False)
-        status = "forgotten" if run.succeeded and run.epochs_run <= epochs else "not forgotten by then"
-
-        def compute(spec=spec, forget=forget):
-            m = unlearned.model_at(spec, epochs)
-            return {
-                "rows": attack(m, forget, heldout, settings, original.tokenizer),
-                "weights": attacks.weight_change(original.model, m, 4, settings.group_size),
-            }
-
-        record = _cached(
-            {"run": unlearned.path(spec).name, "rows": spec.forget_rows, "epochs": epochs}, settings, compute
+        status = unlearned.status_at(runs.run(spec, progress=False), epochs)
+        record = _attack_unlearned(
+            lambda spec=spec: unlearned.model_at(spec, epochs),
+            {"run": unlearned.path(spec).name, "rows": spec.forget_rows, "epochs": epochs},
+            runs.forget_ids(original, spec.draw, spec.forget_rows, spec.part),
+            heldout,
+            settings,
+            original,
         )
         unit = f"{spec.draw}.{spec.part}"
         weights.append({"unit": unit, "model": label, "status": status, **record["weights"]})

@@ -45,23 +45,12 @@ def model(spec: runs.RunSpec, progress: bool = False, check_el: bool = True):
     saved = _saved(where, loaded)
     if saved is not None:
         return saved
-    # The same training for the epochs the run took, without its per-epoch EL checks and probe
-    # (evaluation only: they draw no random numbers, so the weights are the same) and thresholds
-    # that never stop it; the criterion is then checked once, on the final model.
-    config = dataclasses.replace(spec.unlearn_config(), max_epochs=record.epochs_run)
-    never = metrics.Thresholds(ma=0.0, el=0.0, n=record.config["thresholds"]["n"], source="re-run: never stops")
-    again = trainer.unlearn(
-        loaded.model,
-        forget := runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
-        loaded.retain(spec.retain_rows, spec.retain_source),
-        config,
-        thresholds=never,
-        progress=progress,
-    )
+    # The same training for the epochs the run took; the criterion is then checked once, on the final model.
+    again, forget = _retrain(spec, loaded, record, record.epochs_run, progress)
     final_el = (
         record.final_el
         if record.final_el is None or not check_el
-        else metrics.extraction_likelihood(again.model, forget, n=never.n).mean().item()
+        else metrics.extraction_likelihood(again.model, forget, n=record.config["thresholds"]["n"]).mean().item()
     )
     differ = [
         name
@@ -78,6 +67,28 @@ def model(spec: runs.RunSpec, progress: bool = False, check_el: bool = True):
             f"was made on another machine or by nondeterministic kernels; delete it to recompute both"
         )
     return _save(where, again.model, {"spec": runs.cache_config(spec, loaded), "status": record.status})
+
+
+def _retrain(spec: runs.RunSpec, loaded, record, epochs: int, progress: bool):
+    """``(run, forget ids)``: ``spec``'s training for exactly ``epochs`` epochs, without the run's
+    per-epoch EL checks and probe (evaluation only: they draw no random numbers, so the weights
+    are the same) and with thresholds that never stop it."""
+    never = metrics.Thresholds(ma=0.0, el=0.0, n=record.config["thresholds"]["n"], source="re-run: never stops")
+    forget = runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part)
+    again = trainer.unlearn(
+        loaded.model,
+        forget,
+        loaded.retain(spec.retain_rows, spec.retain_source),
+        dataclasses.replace(spec.unlearn_config(), max_epochs=epochs),
+        thresholds=never,
+        progress=progress,
+    )
+    return again, forget
+
+
+def status_at(record, epochs: int) -> str:
+    """What a run had done after ``epochs`` epochs: "forgotten" if it met the criterion by then."""
+    return "forgotten" if record.succeeded and record.epochs_run <= epochs else "not forgotten by then"
 
 
 def _save(where, m, about: dict):
@@ -116,15 +127,7 @@ def model_at(spec: runs.RunSpec, epochs: int, progress: bool = False):
     saved = _saved(where, loaded)
     if saved is not None:
         return saved
-    never = metrics.Thresholds(ma=0.0, el=0.0, n=record.config["thresholds"]["n"], source="fixed budget: never stops")
-    again = trainer.unlearn(
-        loaded.model,
-        runs.forget_ids(loaded, spec.draw, spec.forget_rows, spec.part),
-        loaded.retain(spec.retain_rows, spec.retain_source),
-        dataclasses.replace(spec.unlearn_config(), max_epochs=epochs),
-        thresholds=never,
-        progress=progress,
-    )
+    again, _ = _retrain(spec, loaded, record, epochs, progress)
     k = min(epochs, record.epochs_run)
     ran, recorded = again.record.history[k - 1].ma, record.history[k - 1].ma
     if not math.isclose(ran, recorded, rel_tol=1e-6):
@@ -132,11 +135,10 @@ def model_at(spec: runs.RunSpec, epochs: int, progress: bool = False):
             f"re-running {spec} for {epochs} epochs did not reproduce its record: MA after epoch {k} is {ran} "
             f"here and {recorded} in the record (made on another machine or by nondeterministic kernels)"
         )
-    status = "forgotten" if record.succeeded and record.epochs_run <= epochs else "not forgotten by then"
     about = {
         "spec": runs.cache_config(spec, loaded),
         "epochs": epochs,
-        "status": status,
+        "status": status_at(record, epochs),
         "final_ma": again.record.final_ma,
     }
     return _save(where, again.model, about)
