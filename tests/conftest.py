@@ -22,7 +22,12 @@ def fresh_cache(tmp_path_factory):
     if os.environ.get("UNLEARNKIT_TEST_CACHE") == "user":
         yield None
         return
-    path = tmp_path_factory.mktemp("unlearnkit-cache")
+    # One cache for the session's pytest-xdist workers (the cache writes atomically and keeps the
+    # first of two concurrent builds), so a testbed or model the smoke book builds on one worker
+    # is not built again on the other.  Recorded results stay per worker.
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "unlearnkit-cache"
+    path.mkdir(exist_ok=True)
     old = {k: os.environ.get(k) for k in ("UNLEARNKIT_CACHE", "UNLEARNKIT_RESULTS")}
     os.environ["UNLEARNKIT_CACHE"] = str(path)
     os.environ["UNLEARNKIT_RESULTS"] = str(tmp_path_factory.mktemp("recorded-results"))  # never the repo's

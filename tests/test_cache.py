@@ -18,6 +18,31 @@ def test_atomic_directory_appears_only_on_success(tmp_path):
     assert (final / "done.bin").read_bytes() == b"y"
 
 
+@pytest.mark.parametrize("checked_first", [True, False])
+def test_of_two_concurrent_builds_the_first_to_finish_is_kept(tmp_path, monkeypatch, checked_first):
+    """Two test workers share one cache: the later build gives way, whether it sees the first one
+    before renaming or only when the rename meets the finished directory."""
+    import os as os_module
+
+    final = tmp_path / "entry"
+    if not checked_first:  # the other build lands between the check and the rename
+        real_replace = os_module.replace
+
+        def replace(src, dst):
+            (final / "first.bin").parent.mkdir()
+            (final / "first.bin").write_bytes(b"1")
+            return real_replace(src, dst)
+
+        monkeypatch.setattr("unlearnkit.store.cache.os.replace", replace)
+    with atomic_directory(final) as tmp:
+        (tmp / "second.bin").write_bytes(b"2")
+        if checked_first:
+            final.mkdir()
+            (final / "first.bin").write_bytes(b"1")
+    assert [p.name for p in final.iterdir()] == ["first.bin"]
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]  # the second build's files are gone
+
+
 def test_config_hash_is_order_independent():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})

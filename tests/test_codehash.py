@@ -129,3 +129,18 @@ def test_naming_helpers_and_grids_key_nothing(copy):
         "from collections.abc import Callable\nEXTRA = 1",
     )
     assert codehash.code_digest(*computing, root=copy) == base
+
+
+def test_a_result_neutral_edit_keeps_its_records_current_until_the_module_is_edited_again(copy):
+    """Each entry of ``RESULT_NEUTRAL`` matches its module's text now (a dead entry fails here:
+    remove it), stands in for the digest before the edit, and a further edit of the module is
+    a new digest that no entry covers."""
+    for (module, after), before in codehash.RESULT_NEUTRAL.items():
+        parts = module.split(".")[1:]
+        path = PKG.joinpath(*parts).with_suffix(".py")
+        text = path.read_text()
+        digests = codehash.module_digests(module)
+        assert digests[module] == before, f"{module}: RESULT_NEUTRAL names an edit its text no longer is"
+        _edit(copy.joinpath(*parts).with_suffix(".py"), text, text + "\nEDITED_AGAIN = 1\n")
+        again = codehash.module_digests(module, root=copy)[module]
+        assert again not in (before, after)

@@ -163,3 +163,45 @@ def test_lm_evals_per_request_truncation_warnings_are_counted_not_printed(caplog
         log.warning("something else")
     assert count.count == 2
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+def test_a_batch_is_bounded_by_the_memory_of_its_logits():
+    assert downstream.bounded_batch(200, 49_152, memory=32 * 200 * 49_152 * 8) == 32
+    assert downstream.bounded_batch(200, 49_152, memory=5 * 200 * 49_152 * 8 + 7) == 5
+    assert downstream.bounded_batch(100_000, 49_152, memory=1) == 1  # never below one request
+    assert downstream.bounded_batch(10, 100, cap=8, memory=1 << 40) == 8
+
+
+def test_the_testbeds_are_scored_in_batches_of_32_as_before_the_bound(smoke_testbed):
+    """The bound changes no testbed computation: even a request as long as any testbed's window
+    fits a batch of 32 (so records computed with a fixed batch of 32 are what the code computes now)."""
+    from unlearnkit.models import testbed
+
+    vocabulary = smoke_testbed.model.config.vocab_size
+    assert vocabulary == len(smoke_testbed.tokenizer)  # every testbed shares this tokenizer
+    for recipe in testbed.RECIPES.values():
+        assert downstream.bounded_batch(recipe.max_positions, vocabulary) == 32
+
+
+def test_memory_bounded_batches_score_as_batches_of_32(smoke_testbed, monkeypatch):
+    """A budget that fits only a few requests per batch gives the same scores as a batch of 32,
+    and the batches it runs really are smaller (their longest request bounds each)."""
+    model, tok = smoke_testbed.model, smoke_testbed.tokenizer
+    sizes = []
+    hook = model.register_forward_pre_hook(
+        lambda m, args, kw: sizes.append(kw["input_ids"].shape if "input_ids" in kw else args[0].shape),
+        with_kwargs=True,
+    )
+    try:
+        tasks = ["copa", "piqa", "lambada"]
+        wide = downstream.lm_eval_scores(model, tok, tasks, count=12, seed=1)
+        wide_sizes, sizes[:] = list(sizes), []
+        memory = 3 * 40 * model.config.vocab_size * 8
+        monkeypatch.setattr(downstream, "LOGITS_MEMORY", memory)
+        narrow = downstream.lm_eval_scores(model, tok, tasks, count=12, seed=1)
+    finally:
+        hook.remove()
+    assert narrow == wide
+    assert max(b for b, _ in wide_sizes) > 3
+    assert all(b * length * model.config.vocab_size * 8 <= memory or b == 1 for b, length in sizes)
+    assert max(b for b, _ in sizes) >= 2  # short requests still share a batch

@@ -229,6 +229,60 @@ def task_config(
 # ----------------------------------------------------------------- evaluation
 
 
+# Bytes one batch of scored requests may spend on its full-vocabulary logits and their
+# log-softmax (two float32 [batch, length, vocabulary] tensors).  A fixed batch of 32 long
+# requests through SmolLM2's 49,152-token output layer took 9 GB; within this bound a batch
+# shrinks where its requests are long and the vocabulary large, and stays at ``batch_size``
+# elsewhere: on the testbeds (8,192 tokens, at most 256 positions) every batch is 32, as before.
+LOGITS_MEMORY = 1 << 30
+
+
+def bounded_batch(length: int, vocabulary: int, cap: int = 32, memory: int | None = None) -> int:
+    """The largest batch, at most ``cap`` and at least 1, whose logits and log-softmax for
+    requests of ``length`` tokens over ``vocabulary`` fit in ``memory`` bytes (default
+    :data:`LOGITS_MEMORY`)."""
+    memory = LOGITS_MEMORY if memory is None else memory
+    return max(1, min(cap, memory // (8 * max(length, 1) * vocabulary)))
+
+
+@functools.cache
+def _memory_bounded_lm():
+    """lm-eval's ``HFLM`` with each batch of scored requests sized by :func:`bounded_batch`.
+
+    lm-eval sorts requests longest first and, with ``batch_size="auto"``, asks a scheduler for
+    each batch's size; its own scheduler probes for an out-of-memory error, which on a CPU is
+    the kernel killing the process.  This one sizes each batch for its first (longest)
+    request.  Generation keeps the fixed batch: it keeps one position's logits per step."""
+    from lm_eval.models.huggingface import HFLM
+
+    class MemoryBoundedHFLM(HFLM):
+        def __init__(self, *args, cap: int = 32, **kw):
+            super().__init__(*args, batch_size="auto", max_batch_size=cap, **kw)
+            self.cap, self._batch_end, self._batch_now = cap, 0, cap
+
+        def _bounded(self, length: int) -> int:
+            return bounded_batch(length, self.model.config.vocab_size, self.cap)
+
+        def _batch_scheduler(self, pos, requests):
+            if pos == 0 or pos >= self._batch_end:  # a batch starts here, with its longest request
+                _, context, continuation = requests[pos]
+                self._batch_now = self._bounded(len((context + continuation)[-(self.max_length + 1) :][:-1]))
+                self._batch_end = pos + self._batch_now
+            return self._batch_now
+
+        def _detect_batch_size(self, requests=None, pos=0):  # rolling log-likelihoods: whole windows
+            return self._bounded(self.max_length)
+
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            self.batch_size_per_gpu = self.cap
+            try:
+                return super().generate_until(requests, disable_tqdm)
+            finally:
+                self.batch_size_per_gpu = "auto"
+
+    return MemoryBoundedHFLM
+
+
 @functools.lru_cache(maxsize=2)
 def _task_manager(include_defaults: bool):
     """One lm-eval ``TaskManager`` per process.  Building one indexes every task YAML that
@@ -256,7 +310,6 @@ def lm_eval_scores(
     receives every metric lm-eval reports per task (``{"hellaswag": {"acc": …, "acc_norm": …}}``).
     """
     import lm_eval
-    from lm_eval.models.huggingface import HFLM
 
     names = check_tasks(names)
     if mode not in ("local", "online"):
@@ -273,7 +326,7 @@ def lm_eval_scores(
     device = str(next(model.parameters()).device)
     was_training = model.training
     model.eval()
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
+    lm = _memory_bounded_lm()(pretrained=model, tokenizer=tokenizer, cap=batch_size, device=device)
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     scores = {}
     try:

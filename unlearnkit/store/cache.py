@@ -58,10 +58,14 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
     try:
         yield tmp
-        if final.exists():  # another process finished first: keep theirs
-            shutil.rmtree(tmp)
-        else:
+        try:
+            if final.exists():  # another process finished first: keep theirs
+                raise FileExistsError(final)
             os.replace(tmp, final)
+        except OSError:  # it finished first, or between the check and the rename (a non-empty target)
+            if not final.exists():
+                raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
