@@ -33,6 +33,7 @@ re-exported here, so a chapter asks this one module for its verdicts and their t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -126,6 +127,195 @@ def every_part_holds(parts: dict[str, str]) -> str:
     return next(x for x in parts.values() if x != "holds")
 
 
+@dataclass
+class _Context:
+    """What every claim of :func:`verdicts` reads: the records, the model before, the rules."""
+
+    groups: dict[str, list]
+    before: dict
+    mins: dict
+    max_epochs: int = field(init=False)
+    measures: list = field(init=False)
+    fail: dict = field(init=False)
+    ep: dict = field(init=False)
+    start: dict = field(init=False)
+    log_before: float = field(init=False)
+    start_note: str = field(init=False)
+
+    def __post_init__(self):
+        self.max_epochs = budget(self.groups)
+        self.measures, _ = capability_measures(self.before, self.mins)
+        self.fail = {k: failed_by_unit(v) for k, v in self.groups.items()}
+        self.ep = {k: epochs_by_unit(v, self.max_epochs) for k, v in self.groups.items()}
+        self.start = matched.starts(self.groups)
+        self.log_before, self.start_note = matched.start_log_ppl(self.before)
+
+    def epochs(self, x: str, y: str):
+        return epochs_comparison(self.groups[x], self.groups[y], self.max_epochs, self.mins["epochs"])
+
+    def capability(self, x: str, y: str):
+        return capability(self.groups[x], self.groups[y], self.measures)
+
+    def hierarchical(self, x: str, y: str):
+        return hierarchical(self.groups[x], self.groups[y], self.mins["log_ppl"])
+
+    def at_matched(self, x: str, y: str):
+        return matched.compare(self.groups[x], self.groups[y], self.log_before, self.mins["log_ppl"], self.start)
+
+    def paper_view(self, x: str, y: str) -> str:
+        """The paper's view and the old rule: failures entered as budget + 1."""
+        units = sorted(set(self.ep[x]) & set(self.ep[y]), key=str)
+        d = [self.ep[x][u] - self.ep[y][u] for u in units]
+        mean = float(np.mean(d)) if d else float("nan")
+        return (
+            f"paper's view (failures = budget + 1): mean {mean:+.2f}, old rule's paired t p = {stats.paired_t_p(d):.3g}"
+        )
+
+
+# Each claim below returns its verdict row and the p-value its verdict needs (entered into Holm).
+
+
+def _c1(c: _Context) -> tuple[dict, float]:
+    """C1: GA degrades the model: log Pile PPL after GA vs before (primary), GA vs GD reported."""
+    ppl = Measure("Pile PPL", -1)
+    ga = values_by_unit(c.groups["GA"], ppl)
+    rise = stats.one_sample(ga, math.log(c.before["pile_ppl"]), c.mins["log_ppl"])
+    vs_gd = stats.paired(ga, values_by_unit(c.groups["GD"], ppl))
+    ratio = math.exp(rise.effect) if rise.n else float("nan")
+    row = verdict_row(
+        "C1",
+        CLAIMS["C1"],
+        stats.decide(rise, +1),
+        rise,
+        f"log PPL GA − before: {rise.text()} (×{ratio:.2f}); GA − GD: {vs_gd.text()}",
+        "log PPL",
+    )
+    return row, (max(rise.p, rise.p_minimum) if rise.minimum else rise.p)
+
+
+def _c2(c: _Context) -> tuple[dict, float]:
+    """C2: GD needs fewer epochs than GA AND keeps capability better (both parts: intersection-union)."""
+    e = c.epochs("GD", "GA")
+    cap = c.capability("GD", "GA")
+    faster = 1 if stats.decide(e, -1) == "holds" else (-1 if e.direction > 0 else 0)
+    v = all_hold([faster, cap.direction], e.n) if e.tested else stats.decide(e, -1)
+    row = verdict_row(
+        "C2",
+        CLAIMS["C2"],
+        v,
+        e,
+        f"epochs GD − GA: {e.text()}; {c.paper_view('GD', 'GA')}; "
+        f"{stats.failures(c.fail['GD'], c.fail['GA']).text()}; capability GD vs GA: {cap.text()}",
+        "epochs",
+    )
+    prim = cap.primary()
+    return row, max(e.p, prim[2] if prim else float("nan"))
+
+
+def _c3(c: _Context) -> tuple[dict, float]:
+    """C3: LoRA (GD) fails within budget OR costs capability, against full GD.  Primary: the
+    hierarchical win ratio of GD over LoRA (GD); the epochs-or-capability test beside it."""
+    w = c.hierarchical("GD", "LoRA (GD)")
+    v_old, e, cap, fails = fails_or_costs(
+        c.groups["LoRA (GD)"], c.groups["GD"], c.measures, c.max_epochs, c.mins["epochs"]
+    )
+    row = win_row(
+        "C3",
+        CLAIMS["C3"],
+        w,
+        win_verdict(w, +1),
+        f"primary, GD vs LoRA (GD) (forgot beats not; both forgot: Pile PPL; both failed: final MA): {w.text()} | "
+        f"earlier rule ({v_old}): epochs LoRA(GD) − GD: {e.text()}; {c.paper_view('LoRA (GD)', 'GD')}; "
+        f"{fails.text()}; capability where both forgot: {cap.text()}",
+    )
+    return row, w.p
+
+
+def _c4(c: _Context) -> tuple[dict, float]:
+    """C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA).  Primary
+    (since 2026-12-06): Pile perplexity at matched forgetting (:mod:`.matched`); the earlier
+    primary (the win ratio) and the paper's view (capability where both forgot) beside it."""
+    m = c.at_matched("+ IHL", "LoRA (GD)")
+    w = c.hierarchical("+ IHL", "LoRA (GD)")
+    cap = c.capability("+ IHL", "LoRA (GD)")
+    row = matched_row(
+        "C4",
+        CLAIMS["C4"],
+        m,
+        matched.verdict(m),
+        f"primary, LoRA+IHL vs LoRA(GD) at matched forgetting ({c.start_note}): {m.text()} | "
+        f"earlier primary, until 2026-12-06 ({win_verdict(w, +1)}): win ratio {w.text()} | "
+        f"paper's view, where both forgot ({capability_verdict(cap)}): {cap.text()}",
+    )
+    return row, m.p()
+
+
+def _fewer_epochs(c: _Context, claim: str, a: str, b: str, a_label: str, b_label: str) -> tuple[dict, float]:
+    """A speed claim: ``a`` needs fewer epochs than ``b`` (C5, C5b)."""
+    e = c.epochs(a, b)
+    row = verdict_row(
+        claim,
+        CLAIMS[claim],
+        stats.decide(e, -1),
+        e,
+        f"epochs {a_label} − {b_label}: {e.text()}; {c.paper_view(a, b)}; "
+        f"{stats.failures(c.fail[a], c.fail[b]).text()}",
+        "epochs",
+    )
+    return row, (max(e.p, e.p_minimum) if e.minimum else e.p)
+
+
+def _c6(c: _Context) -> tuple[dict, float]:
+    """C6: IHL + FILA keeps capability better than each other LoRA method (both comparisons).
+    Primary (since 2026-12-06): Pile perplexity at matched forgetting; the earlier primary (the
+    win ratios) and the paper's view beside it."""
+    others = ("LoRA (GD)", "+ IHL")
+    ms = {k: c.at_matched("+ FILA", k) for k in others}
+    wins = {k: c.hierarchical("+ FILA", k) for k in others}
+    caps = {k: c.capability("+ FILA", k) for k in others}
+    parts = {k: matched.verdict(x) for k, x in ms.items()}
+    old_v = all_hold([x.direction for x in wins.values()], min(x.n for x in wins.values()))
+    evidence = (
+        " | ".join(
+            f"primary, FILA + IHL vs {k} at matched forgetting ({parts[k]}; {c.start_note}): {x.text()}"
+            for k, x in ms.items()
+        )
+        + f" | earlier primary, until 2026-12-06 ({old_v}): "
+        + "; ".join(f"win ratio vs {k}: {x.text()}" for k, x in wins.items())
+        + " | paper's view, where both forgot: "
+        + "; ".join(f"vs {k} ({capability_verdict(x)}): {x.text()}" for k, x in caps.items())
+    )
+    row = matched_row("C6", CLAIMS["C6"], ms["+ IHL"], every_part_holds(parts), evidence)
+    return row, max((x.p() for x in ms.values()), default=float("nan"))
+
+
+def _holm(rows: list[dict], claim_p: list[float]) -> None:
+    """Holm over the claims decided here, both directions: each row enters with the p of the
+    verdict it reached ("does not hold": its test's p; otherwise the p a "holds" needs), and a
+    "holds" or a "does not hold" must survive the adjustment (until 2026-12-05 only "holds" did)."""
+    deciding = [
+        row["p"] if row["verdict"] == "does not hold" and row.get("p") is not None else p
+        for row, p in zip(rows, claim_p)
+    ]
+    for row, p_holm in zip(rows, stats.holm([float("nan") if p is None else p for p in deciding])):
+        row["Holm p"] = None if math.isnan(p_holm) else float(f"{p_holm:.3g}")
+        if row["verdict"] in ("holds", "does not hold") and not (p_holm < stats.ALPHA):
+            row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over the claims decided here)"
+
+
+C7_ROW = {
+    "claim": "C7",
+    "statement": CLAIMS["C7"],
+    "n": None,
+    "effect": None,
+    "95% CI": None,
+    "p": None,
+    "effect unit": "",
+    "verdict": "judged elsewhere",
+    "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'",
+}
+
+
 def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None) -> list[dict]:
     """Verdicts for C1–C7 from records grouped by Table 1 method name ("GA", "GD",
     "LoRA (GD)", "+ IHL", "+ FILA", and C5b when "PiSSA + IHL" is there too); ``before`` holds the model's ``pile_ppl``,
@@ -137,191 +327,21 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     :data:`MINIMUM_EFFECTS` (``minimums`` overrides), and a "holds" must survive Holm's
     adjustment over the claims decided here (C1–C6, C5b): the rows give the Holm p.
     """
-    mins = minimum_effects(minimums)
-    max_epochs = budget(groups)
-    measures, _ = capability_measures(before, mins)
-    fail = {k: failed_by_unit(v) for k, v in groups.items()}
-    ep = {k: epochs_by_unit(v, max_epochs) for k, v in groups.items()}
-
-    def epochs(x, y):
-        return epochs_comparison(groups[x], groups[y], max_epochs, mins["epochs"])
-
-    def paper_view(x, y):  # the paper's view and the old rule: failures entered as budget + 1
-        units = sorted(set(ep[x]) & set(ep[y]), key=str)
-        d = [ep[x][u] - ep[y][u] for u in units]
-        mean = float(np.mean(d)) if d else float("nan")
-        return (
-            f"paper's view (failures = budget + 1): mean {mean:+.2f}, old rule's paired t p = {stats.paired_t_p(d):.3g}"
-        )
-
-    out, claim_p = [], []
-
-    # C1: GA degrades the model: log Pile PPL after GA vs before (primary), GA vs GD reported
-    ppl = Measure("Pile PPL", -1)
-    rise = stats.one_sample(values_by_unit(groups["GA"], ppl), math.log(before["pile_ppl"]), mins["log_ppl"])
-    vs_gd = stats.paired(values_by_unit(groups["GA"], ppl), values_by_unit(groups["GD"], ppl))
-    out.append(
-        verdict_row(
-            "C1",
-            CLAIMS["C1"],
-            stats.decide(rise, +1),
-            rise,
-            f"log PPL GA − before: {rise.text()} (×{math.exp(rise.effect) if rise.n else float('nan'):.2f}); "
-            f"GA − GD: {vs_gd.text()}",
-            "log PPL",
-        )
-    )
-    claim_p.append(max(rise.p, rise.p_minimum) if rise.minimum else rise.p)
-
-    # C2: GD needs fewer epochs than GA AND keeps capability better (both parts: intersection-union)
-    e = epochs("GD", "GA")
-    cap = capability(groups["GD"], groups["GA"], measures)
-    faster = 1 if stats.decide(e, -1) == "holds" else (-1 if e.direction > 0 else 0)
-    v = all_hold([faster, cap.direction], e.n) if e.tested else stats.decide(e, -1)
-    out.append(
-        verdict_row(
-            "C2",
-            CLAIMS["C2"],
-            v,
-            e,
-            f"epochs GD − GA: {e.text()}; {paper_view('GD', 'GA')}; "
-            f"{stats.failures(fail['GD'], fail['GA']).text()}; capability GD vs GA: {cap.text()}",
-            "epochs",
-        )
-    )
-    prim = cap.primary()
-    claim_p.append(max(e.p, prim[2] if prim else float("nan")))
-
-    # C3: LoRA (GD) fails within budget OR costs capability, against full GD. Primary: the
-    # hierarchical win ratio of GD over LoRA (GD); the epochs-or-capability test beside it.
-    w = hierarchical(groups["GD"], groups["LoRA (GD)"], mins["log_ppl"])
-    v_old, e, cap, fails = fails_or_costs(groups["LoRA (GD)"], groups["GD"], measures, max_epochs, mins["epochs"])
-    out.append(
-        win_row(
-            "C3",
-            CLAIMS["C3"],
-            w,
-            win_verdict(w, +1),
-            f"primary, GD vs LoRA (GD) (forgot beats not; both forgot: Pile PPL; both failed: final MA): {w.text()} | "
-            f"earlier rule ({v_old}): epochs LoRA(GD) − GD: {e.text()}; {paper_view('LoRA (GD)', 'GD')}; "
-            f"{fails.text()}; capability where both forgot: {cap.text()}",
-        )
-    )
-    claim_p.append(w.p)
-
-    # C4: IHL keeps capability closer to the original than GA-based GD (both with LoRA). Primary
-    # (since 2026-12-06): Pile perplexity at matched forgetting (:mod:`.matched`); the earlier
-    # primary (the win ratio) and the paper's view (capability where both forgot) beside it.
-    start = matched.starts(groups)
-    log_before, start_note = matched.start_log_ppl(before)
-
-    def at_matched(a, b):
-        return matched.compare(groups[a], groups[b], log_before, mins["log_ppl"], start)
-
-    m = at_matched("+ IHL", "LoRA (GD)")
-    w = hierarchical(groups["+ IHL"], groups["LoRA (GD)"], mins["log_ppl"])
-    cap = capability(groups["+ IHL"], groups["LoRA (GD)"], measures)
-    out.append(
-        matched_row(
-            "C4",
-            CLAIMS["C4"],
-            m,
-            matched.verdict(m),
-            f"primary, LoRA+IHL vs LoRA(GD) at matched forgetting ({start_note}): {m.text()} | "
-            f"earlier primary, until 2026-12-06 ({win_verdict(w, +1)}): win ratio {w.text()} | "
-            f"paper's view, where both forgot ({capability_verdict(cap)}): {cap.text()}",
-        )
-    )
-    claim_p.append(m.p())
-
-    def fewer_epochs(claim, statement, a, b, a_label, b_label):  # a needs fewer epochs than b
-        e = epochs(a, b)
-        out.append(
-            verdict_row(
-                claim,
-                statement,
-                stats.decide(e, -1),
-                e,
-                f"epochs {a_label} − {b_label}: {e.text()}; {paper_view(a, b)}; {stats.failures(fail[a], fail[b]).text()}",
-                "epochs",
-            )
-        )
-        claim_p.append(max(e.p, e.p_minimum) if e.minimum else e.p)
-
-    # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
-    fewer_epochs(
-        "C5",
-        CLAIMS["C5"],
-        "+ FILA",
-        "+ IHL",
-        "FILA + IHL",
-        "LoRA + IHL",
-    )
-    # C5b (when the PiSSA arm ran): the speed comes from the Fisher weighting, not from any
-    # principal-component start: FILA + IHL against PiSSA + IHL, same objective and rank
-    if PISSA in groups:
-        fewer_epochs(
-            "C5b",
-            CLAIMS["C5b"],
-            "+ FILA",
-            PISSA,
-            "FILA + IHL",
-            "PiSSA + IHL",
-        )
-
-    # C6: IHL + FILA keeps capability better than each other LoRA method (both comparisons).
-    # Primary (since 2026-12-06): Pile perplexity at matched forgetting; the earlier primary
-    # (the win ratios) and the paper's view beside it.
-    others = ("LoRA (GD)", "+ IHL")
-    ms = {k: at_matched("+ FILA", k) for k in others}
-    wins = {k: hierarchical(groups["+ FILA"], groups[k], mins["log_ppl"]) for k in others}
-    caps = {k: capability(groups["+ FILA"], groups[k], measures) for k in others}
-    parts = {k: matched.verdict(x) for k, x in ms.items()}
-    v = every_part_holds(parts)
-    old_v = all_hold([x.direction for x in wins.values()], min(x.n for x in wins.values()))
-    out.append(
-        matched_row(
-            "C6",
-            CLAIMS["C6"],
-            ms["+ IHL"],
-            v,
-            " | ".join(
-                f"primary, FILA + IHL vs {k} at matched forgetting ({parts[k]}; {start_note}): {x.text()}"
-                for k, x in ms.items()
-            )
-            + f" | earlier primary, until 2026-12-06 ({old_v}): "
-            + "; ".join(f"win ratio vs {k}: {x.text()}" for k, x in wins.items())
-            + " | paper's view, where both forgot: "
-            + "; ".join(f"vs {k} ({capability_verdict(c)}): {c.text()}" for k, c in caps.items()),
-        )
-    )
-    claim_p.append(max((x.p() for x in ms.values()), default=float("nan")))
-
-    # Holm over the claims decided here, both directions: each row enters with the p of the
-    # verdict it reached ("does not hold": its test's p; otherwise the p a "holds" needs), and a
-    # "holds" or a "does not hold" must survive the adjustment (until 2026-12-05 only "holds" did)
-    deciding = [
-        row["p"] if row["verdict"] == "does not hold" and row.get("p") is not None else p
-        for row, p in zip(out, claim_p)
+    c = _Context(groups, before, minimum_effects(minimums))
+    decided = [
+        _c1(c),
+        _c2(c),
+        _c3(c),
+        _c4(c),
+        # C5: FILA reaches the criterion in fewer epochs than plain LoRA (same objective, IHL)
+        _fewer_epochs(c, "C5", "+ FILA", "+ IHL", "FILA + IHL", "LoRA + IHL"),
     ]
-    for row, p_holm in zip(out, stats.holm([float("nan") if p is None else p for p in deciding])):
-        row["Holm p"] = None if math.isnan(p_holm) else float(f"{p_holm:.3g}")
-        if row["verdict"] in ("holds", "does not hold") and not (p_holm < stats.ALPHA):
-            row["verdict"] = f"inconclusive (n = {row['n']}: not significant after Holm over the claims decided here)"
-    out.append(
-        {
-            "claim": "C7",
-            "statement": CLAIMS["C7"],
-            "n": None,
-            "effect": None,
-            "95% CI": None,
-            "p": None,
-            "effect unit": "",
-            "verdict": "judged elsewhere",
-            "evidence": "Table 1 uses Q, V and the FFN only; see the chapter 'Ablation: which modules get the adapter'",
-        }
-    )
-    return out
+    if PISSA in groups:  # C5b: the speed comes from the Fisher weighting, not any principal-component start
+        decided.append(_fewer_epochs(c, "C5b", "+ FILA", PISSA, "FILA + IHL", "PiSSA + IHL"))
+    decided.append(_c6(c))
+    rows = [row for row, _ in decided]
+    _holm(rows, [p for _, p in decided])
+    return rows + [dict(C7_ROW)]
 
 
 def forgetting_rate(by_rate: dict, method: str = "LoRA (GD)", share: float = FORGETTING_SHARE) -> float | None:
