@@ -37,8 +37,24 @@ def test_a_4bit_group_has_at_most_16_values_and_a_bounded_error(scheme):
         assert (eight - w).abs().mean() < (q - w).abs().mean() / 8  # 16x finer grid
 
 
-def test_rtn_agrees_with_optimum_quanto_qint4():
+def test_rtn_agrees_with_optimum_quanto_qint4(monkeypatch):
     quanto = pytest.importorskip("optimum.quanto")
+    import importlib
+    from types import SimpleNamespace
+
+    # Dequantising unpacks quanto's int4 codes from their bytes; on the CPU quanto compiles a C++
+    # extension for that on first use (about a minute on a fresh machine).  The unpacking is only
+    # bit shifts (quanto's own pure-torch default, ``optimum/quanto/library/unpack.py``, restated
+    # here because its decorator keeps no Python handle); the codes, scales and shifts under test
+    # are still quanto's.
+    def unpack(packed, bits):
+        per_byte = 8 // bits
+        return torch.cat([(packed & (2 ** (bits * (i + 1)) - 1)) >> (bits * i) for i in range(per_byte)]).to(
+            torch.uint8
+        )
+
+    extension = importlib.import_module("optimum.quanto.library.extensions").get_extension("quanto_cpp")
+    monkeypatch.setattr(extension, "_lib", SimpleNamespace(unpack=unpack))
     torch.manual_seed(1)
     lin = torch.nn.Sequential(torch.nn.Linear(256, 64, bias=False))
     ours = attacks.quantise_weight(lin[0].weight, 4, "rtn", group_size=128)  # quanto's int4 group size
