@@ -83,7 +83,7 @@ def test_smollm2_smoke_injection_then_unlearning(smollm2_smoke):
             lora_init=lora_init,
             rank=4,
             lr=lr,
-            max_epochs=3,
+            max_epochs=2,  # the test asks only that MA falls below the injected level (3 epochs until 2026-12-07)
             retain_rows=4,
             downstream=None,
             forget_rows=recipe.forget_rows,
