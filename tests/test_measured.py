@@ -19,6 +19,7 @@ def test_a_measured_command_records_its_time_status_and_pytest_summary(tmp_path)
     assert code == 0
     rec = json.loads((tmp_path / "measurements" / "demo.json").read_text())
     assert rec["figures"]["tests"] == "3 passed, 1 skipped" and rec["figures"]["exit status"] == 0
+    assert rec["figures"]["pytest time"] == "0.0 min (1 s)"  # pytest's own seconds, beside the wall time
     assert rec["command"].endswith(f"print({line!r})") and rec["commit"] and rec["machine"]
     page = measured.page(tmp_path)
     assert "## demo" in page and "| tests | 3 passed, 1 skipped |" in page and rec["commit"] in page

@@ -67,17 +67,18 @@ def run_and_record(name: str, command: list[str], root: Path = ROOT, notes: str 
         raise ValueError("give the command to measure after '--'")
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    summary = None
+    summary = pytest_seconds = None
     for line in proc.stdout:
         sys.stdout.write(line)
         match = SUMMARY.search(line)
         if match:
-            summary = match.group(1)
+            summary, pytest_seconds = match.group(1), float(match.group(2))
     code = proc.wait()
     seconds = time.perf_counter() - start
     figures = {"wall time": f"{seconds / 60:.1f} min ({seconds:.0f} s)", "exit status": code}
     if summary:
         figures["tests"] = summary
+        figures["pytest time"] = f"{pytest_seconds / 60:.1f} min ({pytest_seconds:.0f} s)"
     record(name, figures, " ".join(command), notes=notes, root=root)
     return code
 
