@@ -4,6 +4,8 @@ one, with its 32 held-out rows and for two epochs: the API is what is checked, n
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -11,6 +13,7 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+@pytest.mark.slow  # trains and scores through the README's example: about 50 s; left to `make test`
 def test_the_readme_has_one_python_example_and_it_runs(smoke_testbed, capsys):
     blocks = python_blocks(README.read_text())
     assert len(blocks) == 1, f"expected one ```python block in {README.name}, found {len(blocks)}"

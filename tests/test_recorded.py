@@ -120,6 +120,7 @@ def test_tradeoff_draws_every_runs_path_forgotten_or_not():
     assert figures.tradeoff({"GA": [_record(0)]}) is None  # no probes recorded: nothing to draw
 
 
+@pytest.mark.slow  # recomputes a recorded run: about 15 s; left to `make test`
 def test_a_spot_check_record_made_alone_is_recomputed_and_reproduced(tmp_path, smoke_testbed):
     """``record_spot_check`` writes one run under its Table 1 label; recomputing it from its spec
     (here from this machine's cache, as a second build on the same machine would) reproduces it."""

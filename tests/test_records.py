@@ -177,6 +177,7 @@ def test_retain_sources(smoke_testbed):
         loaded.retain(4, "c4")
 
 
+@pytest.mark.slow  # measures thresholds on three sources: about 45 s; left to `make test`
 def test_threshold_sources_measure_on_different_text(smoke_testbed):
     from unlearnkit import metrics
     from unlearnkit.experiments import runs
