@@ -39,8 +39,9 @@ def test_a_4bit_group_has_at_most_16_values_and_a_bounded_error(scheme):
 
 def test_rtn_agrees_with_optimum_quanto_qint4(monkeypatch):
     quanto = pytest.importorskip("optimum.quanto")
-    import importlib
     from types import SimpleNamespace
+
+    from optimum.quanto.library.extensions import get_extension
 
     # Dequantising unpacks quanto's int4 codes from their bytes; on the CPU quanto compiles a C++
     # extension for that on first use (about a minute on a fresh machine).  The unpacking is only
@@ -53,8 +54,7 @@ def test_rtn_agrees_with_optimum_quanto_qint4(monkeypatch):
             torch.uint8
         )
 
-    extension = importlib.import_module("optimum.quanto.library.extensions").get_extension("quanto_cpp")
-    monkeypatch.setattr(extension, "_lib", SimpleNamespace(unpack=unpack))
+    monkeypatch.setattr(get_extension("quanto_cpp"), "_lib", SimpleNamespace(unpack=unpack))
     torch.manual_seed(1)
     lin = torch.nn.Sequential(torch.nn.Linear(256, 64, bias=False))
     ours = attacks.quantise_weight(lin[0].weight, 4, "rtn", group_size=128)  # quanto's int4 group size

@@ -59,6 +59,10 @@ def record(name: str, figures: dict[str, object], command: str, *, notes: str = 
 SUMMARY = re.compile(r"=+ (.*\d+ (?:passed|failed|error).*?) in ([\d.]+)s")
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
+
+
 def run_and_record(name: str, command: list[str], root: Path = ROOT, notes: str = "") -> int:
     """Run ``command``, stream its output, record its wall time, exit status and (for pytest)
     its summary line as measurement ``name``, and regenerate the page.  Returns the command's
@@ -75,10 +79,10 @@ def run_and_record(name: str, command: list[str], root: Path = ROOT, notes: str 
             summary, pytest_seconds = match.group(1), float(match.group(2))
     code = proc.wait()
     seconds = time.perf_counter() - start
-    figures = {"wall time": f"{seconds / 60:.1f} min ({seconds:.0f} s)", "exit status": code}
+    figures = {"wall time": _minutes(seconds), "exit status": code}
     if summary:
         figures["tests"] = summary
-        figures["pytest time"] = f"{pytest_seconds / 60:.1f} min ({pytest_seconds:.0f} s)"
+        figures["pytest time"] = _minutes(pytest_seconds)
     record(name, figures, " ".join(command), notes=notes, root=root)
     return code
 
