@@ -174,3 +174,55 @@ def test_durations_read_in_the_unit_a_reader_expects():
     from unlearnkit.book.grid import _hours
 
     assert [_hours(s) for s in (None, 62, 6000, 36000)] == ["unknown", "62 s", "100 min", "10.0 h"]
+
+
+def test_the_robustness_grid_is_the_chapters_audited_runs_and_its_references_are_the_chapters():
+    """cpu-full: Table 1's six audited methods on all 20 units and the three rate-check methods at
+    the paper's rates ("<method> @ <rate>"), the runs the chapter attacks; the references are built
+    for all units at once, as the chapter builds them (real: its ``exact_units``)."""
+    params = grid.chapter_params("cpu-full", "robustness")
+    audit = grids.sections("robustness", params)["audit"]
+    assert list(audit)[:6] == ["GA", "GD", "LoRA (GD)", "+ IHL", "+ FILA", "PiSSA + IHL"]
+    assert sorted(audit)[:3] == ["+ FILA", "+ FILA @ 0.0002", "+ IHL"] and len(audit) == 9
+    assert {len(v) for v in audit.values()} == {20} and len(grids.specs("robustness", params)) == 180
+    assert {s.lr for s in audit["GD @ 5e-05"]} == {5e-5} and {s.lr for s in audit["GD"]} == {1e-4}
+    assert grids.audit_units(params)[:5] == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]
+    assert grids.reference_units(params) == grids.audit_units(params)
+    assert set(audit["GA"]) <= set(grids.specs("table1", grid.chapter_params("cpu-full", "table1")))
+    line = grid.attack_plan(params)
+    assert "20 units" in line and "exact reference" in line and "9 unlearned models" in line and "20 epochs" in line
+    real = grid.chapter_params("real", "robustness")
+    assert len(grids.reference_units(real)) == 10 and grids.reference_units(real)[5] == (0, 1)
+    settings = grids.audit_settings(params)
+    assert settings.relearn_lr == params["lr_full"] and settings.el == params["audit_el"]
+
+
+def test_the_grid_attacks_unit_by_unit_resumes_and_stops_at_its_budget(monkeypatch):
+    """`run` on the robustness chapter attacks one unit's runs at a time with the whole chapter's
+    reference fold (so each unit's reference is the chapter's model), the budget runs too, and
+    stops before a unit would pass the budget."""
+    from unlearnkit.experiments import robustness
+
+    params = grid.chapter_params("cpu-full", "robustness") | {"forget_draws": [0, 1], "forget_parts": [0, 1]}
+    calls, now = [], [0.0]
+    monkeypatch.setattr(grid.time, "perf_counter", lambda: now[0])
+
+    def fake_audit(specs, settings, reference, reference_units, progress, attack_failed):
+        now[0] += 100  # each unit's attacks take 100 s
+        calls.append(("audit", {(s.draw, s.part) for v in specs.values() for s in v}, reference_units, len(specs)))
+
+    def fake_at_budget(specs, epochs, settings, progress):
+        calls.append(("budget", sorted(specs), epochs))
+
+    monkeypatch.setattr(robustness, "audit", fake_audit)
+    monkeypatch.setattr(robustness, "audit_at_budget", fake_at_budget)
+    lines = []
+    assert grid.attack(params, log=lines.append) == 4
+    audits = [c for c in calls if c[0] == "audit"]
+    assert [c[1] for c in audits] == [{(0, 0)}, {(0, 1)}, {(1, 0)}, {(1, 1)}]
+    assert all(c[2] == [(0, 0), (0, 1), (1, 0), (1, 1)] and c[3] == 9 for c in audits)
+    assert calls[1] == ("budget", ["+ FILA @ 0.0002", "GD @ 5e-05", "LoRA (GD) @ 0.0002"], 20)
+    assert "attacked unit 1.1 (4/4)" in lines[-2]
+    calls.clear()
+    assert grid.attack(params, budget=250, log=lines.append) == 2
+    assert "stopping before attacking unit 1.0 (3/4)" in lines[-1]

@@ -5,7 +5,8 @@
     python -m unlearnkit.book.grid status --profile cpu-full --chapter table1
     python -m unlearnkit.book.grid measure --profile cpu-full --chapter table1   # onto the Measured page
 
-Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``, ``capability`` (its pilot).  :func:`assemble` reads a
+Chapters with a grid: ``table1``, ``module_sweep``, ``rank_sweep``, ``capability`` (its pilot),
+``robustness`` (the runs it attacks, then the attacks unit by unit: :func:`attack`).  :func:`assemble` reads a
 chapter's recorded runs back as the chapter groups them (computing no run: only the probe of the
 model before unlearning when it is not recorded, a second), with the verdicts
 the chapter would draw from them: how the introduction shows a long profile's results.
@@ -285,6 +286,64 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
     return len(took)
 
 
+def attack(params: dict, budget: float | None = None, log=print) -> int:
+    """The robustness chapter's attacks, unit by unit, after its runs: :func:`robustness.audit`
+    of one unit's runs at a time (its controls, the model before unlearning and, with
+    ``exact_reference``, the exact reference built for all of ``exact_units`` at once, as the
+    chapter builds it), then :func:`robustness.audit_at_budget` with ``budget_epochs``.  Every
+    attack is recorded the moment it ends (profiles with ``record_runs``), so a stopped grid
+    resumes at the next attack and an attacked unit costs a second when run again; stops before
+    a unit would pass ``budget`` seconds (estimated from this call's units).  Returns the units
+    attacked."""
+    from ..experiments import grids, robustness
+
+    specs = grids.sections("robustness", params)["audit"]
+    settings, folds, todo = grids.audit_settings(params), grids.reference_units(params), grids.audit_units(params)
+    start, took = time.perf_counter(), []
+    for i, (d, p) in enumerate(todo, 1):
+        each, elapsed = (sum(took) / len(took) if took else 0.0), time.perf_counter() - start
+        if budget is not None and elapsed + each > budget:
+            log(
+                f"[grid] stopping before attacking unit {d}.{p} ({i}/{len(todo)}): {elapsed:.0f} s spent, "
+                f"the next needs about {each:.0f} s and the budget is {budget:.0f} s; run again to continue"
+            )
+            return len(took)
+        t0 = time.perf_counter()
+        one = {label: [s for s in v if (s.draw, s.part) == (d, p)] for label, v in specs.items()}
+        one = {label: v for label, v in one.items() if v}
+        robustness.audit(
+            one,
+            settings,
+            reference=params["exact_reference"],
+            reference_units=folds,
+            progress=False,
+            attack_failed=params["attack_failed"],
+        )
+        if params.get("budget_epochs"):  # the chapter's choice of runs attacked at the budget
+            at_budget = {label: v for label, v in one.items() if " @ " in label} or one
+            robustness.audit_at_budget(at_budget, params["budget_epochs"], settings, progress=False)
+        took.append(time.perf_counter() - t0)
+        left = (len(todo) - i) * (sum(took) / len(took))
+        log(f"[grid] attacked unit {d}.{p} ({i}/{len(todo)}): {took[-1]:.0f} s; about {_hours(left)} left")
+    log(f"[grid] attacks done: {len(took)} units in {_hours(time.perf_counter() - start)}")
+    return len(took)
+
+
+def attack_plan(params: dict) -> str:
+    """What ``run`` attacks after the robustness chapter's runs, a line (attack records are
+    keyed by each attacked model's weights, so their state is known only once the runs are)."""
+    from ..experiments import grids
+
+    specs = grids.sections("robustness", params)["audit"]
+    units = grids.audit_units(params)
+    controls = ["the model before unlearning"] + (["its exact reference"] if params["exact_reference"] else [])
+    at_budget = f"; the runs again after {params['budget_epochs']} epochs" if params.get("budget_epochs") else ""
+    return (
+        f"then the attacks, unit by unit: {len(units)} units, each with {' and '.join(controls)} and "
+        f"{len(specs)} unlearned models{at_budget} (each attack recorded as it ends; recorded ones are skipped)"
+    )
+
+
 def compute_baseline(chapter: str, params: dict, log=print) -> None:
     """The chapter's thresholds and scores before unlearning (recorded like the runs; a minute)."""
     from ..experiments import grids, probe, runs
@@ -349,6 +408,8 @@ class Assembled:
             return [ablation.module_verdict(sections["module_sweep"])]
         if self.chapter == "capability":
             return []  # a pilot chooses a regime (experiments.pilot); it decides no claim
+        if self.chapter == "robustness":
+            return []  # R1-R3 are decided on the attacks, which the chapter reads (they need its controls' models)
         return ablation.rank_verdicts(sections["rank_sweep"], sections["gd"]["GD"], self.before)
 
     def complete(self) -> dict:
@@ -361,6 +422,7 @@ class Assembled:
             "module_sweep": ["module_sweep"],
             "rank_sweep": ["rank_sweep", "gd"],
             "capability": ["pilot"],
+            "robustness": ["audit"],
         }
         names = deciding[self.chapter]
         arms = [recs for name in names for recs in self.sections[name].values()]
@@ -444,7 +506,7 @@ def main(argv=None) -> None:
     parser.add_argument("command", choices=("plan", "run", "status", "measure"))
     parser.add_argument("--profile", required=True)
     parser.add_argument(
-        "--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep, capability)"
+        "--chapter", required=True, help="a chapter with a grid (table1, module_sweep, rank_sweep, capability, robustness)"
     )
     parser.add_argument("--budget", default=None, help="run: stop before this much time is spent (2h, 90m, 45s)")
     parser.add_argument("--rerun-stale", action="store_true", help="run: recompute the stale runs too")
@@ -480,6 +542,8 @@ def main(argv=None) -> None:
     if args.command == "plan":
         print("\n".join(model_builds(specs)))
         print(plan(entries))
+        if args.chapter == "robustness":
+            print(attack_plan(params))
     elif args.command == "status":
         print(status(entries))
     else:
@@ -493,11 +557,15 @@ def main(argv=None) -> None:
                 fh.flush()
 
             log(f"[grid] {args.profile}/{args.chapter}: {status(entries)}")
+            started = time.perf_counter()
             compute_baseline(args.chapter, params, log)
             if args.backend == "inline":
-                run(entries, budget, log, rerun_stale=args.rerun_stale)
+                ran = run(entries, budget, log, rerun_stale=args.rerun_stale)
             else:
-                run_elsewhere(entries, args.backend, log, rerun_stale=args.rerun_stale, slurm=slurm)
+                ran = run_elsewhere(entries, args.backend, log, rerun_stale=args.rerun_stale, slurm=slurm)
+            if args.chapter == "robustness" and ran == len(_todo(entries, args.rerun_stale)):
+                left = None if budget is None else budget - (time.perf_counter() - started)
+                attack(params, left, log)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ grid still gives paired comparisons on the units it reached.  ``python -m unlear
 plans, runs and reports on these lists; the records go where :func:`~.runs.run` puts every
 record (the cache, and with ``record_runs`` the repository's ``results/<profile>/records``).
 
-Grids: Table 1 (its learning-rate sweep included), the module sweep, the rank sweep and the
-capability chapter's pilot.
+Grids: Table 1 (its learning-rate sweep included), the module sweep, the rank sweep, the
+capability chapter's pilot and the robustness audit's runs (the runs it attacks; the attacks
+themselves are :mod:`.robustness`'s, run by the grid command unit by unit after the runs).
 Only the runs whose specs are fixed in advance are listed: a chapter's later, data-dependent
 runs (Table 1 at the forgetting rate chosen from the sweep) are run by the chapter itself.
 This module lists; it runs nothing and is imported by no computing module (no cache key moves
@@ -118,6 +119,81 @@ def capability(p: dict) -> Sections:
     return {"pilot": pilot}
 
 
+def audit_specs(
+    model_name: str,
+    forget_draws: list[int],
+    forget_parts: list[int],
+    audit_methods: list[str],
+    other_rates: list,
+    other_rate_methods: list[str],
+    lr_full: float,
+    lr_lora: float,
+    **common,
+) -> dict[str, list[RunSpec]]:
+    """The runs the robustness audit attacks, as ``book/robustness.ipynb`` makes them:
+    ``audit_methods`` at the chapter's rates (Table 1's runs), and ``other_rate_methods`` at each
+    other ``[lr_full, lr_lora]`` pair that differs from them, labelled ``"<method> @ <rate>"``."""
+    out = table1_specs(
+        model_name,
+        forget_draws,
+        lr_full=lr_full,
+        lr_lora=lr_lora,
+        forget_parts=forget_parts,
+        methods_=audit_methods,
+        **common,
+    )
+    for full, lora in [tuple(r) for r in other_rates or []]:
+        if (full, lora) != (lr_full, lr_lora):
+            extra = table1_specs(
+                model_name,
+                forget_draws,
+                lr_full=full,
+                lr_lora=lora,
+                forget_parts=forget_parts,
+                methods_=other_rate_methods,
+                **common,
+            )
+            out |= {f"{k} @ {v[0].lr:g}": v for k, v in extra.items()}
+    return out
+
+
+def robustness(p: dict) -> Sections:
+    """The robustness chapter's runs (section ``audit``: :func:`audit_specs` with the chapter's
+    parameters); the grid command attacks them after running them."""
+    common = {k: p[k] for k in COMMON if k in p}
+    names = ("forget_draws", "forget_parts", "audit_methods", "other_rates", "other_rate_methods", "lr_full", "lr_lora")
+    return {"audit": audit_specs(p["model_name"], **{k: p[k] for k in names}, **common)}
+
+
+def audit_settings(p: dict):
+    """The :class:`~.robustness.AuditSettings` of the robustness chapter's parameters (the
+    attacker relearns at ``relearn_lr``, default the chapter's full fine-tuning rate)."""
+    from .robustness import AuditSettings
+
+    return AuditSettings(
+        quantisation=tuple(p["quantisation"]),
+        group_size=p["group_size"],
+        relearn_steps=tuple(p["relearn_steps"]),
+        relearn_lr=p.get("relearn_lr") or p["lr_full"],
+        heldout_rows=p["audit_heldout_rows"],
+        el=p["audit_el"],
+    )
+
+
+def audit_units(p: dict) -> list[tuple[int, int]]:
+    """The units the robustness audit attacks, set-major (the order the grid command attacks them)."""
+    from .runs import units
+
+    return [tuple(u) for u in units(p["forget_draws"], p["forget_parts"])]
+
+
+def reference_units(p: dict) -> list[tuple[int, int]]:
+    """The units whose exact references are built together (``exact_units``, default every
+    audited unit): the same for every unit the grid command attacks, so each unit's reference
+    is the model the whole chapter would build."""
+    return [tuple(u) for u in p.get("exact_units") or []] or audit_units(p)
+
+
 def _check_injected(p: dict) -> None:
     """A clear error when the pilot would unlearn rows its injected model was never taught: a
     forget set of 32 rows on a model that learnt only the first 8 measures forgetting of text the
@@ -139,6 +215,7 @@ GRIDS: dict[str, Callable[[dict], Sections]] = {
     "module_sweep": module_sweep,
     "rank_sweep": rank_sweep,
     "capability": capability,
+    "robustness": robustness,
 }
 
 
