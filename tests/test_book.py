@@ -155,6 +155,23 @@ def test_recorded_results_are_shown_labelled_and_spot_checked(smoke_book):
     assert "Spot check of the recorded" in text and ": reproduced." in text
 
 
+@pytest.mark.slow
+def test_the_robustness_chapter_reads_a_recorded_audit_back_and_decides_on_it(smoke_book):
+    """The path the default book takes for cpu-full's audit: the smoke profile names its own,
+    found in the cache, so the read-back is the chapter's own audit and its verdicts are its own."""
+    _, src, failures = smoke_book
+    assert "book/robustness" not in failures
+    chapter = json.loads((src / "book" / "robustness.ipynb").read_text())
+    outputs = json.dumps([c.get("outputs", []) for c in chapter["cells"]])
+    assert "smoke robustness audit: 1 of 1 units recorded in every attack" in outputs
+    found = json.loads((src / "book" / book.FINDINGS_FILE).read_text())["testbed:smoke"]
+    assert found["R1"]["chapter"] == "robustness" and found["R1"]["verdict"].startswith("smoke audit: ")
+    tables = [c for c in chapter["cells"] if "rr.verdict_table(rows)" in "".join(c["source"])]
+    read_back = [c for c in chapter["cells"] if "recorded_view" in "".join(c["source"])]
+    own, back = ("".join(c["outputs"][-1].get("data", {}).get("text/html", "")) for c in tables + read_back)
+    assert "R1" in own and own == back  # the same verdicts, read back
+
+
 # What a reader must never see: a role MyST did not render, or a Python object printed raw.
 LITERAL_MARKUP = re.compile(r"\{glue:\w*\}|\{glue\}|\{(?:doc|ref|numref|math)\}`")
 # A cell output that is a printed dict, as MyST-NB renders it (checked on a rendered page).

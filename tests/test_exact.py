@@ -3,9 +3,9 @@ injected without a forget unit."""
 
 import pytest
 
-from unlearnkit import experiments
+from unlearnkit import experiments, models
 from unlearnkit.experiments import exact
-from unlearnkit.models import testbed
+from unlearnkit.models import keys, testbed
 from unlearnkit.store.records import RunRecord
 
 
@@ -43,10 +43,27 @@ def test_reference_name_only_for_testbeds_and_injected_models():
         exact.reference_name("smollm2-135m+tdec", 0, 1)  # the default recipe injects part 0 only
 
 
+def test_the_key_of_a_testbed_reference_needs_no_pretraining(smoke_testbed, monkeypatch):
+    """A survey or a read-back of an audit needs the reference's key, not its weights (a cpu-full
+    reference costs as much as the testbed, 514 s)."""
+    assert keys.key_of("testbed:smoke") == models.load("testbed:smoke").key
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("key_of pretrained a testbed")
+
+    monkeypatch.setattr(testbed, "build", refuse)
+    key = keys.key_of("testbed:smoke:without-0")
+    assert key.startswith("testbed:smoke:without-0@") and key.endswith("|float32|cpu")
+    assert key.split("@")[1] != keys.key_of("testbed:smoke").split("@")[1]  # another recipe
+    with pytest.raises(AssertionError, match="pretrained a testbed"):
+        keys.key_of("testbed:smoke:without-0", device="meta")  # not the CPU fp32 default: loaded
+
+
 @pytest.mark.slow  # left to `make test`: about a minute
 def test_retrained_testbed_never_saw_the_set_and_memorises_it_less(smoke_testbed):
     ref = exact.reference("testbed:smoke", 0, heldout_rows=32, downstream="smoke", forget_rows=8)
     retrained = testbed.build("smoke", progress=False, without=(0,))
+    assert keys.key_of("testbed:smoke:without-0") == models.load("testbed:smoke:without-0").key  # as built
     assert retrained.info["forget_sequences"] == 0  # the smoke testbed memorises set 0 alone
     assert retrained.forget_set(0).shape == smoke_testbed.forget_set(0).shape  # kept as evaluation data
     assert (retrained.forget_set(0) == smoke_testbed.forget_set(0)).all()

@@ -226,3 +226,29 @@ def test_the_grid_attacks_unit_by_unit_resumes_and_stops_at_its_budget(monkeypat
     calls.clear()
     assert grid.attack(params, budget=250, log=lines.append) == 2
     assert "stopping before attacking unit 1.0 (3/4)" in lines[-1]
+
+
+def test_an_audit_not_recorded_reads_back_as_nothing_and_computes_nothing(tmp_path, monkeypatch, smoke_testbed):
+    """On a fresh machine with no attack record, the read-back is empty, says so, and neither
+    trains, attacks nor builds an exact reference (the default book must not start cpu-full's audit)."""
+    from unlearnkit.experiments import robustness
+    from unlearnkit.models import testbed
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("UNLEARNKIT_CACHE", str(cache))
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    shutil.copytree(smoke_testbed.path, cache / "testbed" / smoke_testbed.path.name)
+    build = testbed.build
+
+    def no_reference(size="default", progress=True, without=()):
+        assert not without, "built an exact reference"
+        return build(size, progress=progress, without=without)
+
+    def no_attack(*args, **kwargs):
+        raise AssertionError("attacked a model")
+
+    monkeypatch.setattr(testbed, "build", no_reference)
+    monkeypatch.setattr(robustness, "attack", no_attack)
+    got = grid.recorded_audit("smoke")
+    assert got.audit is None and got.units == [] and got.planned == 1
+    assert got.label().startswith("smoke robustness audit: 0 of 1 units recorded in every attack")

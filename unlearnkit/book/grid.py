@@ -309,8 +309,7 @@ def attack(params: dict, budget: float | None = None, log=print) -> int:
             )
             return len(took)
         t0 = time.perf_counter()
-        one = {label: [s for s in v if (s.draw, s.part) == (d, p)] for label, v in specs.items()}
-        one = {label: v for label, v in one.items() if v}
+        one = _one_unit(specs, (d, p))
         robustness.audit(
             one,
             settings,
@@ -327,6 +326,80 @@ def attack(params: dict, budget: float | None = None, log=print) -> int:
         log(f"[grid] attacked unit {d}.{p} ({i}/{len(todo)}): {took[-1]:.0f} s; about {_hours(left)} left")
     log(f"[grid] attacks done: {len(took)} units in {_hours(time.perf_counter() - start)}")
     return len(took)
+
+
+def _one_unit(specs: dict, unit: tuple[int, int]) -> dict:
+    """``specs`` (``{arm: [RunSpec]}``) restricted to the runs on ``unit``, arms without one dropped."""
+    one = {label: [s for s in v if (s.draw, s.part) == tuple(unit)] for label, v in specs.items()}
+    return {label: v for label, v in one.items() if v}
+
+
+@dataclass
+class RecordedAudit:
+    """A profile's robustness audit read back from the repository's records: ``audit`` on the
+    units whose every attack is recorded (None when none is), and how far the grid got."""
+
+    profile: str
+    audit: object  # robustness.Audit | None
+    units: list  # the units read back
+    planned: int  # the units the profile's chapter attacks
+    committed: str
+
+    def label(self) -> str:
+        return (
+            f"{self.profile} robustness audit: {len(self.units)} of {self.planned} units recorded in every "
+            f"attack, records committed at {self.committed}"
+        )
+
+
+def recorded_audit(profile_name: str) -> RecordedAudit:
+    """``profile_name``'s robustness audit from the repository's records, computing nothing
+    (inside :func:`~unlearnkit.store.results.read_only`; the exact references are keyed by
+    :func:`unlearnkit.models.keys.key_of`, never built): one unit at a time, as :func:`attack`
+    recorded it, and a unit with any attack not recorded is left out.  The model before
+    unlearning is loaded (the attacks need its data: the testbed a default build has)."""
+    import pandas as pd
+
+    from ..experiments import grids, robustness
+    from ..models import keys
+    from ..store import origin, results
+
+    params = chapter_params(profile_name, "robustness")
+    specs = grids.sections("robustness", params)["audit"]
+    settings, folds = grids.audit_settings(params), grids.reference_units(params)
+    planned = grids.audit_units(params)
+    parts, done = [], []
+    with results.read_only():
+        for unit in planned:
+            try:
+                parts.append(
+                    robustness.audit(
+                        _one_unit(specs, unit),
+                        settings,
+                        reference=params["exact_reference"],
+                        reference_units=folds,
+                        progress=False,
+                        attack_failed=params["attack_failed"],
+                        key_of=keys.key_of,
+                    )
+                )
+            except results.NotRecorded:
+                continue
+            done.append(unit)
+    committed = origin.last_commit(results.repository_results() / profile_name / "records") or "not committed"
+    if not parts:
+        return RecordedAudit(profile_name, None, [], len(planned), committed)
+    first = parts[0]
+    merged = robustness.Audit(
+        pd.concat([a.table for a in parts], ignore_index=True),
+        pd.concat([a.weights for a in parts], ignore_index=True),
+        settings,
+        first.has_reference,
+        sum(a.seconds for a in parts),
+        list(specs),
+        first.threshold_ma,
+    )
+    return RecordedAudit(profile_name, merged, done, len(planned), committed)
 
 
 def attack_plan(params: dict) -> str:

@@ -170,6 +170,7 @@ def audit(
     reference_units: list | None = None,
     progress: bool = True,
     attack_failed: bool = False,
+    key_of=None,
 ) -> Audit:
     """Attack every run of ``specs`` (``{method label: [RunSpec per unit]}``, one model and one
     unit size) and, on each unit, the model before unlearning and (``reference``) its exact
@@ -182,7 +183,12 @@ def audit(
     verdicts leave it out: unless ``attack_failed``, it is neither re-run nor attacked, only
     listed in ``weights`` with status "failed" (its measures empty).  On SmolLM2 at the paper's
     2e-4, LoRA (GD) and + IHL fail on every unit; re-running their 20 epochs would be about
-    an hour of the audit."""
+    an hour of the audit.
+
+    ``key_of``: the cache key of a control model from its name without building it
+    (:func:`unlearnkit.models.keys.key_of`; default: load the model); a control is then loaded
+    only when its attack is not cached or recorded, so a recorded audit reads back, inside
+    :func:`unlearnkit.store.results.read_only`, without building its exact references."""
     from tqdm.auto import tqdm
 
     all_specs, original, heldout, threshold_ma = _audited(specs, settings)
@@ -203,12 +209,13 @@ def audit(
                 if label == BEFORE
                 else exact.reference_name(model_name, d, p, [u for u in folds if u[1] == p])
             )
-            loaded = runs.load(name)
+            key = key_of(name) if key_of is not None else runs.load(name).key
 
-            def compute(loaded=loaded, forget=forget):
+            def compute(name=name, forget=forget):
+                loaded = runs.load(name)
                 return {"rows": attack(loaded.model, forget, heldout, settings, loaded.tokenizer)}
 
-            record = _cached({"model": loaded.key, "unit": [d, p], "rows": rows}, settings, compute)
+            record = _cached({"model": key, "unit": [d, p], "rows": rows}, settings, compute)
             status = None
         else:
             run = runs.run(spec, progress=False)

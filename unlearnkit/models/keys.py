@@ -26,14 +26,27 @@ from .registry import load
 def key_of(name: str, dtype: torch.dtype | str | None = None, device: str | None = None) -> str:
     """The :attr:`~unlearnkit.models.LoadedModel.key` that :func:`~unlearnkit.models.load`
     ``(name)`` would give, without injecting TDEC memorisation into an injected model that is
-    not yet cached (only its base loads: seconds where an injection takes up to half an hour).
-    Other models are loaded (a testbed built) as by :func:`~unlearnkit.models.load`."""
+    not yet cached (only its base loads: seconds where an injection takes up to half an hour)
+    and without pretraining a testbed (its key is its name, its recipe's hash, fp32 on CPU:
+    an exact reference, ``testbed:default:without-0``, costs as much to build as the testbed).
+    Other models are loaded as by :func:`~unlearnkit.models.load`."""
+    if name.startswith("testbed:") and injection.SUFFIX not in name and _cpu_fp32(dtype, device):
+        from . import testbed
+
+        size, without = testbed.parse_name(name.split(":", 1)[1])
+        return f"{name}@{testbed._recipe(size, without).hash()}|float32|cpu"
     injected = injection.parse_name(name)
     if injected is None:
         return load(name, dtype=dtype, device=device).key
     base, recipe = injected
     loaded = load(base, dtype=dtype, device=device)
     return replace(loaded, name=name, injection={"hash": injection.get_recipe(recipe, name).hash()}).key
+
+
+def _cpu_fp32(dtype, device) -> bool:
+    """Whether :func:`load` with these arguments gives fp32 weights on the CPU (its default here)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return device == "cpu" and dtype in (None, torch.float32, "float32")
 
 
 def injected_rows(name: str, draw: int) -> int | None:
