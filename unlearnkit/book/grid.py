@@ -258,6 +258,29 @@ def run_elsewhere(entries: list[Entry], backend: str, log=print, rerun_stale: bo
     return len(todo)
 
 
+def _within_budget(todo: list, work, budget: float | None, log, name, done, first_guess: float = 0.0) -> int:
+    """Call ``work(item)`` on each of ``todo`` in order, stopping before one would pass ``budget``
+    seconds (each estimated as the mean of this call's, else ``first_guess``); ``name(i, item)``
+    names the next item in the stop message, ``done(i, item, seconds)`` starts each item's log line,
+    which ends with the time left.  The grid's one budget loop (runs and attacks).  Returns how many ran."""
+    start, took = time.perf_counter(), []
+    for i, item in enumerate(todo, 1):
+        each = sum(took) / len(took) if took else first_guess
+        elapsed = time.perf_counter() - start
+        if budget is not None and elapsed + each > budget:
+            log(
+                f"[grid] stopping before {name(i, item)}: {elapsed:.0f} s spent, the next needs about "
+                f"{each:.0f} s and the budget is {budget:.0f} s; run again to continue"
+            )
+            return len(took)
+        t0 = time.perf_counter()
+        work(item)
+        took.append(time.perf_counter() - t0)
+        left = (len(todo) - i) * (sum(took) / len(took))
+        log(f"{done(i, item, took[-1])}; about {_hours(left)} left")
+    return len(took)
+
+
 def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stale: bool = False) -> int:
     """Compute the missing runs (and the stale ones with ``rerun_stale``) in order; stop before
     one would pass ``budget`` seconds (estimated from this call's runs, else the recorded ones).
@@ -266,24 +289,41 @@ def run(entries: list[Entry], budget: float | None = None, log=print, rerun_stal
     from ..experiments import runs
 
     todo = _todo(entries, rerun_stale)
-    start, took = time.perf_counter(), []
-    for i, e in enumerate(todo, 1):
-        each = sum(took) / len(took) if took else (_estimate(entries) or 0.0)
-        elapsed = time.perf_counter() - start
-        if budget is not None and elapsed + each > budget:
-            log(
-                f"[grid] stopping before run {i}/{len(todo)}: {elapsed:.0f} s spent, the next needs about "
-                f"{each:.0f} s and the budget is {budget:.0f} s; run again to continue"
-            )
-            return len(took)
-        t0 = time.perf_counter()
+    start = time.perf_counter()
+
+    def work(e: Entry) -> None:
         runs.run(e.spec, progress=False)
-        took.append(time.perf_counter() - t0)
         _replace_stale(e, log)
-        left = (len(todo) - i) * (sum(took) / len(took))
-        log(f"[grid] {i}/{len(todo)} {e.label}: {took[-1]:.0f} s ({e.name}); about {_hours(left)} left")
-    log(f"[grid] done: {len(took)} runs in {_hours(time.perf_counter() - start)}")
-    return len(took)
+
+    ran = _within_budget(
+        todo,
+        work,
+        budget,
+        log,
+        name=lambda i, e: f"run {i}/{len(todo)}",
+        done=lambda i, e, sec: f"[grid] {i}/{len(todo)} {e.label}: {sec:.0f} s ({e.name})",
+        first_guess=_estimate(entries) or 0.0,
+    )
+    if ran == len(todo):
+        log(f"[grid] done: {ran} runs in {_hours(time.perf_counter() - start)}")
+    return ran
+
+
+def _audit_unit(params: dict, specs: dict, unit: tuple[int, int], **options):
+    """:func:`robustness.audit` of ``unit``'s runs of ``specs`` with the chapter's settings,
+    controls and whole reference fold (``options``: ``key_of``); what :func:`attack` records
+    and :func:`recorded_audit` reads back, so both key every attack alike."""
+    from ..experiments import grids, robustness
+
+    return robustness.audit(
+        _one_unit(specs, unit),
+        grids.audit_settings(params),
+        reference=params["exact_reference"],
+        reference_units=grids.reference_units(params),
+        progress=False,
+        attack_failed=params["attack_failed"],
+        **options,
+    )
 
 
 def attack(params: dict, budget: float | None = None, log=print) -> int:
@@ -298,34 +338,27 @@ def attack(params: dict, budget: float | None = None, log=print) -> int:
     from ..experiments import grids, robustness
 
     specs = grids.sections("robustness", params)["audit"]
-    settings, folds, todo = grids.audit_settings(params), grids.reference_units(params), grids.audit_units(params)
-    start, took = time.perf_counter(), []
-    for i, (d, p) in enumerate(todo, 1):
-        each, elapsed = (sum(took) / len(took) if took else 0.0), time.perf_counter() - start
-        if budget is not None and elapsed + each > budget:
-            log(
-                f"[grid] stopping before attacking unit {d}.{p} ({i}/{len(todo)}): {elapsed:.0f} s spent, "
-                f"the next needs about {each:.0f} s and the budget is {budget:.0f} s; run again to continue"
-            )
-            return len(took)
-        t0 = time.perf_counter()
-        one = _one_unit(specs, (d, p))
-        robustness.audit(
-            one,
-            settings,
-            reference=params["exact_reference"],
-            reference_units=folds,
-            progress=False,
-            attack_failed=params["attack_failed"],
-        )
+    todo = grids.audit_units(params)
+    start = time.perf_counter()
+
+    def work(unit: tuple[int, int]) -> None:
+        _audit_unit(params, specs, unit)
         if params.get("budget_epochs"):  # the chapter's choice of runs attacked at the budget
+            one = _one_unit(specs, unit)
             at_budget = {label: v for label, v in one.items() if " @ " in label} or one
-            robustness.audit_at_budget(at_budget, params["budget_epochs"], settings, progress=False)
-        took.append(time.perf_counter() - t0)
-        left = (len(todo) - i) * (sum(took) / len(took))
-        log(f"[grid] attacked unit {d}.{p} ({i}/{len(todo)}): {took[-1]:.0f} s; about {_hours(left)} left")
-    log(f"[grid] attacks done: {len(took)} units in {_hours(time.perf_counter() - start)}")
-    return len(took)
+            robustness.audit_at_budget(at_budget, params["budget_epochs"], grids.audit_settings(params), progress=False)
+
+    ran = _within_budget(
+        todo,
+        work,
+        budget,
+        log,
+        name=lambda i, u: f"attacking unit {u[0]}.{u[1]} ({i}/{len(todo)})",
+        done=lambda i, u, sec: f"[grid] attacked unit {u[0]}.{u[1]} ({i}/{len(todo)}): {sec:.0f} s",
+    )
+    if ran == len(todo):
+        log(f"[grid] attacks done: {ran} units in {_hours(time.perf_counter() - start)}")
+    return ran
 
 
 def _one_unit(specs: dict, unit: tuple[int, int]) -> dict:
@@ -366,23 +399,12 @@ def recorded_audit(profile_name: str) -> RecordedAudit:
 
     params = chapter_params(profile_name, "robustness")
     specs = grids.sections("robustness", params)["audit"]
-    settings, folds = grids.audit_settings(params), grids.reference_units(params)
     planned = grids.audit_units(params)
     parts, done = [], []
     with results.read_only():
         for unit in planned:
             try:
-                parts.append(
-                    robustness.audit(
-                        _one_unit(specs, unit),
-                        settings,
-                        reference=params["exact_reference"],
-                        reference_units=folds,
-                        progress=False,
-                        attack_failed=params["attack_failed"],
-                        key_of=keys.key_of,
-                    )
-                )
+                parts.append(_audit_unit(params, specs, unit, key_of=keys.key_of))
             except results.NotRecorded:
                 continue
             done.append(unit)
@@ -393,7 +415,7 @@ def recorded_audit(profile_name: str) -> RecordedAudit:
     merged = robustness.Audit(
         pd.concat([a.table for a in parts], ignore_index=True),
         pd.concat([a.weights for a in parts], ignore_index=True),
-        settings,
+        first.settings,
         first.has_reference,
         sum(a.seconds for a in parts),
         list(specs),
