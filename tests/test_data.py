@@ -73,8 +73,12 @@ def test_unlisted_file_and_bad_arguments():
         data.data_file("tdec/train_dataset.npy")
     with pytest.raises(ValueError, match="size"):
         data.forget_set(16, 0)
-    with pytest.raises(ValueError, match="draw"):
-        data.forget_set(32, 5)
+    with pytest.raises(ValueError, match="draw of size 32 must be in 0..9, got 10"):
+        data.forget_set(32, 10)
+    with pytest.raises(ValueError, match="draw of size 8 must be in 0..4, got 5"):
+        data.forget_set(8, 5)  # extra draws exist for whole 32-row sets only
+    with pytest.raises(ValueError, match="extra forget-set draw must be in 5..9, got 4"):
+        data.extra_forget_set(4)
     with pytest.raises(ValueError, match="split"):
         data.tdec_sequences("test")
 
@@ -108,3 +112,43 @@ def test_encode_tdec_with_another_tokenizer_cuts_to_length_and_raises_or_skips_s
     assert kept[0].tolist() == tok.encode(first_long)[:length]
     with pytest.raises(ValueError, match="short must be"):
         data.encode_tdec(rows, tok, length, short="pad")
+
+
+def test_extra_draws_are_whole_sets_disjoint_from_every_other_draw():
+    """Draws 5 … 9: 32 TDEC train rows each, in no 32-row draw, in no other extra draw, each a
+    subset of its 128-row source and of its rows outside the earlier 128-row draws, in file order."""
+    base = {i for d in range(data.FORGET_SET_DRAWS) for i in data.forget_set(32, d).doc_ids}
+    seen: set[int] = set()
+    for draw in range(data.FORGET_SET_DRAWS, data.ALL_DRAWS):
+        fs = data.forget_set(32, draw)
+        source = data.forget_set(128, draw - data.FORGET_SET_DRAWS)
+        assert fs.name == f"lm_extraction_128_{draw - 5}-rest[:32]" and len(set(fs.doc_ids)) == 32
+        assert not set(fs.doc_ids) & base and not set(fs.doc_ids) & seen
+        positions = [source.doc_ids.index(i) for i in fs.doc_ids]
+        assert positions == sorted(positions)  # file order
+        earlier = {i for d in range(draw - 5) for i in data.forget_set(128, d).doc_ids}
+        skipped = [i for i in source.doc_ids[: positions[-1]] if i not in fs.doc_ids]
+        assert all(i in base or i in earlier for i in skipped)  # the first 32 free rows, none passed over
+        assert fs.token_ids().shape == (32, 200)
+        seen |= set(fs.doc_ids)
+
+
+def test_the_extra_draws_leave_draws_0_to_4_as_they_were():
+    """The evidence for codehash.RESULT_NEUTRAL's entries of data and runs: every earlier draw
+    is its CSV's rows, and a run's forget-set name is the earlier formula."""
+    import pandas as pd
+
+    from unlearnkit.experiments import runs
+
+    for size in data.FORGET_SET_SIZES:
+        for draw in range(data.FORGET_SET_DRAWS):
+            df = pd.read_csv(
+                data.data_file(f"knowledge_unlearning/main/lm_extraction_{size}_{draw}.csv"), lineterminator="\n"
+            )
+            fs = data.forget_set(size, draw)
+            assert fs.name == f"lm_extraction_{size}_{draw}" and fs.doc_ids == tuple(int(i) for i in df["doc_id"])
+    for draw in range(data.FORGET_SET_DRAWS):
+        assert runs.forget_set_name(draw) == f"lm_extraction_32_{draw}"
+        assert runs.forget_set_name(draw, 8, 0) == f"lm_extraction_32_{draw}[:8]"
+        assert runs.forget_set_name(draw, 8, 2) == f"lm_extraction_32_{draw}[16:24]"
+    assert runs.forget_set_name(7) == "lm_extraction_128_2-rest[:32]"

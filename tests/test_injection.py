@@ -1,5 +1,6 @@
 """Memorisation injection (``<base>+tdec``): raises memorisation, is cached, names its cache key."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -105,6 +106,20 @@ def test_units_left_out_are_named_and_checked():
         injection.get_recipe("full:without-0")
     with pytest.raises(ValueError, match="not injected by recipe 'full'"):
         injection.get_recipe("full:without-5.0")
+
+
+def test_the_extra_recipe_leaves_the_other_recipes_as_they_were():
+    """The evidence for codehash.RESULT_NEUTRAL's entry of injection: the recipes before the edit
+    keep their fields, and "extra" is a separate source: the five extra sets, another seed."""
+    assert dataclasses.asdict(injection.RECIPES["full"]) == dataclasses.asdict(
+        injection.InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000, el_every=40)
+    )
+    assert injection.RECIPES["default"] == injection.InjectionRecipe()
+    assert injection.RECIPES["one-set"] == injection.InjectionRecipe(forget_draws=(0,))
+    extra = injection.RECIPES["extra"]
+    assert extra.forget_draws == (5, 6, 7, 8, 9) and extra.seed != injection.RECIPES["full"].seed
+    assert dataclasses.replace(extra, forget_draws=(0, 1, 2, 3, 4), seed=0) == injection.RECIPES["full"]
+    assert injection.get_recipe("extra").units() == [(d, p) for d in range(5, 10) for p in range(4)]
 
 
 @pytest.mark.slow  # about half a minute

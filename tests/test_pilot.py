@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from unlearnkit.experiments import pilot
+from unlearnkit.experiments import grids, pilot
 
 
 def _run(status, ppls, reasoning, seconds=10.0):
@@ -90,3 +90,48 @@ def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
     assert len(grids.capability(p | {"forget_rows": 8})["pilot"][("LoRA (GD)", 1e-3)]) == 1
     specs = grids.capability(p | {"model_name": "smollm2-135m+tdec:full", "forget_draws": [0, 1]})
     assert [s.draw for s in specs["pilot"][("LoRA (GD)", 1e-3)]] == [0, 1]
+
+
+def test_the_confirmatory_grid_is_stated_by_the_profile_and_alternates_its_sources():
+    """Empty until ``confirm_rate`` is stated; then every method on every whole set of both
+    sources at that rate and seed 0, a second seed on the first units (sources alternating),
+    one baseline per model; a source that names sets its injection did not teach is refused."""
+    full, extra = "smollm2-135m+tdec:full", "smollm2-135m+tdec:extra"
+    p = dict(
+        model_name=full,
+        forget_draws=[0],
+        forget_parts=[0],
+        forget_rows=None,
+        pilot_methods=["LoRA (GD)"],
+        pilot_rates=[1e-3],
+        max_epochs=2,
+        rank=4,
+        seed=0,
+        heldout_rows=16,
+        retain_rows=32,
+        downstream="brief",
+        thresholds="heldout",
+        confirm_rate=None,
+        confirm_methods=["LoRA (GD)", "+ IHL"],
+        confirm_sources=[[full, [0, 1, 2]], [extra, [5, 6]]],
+        confirm_seeds=[1],
+        confirm_seed_units=3,
+    )
+    assert set(grids.capability(p)) == {"pilot"}
+    assert grids.confirm_units(p["confirm_sources"]) == [(full, 0), (extra, 5), (full, 1), (extra, 6), (full, 2)]
+    sections = grids.capability(p | {"confirm_rate": 8e-3})
+    assert set(sections) == {"pilot", "confirmatory", "seed 1"}
+    confirm = sections["confirmatory"]
+    assert set(confirm) == {"LoRA (GD)", "+ IHL"}
+    for specs in confirm.values():
+        assert [(s.model_name, s.draw) for s in specs] == grids.confirm_units(p["confirm_sources"])
+        assert {(s.lr, s.seed, s.forget_rows) for s in specs} == {(8e-3, 0, None)}
+    for specs in sections["seed 1"].values():
+        assert [(s.model_name, s.draw, s.seed) for s in specs] == [(full, 0, 1), (extra, 5, 1), (full, 1, 1)]
+    order = [(s.model_name, s.draw, s.seed) for s in grids.specs("capability", p | {"confirm_rate": 8e-3})]
+    assert order[0] == (full, 0, 0) and order[-1] == (full, 1, 1)  # every seed-0 unit before a second seed
+    assert order.index((extra, 5, 0)) < order.index((full, 0, 1))
+    befores = grids.baselines("capability", p | {"confirm_rate": 8e-3})
+    assert [b["model_name"] for b in befores] == [full, extra]
+    with pytest.raises(ValueError, match="forget set 5"):
+        grids.capability(p | {"confirm_rate": 8e-3, "confirm_sources": [[full, [0, 5]]]})

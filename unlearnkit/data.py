@@ -25,6 +25,13 @@ import pandas as pd
 TDEC_LENGTH = 200  # tokens per TDEC sequence: 100 pre-prefix + 50 prefix + 50 suffix
 FORGET_SET_SIZES = (1, 4, 8, 32, 128)
 FORGET_SET_DRAWS = 5
+# Five more whole 32-row forget sets, draws 5 … 9, for a second, independent source of units
+# (issue 46): Jang et al.'s 128-row draws hold their 32-row draw of the same number and 96 rows
+# more; draw 5 + d is the first 32 rows of ``lm_extraction_128_<d>``, in file order, that are in
+# no 32-row draw and in no 128-row draw before it (the five 128-row draws share 9 rows).  Text
+# disjoint from draws 0 … 4 and from each other, of the same kind and source (TDEC train rows).
+EXTRA_DRAWS = 5
+ALL_DRAWS = FORGET_SET_DRAWS + EXTRA_DRAWS
 
 
 class DataFileError(RuntimeError):
@@ -120,14 +127,35 @@ class ForgetSet:
 
 
 def forget_set(size: int = 32, draw: int = 0) -> ForgetSet:
-    """Load forget set ``lm_extraction_{size}_{draw}`` mapped to TDEC rows via ``doc_id``."""
+    """Load forget set ``lm_extraction_{size}_{draw}`` mapped to TDEC rows via ``doc_id``; for
+    ``size=32``, draws 5 … 9 are the extra sets of :data:`EXTRA_DRAWS` (:func:`extra_forget_set`)."""
     if size not in FORGET_SET_SIZES:
         raise ValueError(f"forget-set size must be one of {FORGET_SET_SIZES}, got {size}")
+    if size == 32 and draw in range(FORGET_SET_DRAWS, ALL_DRAWS):
+        return extra_forget_set(draw)
     if draw not in range(FORGET_SET_DRAWS):
-        raise ValueError(f"forget-set draw must be in 0..{FORGET_SET_DRAWS - 1}, got {draw}")
+        top = ALL_DRAWS - 1 if size == 32 else FORGET_SET_DRAWS - 1
+        raise ValueError(f"forget-set draw of size {size} must be in 0..{top}, got {draw}")
     name = f"lm_extraction_{size}_{draw}"
     df = pd.read_csv(data_file(f"knowledge_unlearning/main/{name}.csv"), lineterminator="\n")
     return ForgetSet(name, tuple(int(i) for i in df["doc_id"]), tuple(df["corpus"]))
+
+
+@functools.lru_cache(maxsize=None)
+def extra_forget_set(draw: int) -> ForgetSet:
+    """Extra 32-row forget set ``draw`` (5 … 9, :data:`EXTRA_DRAWS`): the first 32 rows of
+    ``lm_extraction_128_<draw - 5>`` in no 32-row draw and in no earlier 128-row draw."""
+    if draw not in range(FORGET_SET_DRAWS, ALL_DRAWS):
+        raise ValueError(f"extra forget-set draw must be in {FORGET_SET_DRAWS}..{ALL_DRAWS - 1}, got {draw}")
+    taken = {i for d in range(FORGET_SET_DRAWS) for i in forget_set(32, d).doc_ids}
+    for d in range(draw - FORGET_SET_DRAWS):
+        taken |= set(forget_set(128, d).doc_ids)
+    source = forget_set(128, draw - FORGET_SET_DRAWS)
+    rows = [(i, c) for i, c in zip(source.doc_ids, source.corpus) if i not in taken][:32]
+    if len(rows) < 32:
+        raise ValueError(f"{source.name} has only {len(rows)} rows outside the earlier forget sets; 32 needed")
+    name = f"{source.name}-rest[:32]"
+    return ForgetSet(name, tuple(i for i, _ in rows), tuple(c for _, c in rows))
 
 
 @functools.lru_cache(maxsize=1)

@@ -440,13 +440,18 @@ def attack_plan(params: dict) -> str:
 
 
 def compute_baseline(chapter: str, params: dict, log=print) -> None:
-    """The chapter's thresholds and scores before unlearning (recorded like the runs; a minute)."""
+    """The thresholds and scores before unlearning of every model the chapter unlearns (recorded
+    like the runs; a minute each, once the model is built)."""
     from ..experiments import grids, probe, runs
 
-    t0 = time.perf_counter()
-    runs.before(**grids.baseline(chapter, params))
-    probe.before_probe(params["model_name"])  # where the runs' probe trajectories start
-    log(f"[grid] baseline (thresholds and scores before unlearning): {time.perf_counter() - t0:.0f} s")
+    for before in grids.baselines(chapter, params):
+        t0 = time.perf_counter()
+        runs.before(**before)
+        probe.before_probe(before["model_name"])  # where the runs' probe trajectories start
+        log(
+            f"[grid] baseline of {before['model_name']} (thresholds and scores before unlearning): "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
 
 
 @dataclass

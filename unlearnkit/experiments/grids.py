@@ -100,9 +100,56 @@ def rank_sweep(p: dict) -> Sections:
 
 
 def capability(p: dict) -> Sections:
-    """The capability chapter's pilot as ``book/capability.ipynb`` makes it: ``{(method, rate): specs}``,
-    the pilot's methods at each of its rates (one rate for full and adapter runs alike) on its units."""
+    """The capability chapter's runs as ``book/capability.ipynb`` makes them: section ``pilot``,
+    ``{(method, rate): specs}``, the pilot's methods at each of its rates (one rate for full and
+    adapter runs alike) on its units; and, once the profile states ``confirm_rate``, the
+    confirmatory grid (:func:`confirmatory`)."""
     _check_injected(p)
+    return {"pilot": _pilot(p)} | confirmatory(p)
+
+
+def confirmatory(p: dict) -> Sections:
+    """The confirmatory grid of C4 and C6, stated before it runs (empty while ``confirm_rate`` is
+    None): section ``confirmatory``, ``{method: specs}``, every method of ``confirm_methods`` at
+    ``confirm_rate`` on every whole forget set of every source in ``confirm_sources``
+    (``[[model_name, forget_draws], …]``, independently injected models), training seed
+    ``seed``; and one section per extra training seed (``seed <s>``), the same methods on the
+    first ``confirm_seed_units`` units, sources alternating (:func:`confirm_units`), which measure
+    the seed-to-seed spread and enter no paired test."""
+    if p.get("confirm_rate") is None:
+        return {}
+    lr = float(p["confirm_rate"])
+    common = {k: p[k] for k in COMMON if k in p} | {"forget_rows": None}
+    for model, draws in p["confirm_sources"]:
+        _check_injected(p | {"model_name": model, "forget_draws": draws, "forget_rows": None, "forget_parts": [0]})
+
+    def arms(units: list[tuple[str, int]], seed: int) -> dict[str, list[RunSpec]]:
+        out: dict[str, list[RunSpec]] = {}
+        for model, draw in units:
+            one = table1_specs(
+                model, [draw], lr_full=lr, lr_lora=lr, methods_=p["confirm_methods"], **(common | {"seed": seed})
+            )
+            for label, specs in one.items():
+                out.setdefault(label, []).extend(specs)
+        return out
+
+    units = confirm_units(p["confirm_sources"])
+    out = {"confirmatory": arms(units, int(p.get("seed", 0)))}
+    for seed in p.get("confirm_seeds") or []:
+        out[f"seed {seed}"] = arms(units[: int(p["confirm_seed_units"])], int(seed))
+    return out
+
+
+def confirm_units(sources: list) -> list[tuple[str, int]]:
+    """The confirmatory units ``(model_name, draw)``, sources alternating (the first set of each
+    source, then the second of each, …), so that a grid stopped early, and the first units that
+    get a second seed, cover every source."""
+    columns = [[(model, int(d)) for d in draws] for model, draws in sources]
+    depth = max((len(c) for c in columns), default=0)
+    return [c[i] for i in range(depth) for c in columns if i < len(c)]
+
+
+def _pilot(p: dict) -> dict:
     common = {k: p[k] for k in COMMON if k in p}
     pilot = {}
     for lr in p["pilot_rates"]:
@@ -116,7 +163,7 @@ def capability(p: dict) -> Sections:
             **common,
         )
         pilot |= {(label, lr): s for label, s in specs.items()}
-    return {"pilot": pilot}
+    return pilot
 
 
 def audit_specs(
@@ -219,6 +266,13 @@ GRIDS: dict[str, Callable[[dict], Sections]] = {
 }
 
 
+def baselines(chapter: str, params: dict) -> list[dict]:
+    """:func:`baseline` of every model the chapter's runs unlearn: the chapter's model first, then
+    each other model its grid names (the confirmatory grid's second source)."""
+    models = [params["model_name"]] + [s.model_name for s in specs(chapter, params)]
+    return [baseline(chapter, params | {"model_name": m}) for m in dict.fromkeys(models)]
+
+
 def baseline(chapter: str, params: dict) -> dict:
     """The arguments of :func:`~.runs.before` the chapter's tables and verdicts use (the model's
     thresholds and scores before unlearning)."""
@@ -232,10 +286,16 @@ def baseline(chapter: str, params: dict) -> dict:
 
 def unit_major(specs: list[RunSpec]) -> list[RunSpec]:
     """``specs`` without repeats, ordered unit by unit (in the order units first appear), each
-    unit's runs in their listed order: every arm of one unit before the next unit."""
+    unit's runs in their listed order: every arm of one unit before the next unit.  A unit is a
+    model's forget rows under one training seed, so a second seed listed after the first (the
+    confirmatory grid's spread) runs after every unit of the first."""
     unique = list(dict.fromkeys(specs))
-    units = list(dict.fromkeys((s.model_name, s.unit) for s in unique))
-    return sorted(unique, key=lambda s: (units.index((s.model_name, s.unit)), unique.index(s)))
+    units = list(dict.fromkeys(_unit_of(s) for s in unique))
+    return sorted(unique, key=lambda s: (units.index(_unit_of(s)), unique.index(s)))
+
+
+def _unit_of(spec: RunSpec) -> tuple:
+    return spec.model_name, spec.unit, spec.seed
 
 
 def sections(chapter: str, params: dict) -> Sections:

@@ -120,9 +120,9 @@ def check_run_settings(**settings) -> None:
 
     s = settings
     if "draw" in s:
-        _choice("draw (forget set lm_extraction_32_<draw>)", s["draw"], range(data.FORGET_SET_DRAWS))
+        _choice("draw (forget set lm_extraction_32_<draw>)", s["draw"], range(data.ALL_DRAWS))
     for d in s.get("forget_draws", []):
-        _choice("forget_draws entry", d, range(data.FORGET_SET_DRAWS))
+        _choice("forget_draws entry", d, range(data.ALL_DRAWS))
     if "method" in s:
         _choice("method", s["method"], list(losses.OBJECTIVES))
     if "lora_init" in s and s["lora_init"] is not None:
@@ -165,10 +165,12 @@ _LOADED: dict[str, models.LoadedModel] = {}
 
 def forget_set_name(draw: int, rows: int | None = None, part: int = 0) -> str:
     """``lm_extraction_32_<draw>``, with ``[:rows]`` when only its first rows are used and
-    ``[a:b]`` for a later part (a forget unit)."""
+    ``[a:b]`` for a later part (a forget unit); an extra draw (5 … 9) is named by its source
+    (``lm_extraction_128_<d>-rest[:32]``, :func:`unlearnkit.data.extra_forget_set`)."""
+    name = f"lm_extraction_32_{draw}" if draw < data.FORGET_SET_DRAWS else data.extra_forget_set(draw).name
     if rows is None:
-        return f"lm_extraction_32_{draw}"
-    return f"lm_extraction_32_{draw}" + (f"[:{rows}]" if part == 0 else f"[{part * rows}:{(part + 1) * rows}]")
+        return name
+    return name + (f"[:{rows}]" if part == 0 else f"[{part * rows}:{(part + 1) * rows}]")
 
 
 def forget_ids(loaded: models.LoadedModel, draw: int, rows: int | None = None, part: int = 0) -> torch.Tensor:

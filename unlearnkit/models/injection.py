@@ -77,6 +77,18 @@ RECIPES: dict[str, InjectionRecipe] = {
     "default": InjectionRecipe(),
     # The gpu profile's: all 32 sequences of every forget set (160 rows), as Table 1 there unlearns them.
     "full": InjectionRecipe(forget_rows=None, forget_per_step=16, general_per_step=8, max_steps=1000, el_every=40),
+    # A second, independent source of units (issue 46): the five extra 32-row sets (draws 5-9,
+    # unlearnkit.data.EXTRA_DRAWS, text disjoint from draws 0-4) injected into a fresh copy of the
+    # base model with another seed (its general text and batch order differ too), as "full" injects.
+    "extra": InjectionRecipe(
+        forget_draws=(5, 6, 7, 8, 9),
+        forget_rows=None,
+        forget_per_step=16,
+        general_per_step=8,
+        max_steps=1000,
+        el_every=40,
+        seed=1,
+    ),
     # The default book's real-model chapter: forget set 0 alone (its first 8 rows), which is all
     # that chapter unlearns.
     "one-set": InjectionRecipe(forget_draws=(0,)),

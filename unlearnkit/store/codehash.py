@@ -46,6 +46,14 @@ RESULT_NEUTRAL = {
     # where batches shrink (SmolLM2), the scores are those of batches of 32
     # (::test_memory_bounded_batches_score_as_batches_of_32).
     ("unlearnkit.evaluation.downstream", "73c120c3b2a8"): "6db84f5774c7",
+    # Five extra 32-row forget sets, draws 5-9 (issue 46, data.extra_forget_set), accepted by the
+    # run settings and named by their source, and the injection recipe "extra" that teaches them.
+    # Draws 0-4, their names and every other recipe are as before
+    # (tests/test_data.py::test_the_extra_draws_leave_draws_0_to_4_as_they_were,
+    # tests/test_injection.py::test_the_extra_recipe_leaves_the_other_recipes_as_they_were).
+    ("unlearnkit.data", "e2fd45950464"): "91fe895d47b8",
+    ("unlearnkit.experiments.runs", "36f176b19376"): "aa0ff5c14138",
+    ("unlearnkit.models.injection", "d56650afc34f"): "6c65d3565dd2",
 }
 
 
