@@ -332,3 +332,81 @@ def test_a_win_ratio_verdict_names_its_ties_and_says_when_no_pair_is_decided():
     b[0] = rec(0, 200.0)
     w = claims.hierarchical(a, b, minimum_log_ppl=np.log(1.25))
     assert claims.win_verdict(w, +1) == "inconclusive (n = 10: 9 ties, 1 decided pairs cannot reach p < 0.05)"
+
+
+# ---------------------------------------------------------------- the confirmatory design (issue 46)
+
+SOURCES = {"model-a": 6.3, "model-b": 5.0}  # two independently injected models, their log PPL before
+
+
+def _two_sources(rng, units, fail_p=0.15, shifts=None, noise="gaussian"):
+    """The confirmatory arms on ``units`` units, alternating between two models whose
+    perplexity before unlearning differs; each record names its model (``spec``)."""
+    shifts = shifts or {}
+    effects = _unit_effects(rng, units)
+    groups = {}
+    for arm in claims.CONFIRMATORY_ARMS:
+        records = _group(
+            rng, units, log_ppl_shift=shifts.get(arm, 0.0), unit_effects=effects, fail_p=fail_p, noise=noise
+        )
+        for u, r in enumerate(records):
+            model = list(SOURCES)[u % 2]
+            offset = SOURCES[model] - 6.3  # the model's own level: every probe moves with it
+            r["spec"] = {"model_name": model}
+            r["pile_ppl"] *= float(np.exp(offset))
+            for h in r["history"]:
+                h["probe"]["log_pile_ppl"] += offset
+        groups[arm] = records
+    return groups
+
+
+BEFORES = {m: {"pile_ppl": float(np.exp(v)), "reasoning": 0.40, "dialogue": 0.08} for m, v in SOURCES.items()}
+
+
+def test_the_confirmatory_verdicts_read_each_unit_against_its_own_model():
+    """LoRA + IHL keeps a third of LoRA (GD)'s perplexity on units of both models: C4 holds at the
+    criterion with the effect log 3; a model with no before is named."""
+    rng = np.random.default_rng(7)
+    groups = _two_sources(rng, 10, fail_p=0.0, shifts={"LoRA (GD)": np.log(3)})
+    rows = {r["claim"]: r for r in claims.confirmatory_verdicts(groups, BEFORES)}
+    assert list(rows) == ["C4", "C5", "C5b", "C6"]
+    assert rows["C4"]["verdict"] == "holds" and rows["C4"]["n"] == 10
+    assert rows["C4"]["effect"] == pytest.approx(np.log(3), abs=0.15)
+    assert all("Holm p" in r for r in rows.values())
+    with pytest.raises(KeyError, match="no probe before unlearning for model 'model-b'"):
+        claims.confirmatory_verdicts(groups, {"model-a": BEFORES["model-a"]})
+    with pytest.raises(ValueError, match="missing: \\['PiSSA \\+ IHL'\\]"):
+        claims.confirmatory_verdicts({k: v for k, v in groups.items() if k != "PiSSA + IHL"}, BEFORES)
+
+
+@pytest.mark.parametrize("units,fail_p,noise", [(10, 0.15, "gaussian"), (13, 0.75, "heavy"), (20, 0.75, "gaussian")])
+def test_the_confirmatory_design_is_calibrated_without_a_difference(units, fail_p, noise):
+    """Null calibration of the confirmatory design (two sources pooled, half or more of the pairs
+    both failed at fail_p 0.75): false "holds" and false "does not hold" each <= 5 % (MC margin)."""
+    rng = np.random.default_rng(units + 17)
+    holds, against = {}, {}
+    for _ in range(TRIALS):
+        for row in claims.confirmatory_verdicts(_two_sources(rng, units, fail_p, noise=noise), BEFORES):
+            holds[row["claim"]] = holds.get(row["claim"], 0) + (row["verdict"] == "holds")
+            against[row["claim"]] = against.get(row["claim"], 0) + (row["verdict"] == "does not hold")
+    assert all(k / TRIALS <= MC_LIMIT for k in holds.values()), holds
+    assert all(k / TRIALS <= MC_LIMIT for k in against.values()), against
+
+
+def test_the_seed_spread_pairs_each_unit_with_its_first_seed_run():
+    first = {"+ IHL": [{"status": "forgotten", "epochs": 3, "tags": {"forget_set": "s0"}, "seed": 0},
+                       {"status": "forgotten", "epochs": 2, "tags": {"forget_set": "s1"}, "seed": 0}]}
+    second = {"+ IHL": [{"status": "forgotten", "epochs": 5, "tags": {"forget_set": "s0"}, "seed": 1},
+                        {"status": "max_epochs", "epochs": None, "tags": {"forget_set": "s1"}, "seed": 1},
+                        {"status": "forgotten", "epochs": 1, "tags": {"forget_set": "s9"}, "seed": 1}]}
+    rows = claims.seed_spread(first, second)
+    assert [(r["unit"], r["difference"]) for r in rows] == [("s0", 2), ("s1", None)]
+
+
+def test_the_epochs_tie_band_follows_the_seed_spread_once_enough_pairs_are_measured():
+    row = lambda d: {"arm": "+ IHL", "unit": "u", "epochs, first seed": 3, "epochs, second seed": 3, "difference": d}  # noqa: E731
+    band, note = claims.epochs_tie_band([row(3), row(-3), row(None)])
+    assert band == 1.0 and "fewer than the 5" in note  # two measured pairs: the default stands
+    band, note = claims.epochs_tie_band([row(d) for d in (0, 2, -2, 3, -4, None)])
+    assert band == 2.0 and "median |seed-to-seed difference| 2 over 5" in note
+    assert claims.epochs_tie_band([row(0)] * 6)[0] == 1.0  # never below the default

@@ -171,3 +171,19 @@ def test_the_probe_before_unlearning_is_the_runs_probe_on_the_model_as_loaded(sm
     got = probe.before_probe("testbed:smoke")
     assert got["log_pile_ppl"] == pytest.approx(want, rel=1e-6)
     assert probe.with_probe({"pile_ppl": 1.0}, "testbed:smoke")["probe"] == got  # cached: the same record
+
+
+def test_units_of_several_models_start_from_their_own_model():
+    """The same trajectory read against two starts: a crossing in the first epoch interpolates
+    from the record's own model's perplexity before; a model with none is named."""
+    r = _run(0, "forgotten", [0.4], [3.0])  # crosses every level in the first epoch
+    r["spec"] = {"model_name": "b"}
+    start = {("u0", 0): 0.9}
+    one = matched.values_at([r], 1 / 3, start, 2.0)[("u0", 0)]
+    per_model = matched.values_at([r], 1 / 3, start, {"a": 9.0, "b": 2.0})[("u0", 0)]
+    assert one == per_model == pytest.approx(2.0 + (0.9 - (0.9 - (0.9 - 0.5) / 3)) / 0.5 * 1.0)
+    assert matched.values_at([r], 1 / 3, start, {"b": 2.6})[("u0", 0)] != pytest.approx(one)
+    with pytest.raises(KeyError, match="model 'b'"):
+        matched.values_at([r], 1 / 3, start, {"a": 9.0})
+    values, note = matched.start_log_ppls({"a": {"probe": {"log_pile_ppl": 1.5}}, "b": {"pile_ppl": math.e}})
+    assert values == {"a": 1.5, "b": pytest.approx(1.0)} and "probe" in note and "downstream" in note

@@ -466,6 +466,9 @@ class Assembled:
     before: dict | None  # None: the baseline is not recorded
     entries: list[Entry]
     committed: str  # the last commit that touched the profile's records ("not committed")
+    # {model_name: before} of every model the grid unlearns (grids.baselines), those recorded;
+    # ``before`` is the chapter's model's
+    befores: dict = field(default_factory=dict)
 
     def recorded(self) -> list[Entry]:
         """The grid's runs with a record in the repository, current or stale."""
@@ -563,18 +566,30 @@ def assemble(profile_name: str, chapter: str) -> Assembled:
         name: {arm: [r for r in map(read, specs) if r is not None] for arm, specs in groups.items()}
         for name, groups in sections.items()
     }
-    before = None
-    if any(e.state in ("recorded", "stale") for e in entries.values()):  # no run, no baseline (nor its model)
+    befores = {}
+    models_run = {e.spec.model_name for e in entries.values() if e.state in ("recorded", "stale")}
+    for args in grids.baselines(chapter, params):  # no run of a model, no baseline (nor its model)
+        if args["model_name"] not in models_run:
+            continue
         try:
             with results.read_only():
-                before = runs.before(**grids.baseline(chapter, params))
+                before = runs.before(**args)
         except results.NotRecorded:
-            pass
-    if before is not None:  # the probe before unlearning: recorded with the baseline, else measured here (a second)
-        before = probe.with_probe(before, params["model_name"])
+            continue
+        # the probe before unlearning: recorded with the baseline, else measured here (a second)
+        befores[args["model_name"]] = probe.with_probe(before, args["model_name"])
     folder = results.repository_results() / profile_name / "records"
     committed = origin.last_commit(folder) or "not committed"
-    return Assembled(profile_name, chapter, params, out, before, list(entries.values()), committed)
+    return Assembled(
+        profile_name,
+        chapter,
+        params,
+        out,
+        befores.get(params["model_name"]),
+        list(entries.values()),
+        committed,
+        befores,
+    )
 
 
 def record_measurement(assembled: Assembled, root: Path = ROOT) -> Path:

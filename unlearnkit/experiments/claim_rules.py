@@ -95,3 +95,11 @@ REACHED_SHARE = 0.5
 # found"), and the book says that no setting reached the bar.
 PILOT_BAR = {"ppl_ratio": 1.5, "reasoning_points": 3.0}
 PILOT_BASELINE = "LoRA (GD)"
+
+
+# The confirmatory grid's tie band for epochs (issue 46, stated 2026-12-07, before any run of a
+# second training seed): the minimum effect of C5 and C5b is the larger of MINIMUM_EFFECTS["epochs"]
+# and the median absolute difference in epochs to the criterion between two training seeds on the
+# same unit and arm (pairs where both seeds forgot), once at least SEED_BAND_PAIRS such pairs are
+# measured; with fewer, MINIMUM_EFFECTS["epochs"] stands.
+SEED_BAND_PAIRS = 5

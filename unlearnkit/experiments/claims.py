@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import stats
+from ..store.records import field_of
 from . import matched
 from .claim_rules import (
     CHANCE,
@@ -47,6 +48,7 @@ from .claim_rules import (
     FORGETTING_SHARE,
     MINIMUM_EFFECTS,
     PISSA,
+    SEED_BAND_PAIRS,
     minimum_effects,
 )
 from .claim_tables import (
@@ -342,6 +344,80 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
     rows = [row for row, _ in decided]
     _holm(rows, [p for _, p in decided])
     return rows + [dict(C7_ROW)]
+
+
+CONFIRMATORY_ARMS = ("LoRA (GD)", "+ IHL", "+ FILA", PISSA)
+
+
+def confirmatory_verdicts(groups: dict[str, list], befores: dict[str, dict], minimums: dict | None = None) -> list[dict]:
+    """The capability chapter's confirmatory verdicts (issue 46): C4 and C6 at matched
+    forgetting, C5 and C5b on epochs, from the four LoRA arms of :data:`CONFIRMATORY_ARMS` on
+    units that may come from several independently injected models (``befores``:
+    ``{model_name: before}``, the first giving the capability measures above chance).
+
+    Each unit is a pair within one model, read against that model's probe before unlearning; the
+    pairs of all models are pooled into one exact sign test (valid for independent pairs, which
+    units of distinct forget sets and injections are).  Runs of a second training seed on the
+    same unit are not independent of the first: pass seed-0 records only (the chapter shows the
+    seed-to-seed spread beside).  One Holm family over the four claims, both directions."""
+    missing = [arm for arm in CONFIRMATORY_ARMS if arm not in groups]
+    if missing or not befores:
+        raise ValueError(f"confirmatory_verdicts needs the arms {list(CONFIRMATORY_ARMS)} and a before; missing: {missing}")
+    c = _Context(groups, next(iter(befores.values())), minimum_effects(minimums))
+    c.log_before, c.start_note = matched.start_log_ppls(befores)
+    decided = [
+        _c4(c),
+        _fewer_epochs(c, "C5", "+ FILA", "+ IHL", "FILA + IHL", "LoRA + IHL"),
+        _fewer_epochs(c, "C5b", "+ FILA", PISSA, "FILA + IHL", "PiSSA + IHL"),
+        _c6(c),
+    ]
+    rows = [row for row, _ in decided]
+    _holm(rows, [p for _, p in decided])
+    return rows
+
+
+def seed_spread(first: dict[str, list], second: dict[str, list]) -> list[dict]:
+    """Per arm and unit run under two training seeds: epochs to the criterion (None: not met)
+    under each, and their difference: the seed-to-seed spread that the epochs' tie band is read
+    against (the units of ``second`` only)."""
+    rows = []
+    for arm, records in second.items():
+        by_unit = {unit(r)[0]: r for r in first.get(arm, [])}
+        for r in records:
+            other = by_unit.get(unit(r)[0])
+            if other is None:
+                continue
+            e1, e2 = (field_of(x, "epochs") if succeeded(x) else None for x in (other, r))
+            rows.append(
+                {
+                    "arm": arm,
+                    "unit": unit(r)[0],
+                    "epochs, first seed": e1,
+                    "epochs, second seed": e2,
+                    "difference": None if e1 is None or e2 is None else e2 - e1,
+                }
+            )
+    return rows
+
+
+def epochs_tie_band(spread: list[dict]) -> tuple[float, str]:
+    """The confirmatory grid's minimum effect for epochs from :func:`seed_spread`'s rows, by the
+    rule stated before the second seed ran (:data:`~.claim_rules.SEED_BAND_PAIRS`): the larger of
+    the default and the median absolute seed-to-seed difference, once enough pairs forgot under
+    both seeds; returns ``(band, how it was set)``."""
+    default = MINIMUM_EFFECTS["epochs"]
+    diffs = [abs(r["difference"]) for r in spread if r["difference"] is not None]
+    if len(diffs) < SEED_BAND_PAIRS:
+        return default, (
+            f"{default:g} epoch(s), the default: {len(diffs)} unit-arm pair(s) forgot under both seeds, "
+            f"fewer than the {SEED_BAND_PAIRS} the rule needs to measure the spread"
+        )
+    spread_median = float(np.median(diffs))
+    band = max(default, spread_median)
+    return band, (
+        f"{band:g} epoch(s): the larger of the default {default:g} and the median |seed-to-seed difference| "
+        f"{spread_median:g} over {len(diffs)} unit-arm pairs that forgot under both seeds"
+    )
 
 
 def forgetting_rate(by_rate: dict, method: str = "LoRA (GD)", share: float = FORGETTING_SHARE) -> float | None:

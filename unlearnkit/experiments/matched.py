@@ -76,6 +76,29 @@ def start_log_ppl(before: dict) -> tuple[float, str]:
     )
 
 
+def start_log_ppls(befores: dict[str, dict]) -> tuple[dict[str, float], str]:
+    """:func:`start_log_ppl` of each model, ``{model_name: before}`` -> ``({model_name: log PPL},
+    note)``: the starts of a design whose units come from several models (each unit is read
+    against the model it was unlearnt from)."""
+    pairs = {model: start_log_ppl(b) for model, b in befores.items()}
+    notes = sorted({note for _, note in pairs.values()})
+    return {model: value for model, (value, _) in pairs.items()}, "; ".join(notes)
+
+
+def start_of(before_log_ppl, record) -> float:
+    """Where ``record``'s trajectory starts on the perplexity axis: ``before_log_ppl`` itself
+    (one model), or its entry for the record's model (``{model_name: log PPL}``, several)."""
+    if not isinstance(before_log_ppl, dict):
+        return float(before_log_ppl)
+    model = (field_of(record, "spec", {}) or {}).get("model_name")
+    if model not in before_log_ppl:
+        raise KeyError(
+            f"no probe before unlearning for model {model!r} (a run of unit {unit(record)}); "
+            f"known: {sorted(before_log_ppl)}"
+        )
+    return float(before_log_ppl[model])
+
+
 def trajectory(record, start_ma: float, start_log_ppl: float) -> list[tuple[float, float]]:
     """``[(MA, log Pile PPL)]`` from before unlearning (epoch 0) through every probed epoch."""
     points = [(float(start_ma), float(start_log_ppl))]
@@ -115,8 +138,9 @@ def level_name(level) -> str:
     return "at the criterion" if level == "criterion" else f"at {level:.0%} of the way to the MA threshold"
 
 
-def values_at(records: list, level, start: dict, before_log_ppl: float) -> dict:
-    """``{unit: log Pile PPL at the level, or None (never reached)}`` for a method's runs."""
+def values_at(records: list, level, start: dict, before_log_ppl) -> dict:
+    """``{unit: log Pile PPL at the level, or None (never reached)}`` for a method's runs;
+    ``before_log_ppl`` one start or one per model (:func:`start_of`)."""
     out = {}
     for r in records:
         u = unit(r)
@@ -127,7 +151,7 @@ def values_at(records: list, level, start: dict, before_log_ppl: float) -> dict:
         if th is None or u not in start:
             continue
         target = start[u] - float(level) * (start[u] - th)
-        out[u] = at_ma(trajectory(r, start[u], before_log_ppl), target)
+        out[u] = at_ma(trajectory(r, start[u], start_of(before_log_ppl, r)), target)
     return out
 
 
@@ -173,9 +197,11 @@ def deciding_level(levels: list) -> int | None:
     return chosen
 
 
-def compare(a: list, b: list, before_log_ppl: float, minimum: float, start: dict | None = None) -> MatchedResult:
+def compare(a: list, b: list, before_log_ppl, minimum: float, start: dict | None = None) -> MatchedResult:
     """Does ``a`` keep Pile perplexity lower than ``b`` at matched forgetting?  ``start``: the
-    units' MA before unlearning (default: estimated from ``a`` and ``b``, :func:`starts`)."""
+    units' MA before unlearning (default: estimated from ``a`` and ``b``, :func:`starts`);
+    ``before_log_ppl``: the log perplexity before unlearning, one number or one per model
+    (:func:`start_log_ppls`, units from several models)."""
     start = starts({"a": a, "b": b}) if start is None else start
     rows = []
     for level in MATCHED_LEVELS:
