@@ -394,11 +394,19 @@ def test_the_confirmatory_design_is_calibrated_without_a_difference(units, fail_
 
 
 def test_the_seed_spread_pairs_each_unit_with_its_first_seed_run():
-    first = {"+ IHL": [{"status": "forgotten", "epochs": 3, "tags": {"forget_set": "s0"}, "seed": 0},
-                       {"status": "forgotten", "epochs": 2, "tags": {"forget_set": "s1"}, "seed": 0}]}
-    second = {"+ IHL": [{"status": "forgotten", "epochs": 5, "tags": {"forget_set": "s0"}, "seed": 1},
-                        {"status": "max_epochs", "epochs": None, "tags": {"forget_set": "s1"}, "seed": 1},
-                        {"status": "forgotten", "epochs": 1, "tags": {"forget_set": "s9"}, "seed": 1}]}
+    first = {
+        "+ IHL": [
+            {"status": "forgotten", "epochs": 3, "tags": {"forget_set": "s0"}, "seed": 0},
+            {"status": "forgotten", "epochs": 2, "tags": {"forget_set": "s1"}, "seed": 0},
+        ]
+    }
+    second = {
+        "+ IHL": [
+            {"status": "forgotten", "epochs": 5, "tags": {"forget_set": "s0"}, "seed": 1},
+            {"status": "max_epochs", "epochs": None, "tags": {"forget_set": "s1"}, "seed": 1},
+            {"status": "forgotten", "epochs": 1, "tags": {"forget_set": "s9"}, "seed": 1},
+        ]
+    }
     rows = claims.seed_spread(first, second)
     assert [(r["unit"], r["difference"]) for r in rows] == [("s0", 2), ("s1", None)]
 

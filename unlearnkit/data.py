@@ -141,7 +141,7 @@ def forget_set(size: int = 32, draw: int = 0) -> ForgetSet:
     return ForgetSet(name, tuple(int(i) for i in df["doc_id"]), tuple(df["corpus"]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def extra_forget_set(draw: int) -> ForgetSet:
     """Extra 32-row forget set ``draw`` (5 … 9, :data:`EXTRA_DRAWS`): the first 32 rows of
     ``lm_extraction_128_<draw - 5>`` in no 32-row draw and in no earlier 128-row draw."""

@@ -349,7 +349,9 @@ def verdicts(groups: dict[str, list], before: dict, minimums: dict | None = None
 CONFIRMATORY_ARMS = ("LoRA (GD)", "+ IHL", "+ FILA", PISSA)
 
 
-def confirmatory_verdicts(groups: dict[str, list], befores: dict[str, dict], minimums: dict | None = None) -> list[dict]:
+def confirmatory_verdicts(
+    groups: dict[str, list], befores: dict[str, dict], minimums: dict | None = None
+) -> list[dict]:
     """The capability chapter's confirmatory verdicts (issue 46): C4 and C6 at matched
     forgetting, C5 and C5b on epochs, from the four LoRA arms of :data:`CONFIRMATORY_ARMS` on
     units that may come from several independently injected models (``befores``:
@@ -362,7 +364,9 @@ def confirmatory_verdicts(groups: dict[str, list], befores: dict[str, dict], min
     seed-to-seed spread beside).  One Holm family over the four claims, both directions."""
     missing = [arm for arm in CONFIRMATORY_ARMS if arm not in groups]
     if missing or not befores:
-        raise ValueError(f"confirmatory_verdicts needs the arms {list(CONFIRMATORY_ARMS)} and a before; missing: {missing}")
+        raise ValueError(
+            f"confirmatory_verdicts needs the arms {list(CONFIRMATORY_ARMS)} and a before; missing: {missing}"
+        )
     c = _Context(groups, next(iter(befores.values())), minimum_effects(minimums))
     c.log_before, c.start_note = matched.start_log_ppls(befores)
     decided = [
