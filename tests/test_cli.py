@@ -72,7 +72,7 @@ def test_evaluate_a_task_subset_and_reject_unknown_tasks(smoke_testbed, tmp_path
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--draw", "9"], "draw"),
+        (["--draw", "10"], "draw"),
         (["--method", "bogus"], "method='bogus' is not valid; choose one of"),
         (["--targets", "q,zz"], "targets entry"),
         (["--size", "7"], "--size 7"),

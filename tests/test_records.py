@@ -140,7 +140,7 @@ def test_cache_keys_change_with_every_setting_that_changes_a_number(smoke_testbe
 @pytest.mark.parametrize(
     "kw, message",
     [
-        ({"draw": 9}, "draw"),
+        ({"draw": 10}, "draw"),
         ({"method": "bogus"}, "method='bogus'"),
         ({"lora_init": "svd"}, "lora_init"),
         ({"targets": ("q", "x")}, "targets entry"),
@@ -161,7 +161,7 @@ def test_bad_specs_are_rejected_when_made(kw, message):
 def test_chapter_settings_are_checked_without_a_model():
     check_run_settings(forget_draws=[0, 4], lr_full=1e-4, lr_lora=1e-3, retain_source="wikitext")
     with pytest.raises(ValueError, match=r"forget_draws entry"):
-        check_run_settings(forget_draws=[0, 5])
+        check_run_settings(forget_draws=[0, 10])
 
 
 def test_retain_sources(smoke_testbed):
