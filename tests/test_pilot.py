@@ -64,21 +64,24 @@ def test_with_no_setting_clearing_the_bar_the_strongest_is_named_and_said_so():
     assert nothing["rate"] is None and nothing["text"].startswith("at no rate tried")
 
 
+# A pilot of one rate on one whole set, the settings the grid tests below vary
+PILOT_PARAMS = dict(
+    forget_draws=[0],
+    forget_parts=[0],
+    forget_rows=None,
+    pilot_methods=["LoRA (GD)"],
+    pilot_rates=[1e-3],
+    max_epochs=2,
+    rank=4,
+    seed=0,
+)
+
+
 def test_the_pilot_refuses_rows_its_injected_model_was_never_taught():
     from unlearnkit.experiments import grids
     from unlearnkit.models import keys
 
-    p = dict(
-        model_name="smollm2-135m+tdec:one-set",
-        forget_draws=[0],
-        forget_parts=[0],
-        forget_rows=None,
-        pilot_methods=["LoRA (GD)"],
-        pilot_rates=[1e-3],
-        max_epochs=2,
-        rank=4,
-        seed=0,
-    )
+    p = PILOT_PARAMS | {"model_name": "smollm2-135m+tdec:one-set"}
     assert keys.injected_rows("smollm2-135m+tdec:one-set", 0) == 8
     assert keys.injected_rows("smollm2-135m+tdec:one-set", 1) == 0
     assert keys.injected_rows("smollm2-135m+tdec:full", 3) == 32
@@ -97,16 +100,8 @@ def test_the_confirmatory_grid_is_stated_by_the_profile_and_alternates_its_sourc
     sources at that rate and seed 0, a second seed on the first units (sources alternating),
     one baseline per model; a source that names sets its injection did not teach is refused."""
     full, extra = "smollm2-135m+tdec:full", "smollm2-135m+tdec:extra"
-    p = dict(
+    p = PILOT_PARAMS | dict(
         model_name=full,
-        forget_draws=[0],
-        forget_parts=[0],
-        forget_rows=None,
-        pilot_methods=["LoRA (GD)"],
-        pilot_rates=[1e-3],
-        max_epochs=2,
-        rank=4,
-        seed=0,
         heldout_rows=16,
         retain_rows=32,
         downstream="brief",
