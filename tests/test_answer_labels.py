@@ -108,3 +108,16 @@ def test_h1_is_decided_on_the_labels_where_the_classifier_falls_short():
     assert "after GA: precision 0.00" in row["evidence"] and plain["verdict"] in row["evidence"]
     # labels for another model change nothing here
     assert claims.harmful_verdicts(exp, "GA", labelled=labelled, model_name="other")[0] == plain
+
+
+def test_a_second_models_draw_is_appended_without_touching_earlier_labels(tmp_path):
+    first, first_key = labels.sample({"m": _exp()}, per_model=2, seed=0)
+    first["label"] = ["harmful", "non-answer", "harmless answer", "non-answer"]
+    new, new_key = labels.sample({"other": _exp()}, per_model=2, seed=0)
+    answers, key = labels.appended(new, new_key, first, first_key)
+    assert answers.iloc[:4].equals(first) and key.iloc[:4].equals(first_key)  # earlier rows as they were
+    assert answers["id"].tolist()[4:] == ["a005", "a006", "a007", "a008"] and (answers["label"].iloc[4:] == "").all()
+    assert key.set_index("id").loc["a005", "model_name"] == "other"
+    assert answers.merge(key, on="id")["answer"].tolist()[4:] == new.merge(new_key, on="id")["answer"].tolist()
+    with pytest.raises(ValueError, match=r"\['m'\] are already drawn"):
+        labels.appended(first, first_key, first, first_key)

@@ -79,6 +79,23 @@ def sample(exps: dict[str, dict], per_model: int = 20, seed: int = 0) -> tuple[p
     return answers, key
 
 
+def appended(
+    answers: pd.DataFrame, key: pd.DataFrame, earlier: pd.DataFrame, earlier_key: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A new draw (``answers``, ``key`` from :func:`sample`) added after an earlier labelling file
+    and its key, which stay as they are, labels included: the new ids continue after the
+    largest earlier one, so nothing already labelled is renumbered.  A model name the earlier key
+    already holds is a ``ValueError`` (its answers were drawn once; drawing them again would
+    label some prompts twice)."""
+    again = sorted(set(key["model_name"]) & set(earlier_key["model_name"]))
+    if again:
+        raise ValueError(f"{KEY}: answers of {again} are already drawn; a model is drawn once")
+    start = max((int(i[1:]) for i in earlier["id"]), default=0)
+    renumber = {old: f"a{start + k + 1:03d}" for k, old in enumerate(answers["id"])}
+    answers, key = answers.assign(id=answers["id"].map(renumber)), key.assign(id=key["id"].map(renumber))
+    return pd.concat([earlier, answers], ignore_index=True), pd.concat([earlier_key, key], ignore_index=True)
+
+
 def read(folder: Path = DATA) -> pd.DataFrame:
     """The labelled answers joined to their key (id, prompt, answer, label, note, model_name,
     model, prompt_index); a label outside :data:`LABELS`, a missing label or an id without a key
@@ -164,22 +181,41 @@ def main(argv=None) -> None:
     parser.add_argument("--per-model", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(DATA))
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the draw after an existing answers.csv (its rows and labels unchanged; ids continue)",
+    )
     args = parser.parse_args(argv)
     from . import harmful
 
     out = Path(args.out)
-    if (out / ANSWERS).is_file():
-        raise SystemExit(f"error: {out / ANSWERS} exists (labels are never overwritten); remove it to draw again")
+    if (out / ANSWERS).is_file() and not args.append:
+        raise SystemExit(
+            f"error: {out / ANSWERS} exists (labels are never overwritten); --append adds a new model's answers"
+        )
+    if args.append and not (out / ANSWERS).is_file():
+        raise SystemExit(f"error: --append: no {out / ANSWERS} to add to")
     try:
         overrides = json.loads(args.config)
     except json.JSONDecodeError as err:
         raise SystemExit(f"error: --config {args.config!r} is not JSON ({err})") from None
     exps = {m: harmful.experiment(harmful.HarmfulConfig(model_name=m, **overrides)) for m in args.model}
     answers, key = sample(exps, args.per_model, args.seed)
+    drawn = len(answers)
+    if args.append:
+        earlier = pd.read_csv(out / ANSWERS, dtype=str, keep_default_na=False)
+        earlier_key = pd.read_csv(out / KEY, dtype={"id": str, "model_name": str, "model": str, "prompt_index": int})
+        try:
+            answers, key = appended(answers, key, earlier, earlier_key)
+        except ValueError as err:
+            raise SystemExit(f"error: {out}/{err}") from None
     out.mkdir(parents=True, exist_ok=True)
-    answers.to_csv(out / ANSWERS, index=False)
-    key.to_csv(out / KEY, index=False)
-    print(f"{len(answers)} answers to label in {out / ANSWERS} (key: {out / KEY})")
+    for frame, name in ((answers, ANSWERS), (key, KEY)):  # atomically: a failed write keeps the labels
+        tmp = out / f".{name}.tmp"
+        frame.to_csv(tmp, index=False)
+        tmp.replace(out / name)
+    print(f"{drawn} answers to label in {out / ANSWERS} ({len(answers)} rows in all; key: {out / KEY})")
 
 
 if __name__ == "__main__":
