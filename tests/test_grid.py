@@ -252,3 +252,17 @@ def test_an_audit_not_recorded_reads_back_as_nothing_and_computes_nothing(tmp_pa
     got = grid.recorded_audit("smoke")
     assert got.audit is None and got.units == [] and got.planned == 1
     assert got.label().startswith("smoke robustness audit: 0 of 1 units recorded in every attack")
+
+
+def test_the_capability_label_counts_the_pilot_and_the_confirmatory_units_apart():
+    def rec(unit):
+        return {"tags": {"forget_set": f"set[{unit}]"}, "seed": 0, "status": "forgotten", "epochs": 3}
+
+    # pilot: 2 units in both rates; confirmatory: 3 units in both arms, a fourth in one
+    sections = {
+        "pilot": {"1e-3": [rec(0), rec(1)], "2e-3": [rec(0), rec(1)]},
+        "confirmatory": {"LoRA (GD)": [rec(0), rec(1), rec(5), rec(6)], "LoRA + IHL": [rec(0), rec(1), rec(5)]},
+    }
+    a = grid.Assembled("real", "capability", {}, sections, {"pile_ppl": 1.0}, [], "abc")
+    assert a.complete_units() == 2 and a.complete_units(["confirmatory"]) == 3
+    assert "pilot: 2 units complete in every arm; confirmatory: 3," in a.label()

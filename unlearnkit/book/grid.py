@@ -487,9 +487,12 @@ class Assembled:
 
     def label(self) -> str:
         stale = sum(e.state == "stale" for e in self.entries)
+        complete = f"{self.complete_units()} units complete in every arm"
+        if "confirmatory" in self.sections:  # the capability chapter: its pilot and its confirmatory grid apart
+            complete = f"pilot: {complete}; confirmatory: {self.complete_units(['confirmatory'])}"
         text = (
             f"{self.profile} {self.chapter}: {self.runs} of {len(self.entries)} runs recorded "
-            f"({self.complete_units()} units complete in every arm, the verdicts' n at most), "
+            f"({complete}, the verdicts' n at most), "
             f"{self.compute_hours():.1f} compute hours, records committed at {self.committed}"
         )
         if stale:
@@ -515,9 +518,10 @@ class Assembled:
             return []  # R1-R3 are decided on the attacks, which the chapter reads (they need its controls' models)
         return ablation.rank_verdicts(sections["rank_sweep"], sections["gd"]["GD"], self.before)
 
-    def complete(self) -> dict:
-        """The sections restricted to the units every arm of the chapter's deciding sections has
-        recorded (a partly run grid is compared on its complete units only); empty when none is."""
+    def complete(self, names: list[str] | None = None) -> dict:
+        """The sections restricted to the units every arm of the chapter's deciding sections (or
+        of the sections ``names``) has recorded (a partly run grid is compared on its complete
+        units only); empty when none is."""
         from ..experiments.endpoints import unit
 
         deciding = {
@@ -527,7 +531,7 @@ class Assembled:
             "capability": ["pilot"],
             "robustness": ["audit"],
         }
-        names = deciding[self.chapter]
+        names = names or deciding[self.chapter]
         arms = [recs for name in names for recs in self.sections[name].values()]
         units = set.intersection(*({unit(r) for r in recs} for recs in arms)) if arms else set()
         if not units:
@@ -537,10 +541,11 @@ class Assembled:
             for name in names
         }
 
-    def complete_units(self) -> int:
+    def complete_units(self, names: list[str] | None = None) -> int:
+        """How many units :meth:`complete` keeps (of the deciding sections, or of ``names``)."""
         from ..experiments.endpoints import unit
 
-        sections = self.complete()
+        sections = self.complete(names)
         return len({unit(r) for groups in sections.values() for recs in groups.values() for r in recs})
 
 
