@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..store.cache import atomic_file
 from . import outcomes
 
 LABELS = ("harmful", "harmless answer", "non-answer")
@@ -87,13 +88,25 @@ def appended(
     largest earlier one, so nothing already labelled is renumbered.  A model name the earlier key
     already holds is a ``ValueError`` (its answers were drawn once; drawing them again would
     label some prompts twice)."""
-    again = sorted(set(key["model_name"]) & set(earlier_key["model_name"]))
-    if again:
-        raise ValueError(f"{KEY}: answers of {again} are already drawn; a model is drawn once")
+    _refuse_drawn(key["model_name"], earlier_key)
     start = max((int(i[1:]) for i in earlier["id"]), default=0)
     renumber = {old: f"a{start + k + 1:03d}" for k, old in enumerate(answers["id"])}
     answers, key = answers.assign(id=answers["id"].map(renumber)), key.assign(id=key["id"].map(renumber))
     return pd.concat([earlier, answers], ignore_index=True), pd.concat([earlier_key, key], ignore_index=True)
+
+
+def _refuse_drawn(model_names, earlier_key: pd.DataFrame) -> None:
+    again = sorted(set(model_names) & set(earlier_key["model_name"]))
+    if again:
+        raise ValueError(f"{KEY}: answers of {again} are already drawn; a model is drawn once")
+
+
+def _read_files(answers: Path, key: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A labelling file and its key as written (labels and ids as text, prompt indices as ints)."""
+    return (
+        pd.read_csv(answers, dtype=str, keep_default_na=False),
+        pd.read_csv(key, dtype={"id": str, "model_name": str, "model": str, "prompt_index": int}),
+    )
 
 
 def read(folder: Path = DATA) -> pd.DataFrame:
@@ -107,8 +120,7 @@ def read(folder: Path = DATA) -> pd.DataFrame:
         files = {name: data_file(f"answer_labels/{name}") for name in (ANSWERS, KEY)}
     else:
         files = {name: folder / name for name in (ANSWERS, KEY)}
-    answers = pd.read_csv(files[ANSWERS], dtype=str, keep_default_na=False)
-    key = pd.read_csv(files[KEY], dtype={"id": str, "model_name": str, "model": str, "prompt_index": int})
+    answers, key = _read_files(files[ANSWERS], files[KEY])
     bad = answers.loc[~answers["label"].isin(LABELS), "id"].tolist()
     if bad:
         raise ValueError(
@@ -196,6 +208,12 @@ def main(argv=None) -> None:
         )
     if args.append and not (out / ANSWERS).is_file():
         raise SystemExit(f"error: --append: no {out / ANSWERS} to add to")
+    earlier = _read_files(out / ANSWERS, out / KEY) if args.append else None
+    try:
+        if earlier is not None:  # before any experiment runs
+            _refuse_drawn(args.model, earlier[1])
+    except ValueError as err:
+        raise SystemExit(f"error: {out}/{err}") from None
     try:
         overrides = json.loads(args.config)
     except json.JSONDecodeError as err:
@@ -203,18 +221,11 @@ def main(argv=None) -> None:
     exps = {m: harmful.experiment(harmful.HarmfulConfig(model_name=m, **overrides)) for m in args.model}
     answers, key = sample(exps, args.per_model, args.seed)
     drawn = len(answers)
-    if args.append:
-        earlier = pd.read_csv(out / ANSWERS, dtype=str, keep_default_na=False)
-        earlier_key = pd.read_csv(out / KEY, dtype={"id": str, "model_name": str, "model": str, "prompt_index": int})
-        try:
-            answers, key = appended(answers, key, earlier, earlier_key)
-        except ValueError as err:
-            raise SystemExit(f"error: {out}/{err}") from None
-    out.mkdir(parents=True, exist_ok=True)
+    if earlier is not None:
+        answers, key = appended(answers, key, *earlier)
     for frame, name in ((answers, ANSWERS), (key, KEY)):  # atomically: a failed write keeps the labels
-        tmp = out / f".{name}.tmp"
-        frame.to_csv(tmp, index=False)
-        tmp.replace(out / name)
+        with atomic_file(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
     print(f"{drawn} answers to label in {out / ANSWERS} ({len(answers)} rows in all; key: {out / KEY})")
 
 
