@@ -4,12 +4,14 @@ configuration is consistent: a chapter that breaks fails here, not at `make book
 import ast
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from unlearnkit.book import build as book
+from unlearnkit.store import results
 
 ROOT = book.ROOT
 
@@ -101,6 +103,7 @@ def test_gpu_profile_runs_offline_by_default():
 
 
 CHAPTERS = [c for c in book.toc_files() if book.source_of(c).suffix == ".ipynb"]
+SECOND_PAPER_RECORDS = ("harmful_reference", "harmful", "copyright_reference", "copyright")
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +112,12 @@ def smoke_book(tmp_path_factory):
     failures)`` with ``src`` the executed sources and ``failures`` what each failed chapter raised."""
     root = tmp_path_factory.mktemp("smoke-book")
     src = book.prepare(root / "_build" / "src")
+    # The second-paper chapter reads SmolLM2's experiments back from the real profile's records
+    # (profiles/smoke.yaml: recorded_profile), as the default book does: the tests' results folder
+    # (tests/conftest.py) gets a copy of the committed ones.
+    committed, tests_results = results.REPOSITORY / "results" / "real" / "records", results.repository_results()
+    for kind in SECOND_PAPER_RECORDS:
+        shutil.copytree(committed / kind, tests_results / "real" / "records" / kind, dirs_exist_ok=True)
     failures = {}
     # as a whole build does: the introduction, which shows every chapter's verdicts, last
     for chapter in CHAPTERS[1:] + CHAPTERS[:1]:
@@ -170,6 +179,26 @@ def test_the_robustness_chapter_reads_a_recorded_audit_back_and_decides_on_it(sm
     read_back = [c for c in chapter["cells"] if "recorded_view" in "".join(c["source"])]
     own, back = ("".join(c["outputs"][-1].get("data", {}).get("text/html", "")) for c in tables + read_back)
     assert "R1" in own and own == back  # the same verdicts, read back
+
+
+@pytest.mark.slow
+def test_the_second_paper_chapter_reads_smollm2s_records_and_labels_back(smoke_book):
+    """The default book's path for SmolLM2's second-paper results: read back from the real
+    profile's records, the classifier checked against SmolLM2's hand labels, H1 for every method,
+    and yao3's claims in the introduction's recorded SmolLM2 column."""
+    _, src, failures = smoke_book
+    assert "book/second_paper" not in failures, failures.get("book/second_paper")
+    chapter = json.loads((src / "book" / "second_paper.ipynb").read_text())
+    outputs = json.dumps([c.get("outputs", []) for c in chapter["cells"]])
+    assert "real profile, smollm2-135m: harmful and copyright experiment records" in outputs
+    read_back = [c for c in chapter["cells"] if "recorded_verdicts" in "".join(c["source"])]
+    shown = json.dumps([c["outputs"] for c in read_back])
+    for method in ("yao3", "GA", "IHL", "FILA + IHL"):
+        assert f"after {method}" in shown  # the label agreement and the H1 table name every arm
+    assert "classifier precision" in shown
+    found = json.loads((src / "book" / book.FINDINGS_FILE).read_text())["SmolLM2-135M (recorded)"]
+    assert {"H1", "H2", "K1", "K2", "K3"} <= set(found) and found["H1"]["chapter"] == "second_paper"
+    assert found["H1"]["n"] > 0
 
 
 # What a reader must never see: a role MyST did not render, or a Python object printed raw.
