@@ -5,6 +5,7 @@ import types
 import pytest
 import yaml
 
+from unlearnkit.book.grid import chapter_params
 from unlearnkit.second_paper import harmful, read_back
 from unlearnkit.store import results
 
@@ -32,7 +33,7 @@ def test_the_real_profiles_committed_smollm2_records_are_read_back(monkeypatch):
     """The default book's read-back finds every committed experiment of the real profile: its
     configurations rebuilt from profiles/real.yaml key the records under results/real."""
     monkeypatch.setenv(results.RESULTS_ENV, str(results.REPOSITORY / "results"))  # conftest points it elsewhere
-    rec = read_back.recorded("real")
+    rec = read_back.recorded("real", chapter_params("real", "second_paper"))
     profile = yaml.safe_load((results.REPOSITORY / "profiles" / "real.yaml").read_text())["second_paper"]
     assert rec.model_name == profile["model_name"] == "smollm2-135m"
     assert rec.harmful is not None and rec.copyright is not None, rec.label()

@@ -49,11 +49,10 @@ def _experiment(module, cfg) -> dict | None:
             return None
 
 
-def recorded(profile_name: str) -> Recorded:
-    """``profile_name``'s second-paper experiments from the repository's records (see the module)."""
-    from ..book.grid import chapter_params
-
-    params = chapter_params(profile_name, "second_paper")
+def recorded(profile_name: str, params: dict) -> Recorded:
+    """``profile_name``'s second-paper experiments from the repository's records (see the module);
+    ``params``: the second-paper chapter's parameters as that profile executes it
+    (:func:`unlearnkit.book.grid.chapter_params`, a layer above this one)."""
     model_name = params["model_name"]
     hcfg = harmful.HarmfulConfig(model_name=model_name, **(params.get("harmful_config") or {}))
     ccfg = copyright.CopyrightConfig(model_name=model_name, **(params.get("copyright_config") or {}))
