@@ -23,13 +23,11 @@ from . import copyright, harmful
 
 @dataclass
 class Recorded:
-    """``profile``'s harmful and copyright experiments (each None when not recorded), the
-    configurations that key them, the margins that profile decides with, and where the records stand."""
+    """``profile``'s harmful and copyright experiments (each None when not recorded), the margins
+    that profile decides with, and where the records stand."""
 
     profile: str
     model_name: str
-    harmful_config: harmful.HarmfulConfig
-    copyright_config: copyright.CopyrightConfig
     harmful: dict | None
     copyright: dict | None
     margins: dict
@@ -60,8 +58,6 @@ def recorded(profile_name: str, params: dict) -> Recorded:
     return Recorded(
         profile_name,
         model_name,
-        hcfg,
-        ccfg,
         _experiment(harmful, hcfg),
         _experiment(copyright, ccfg),
         dict(params.get("margins") or {}),
